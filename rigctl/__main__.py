@@ -1,0 +1,7 @@
+"""Allow ``python -m rigctl``."""
+
+import sys
+
+from rigctl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,452 @@
+"""Compile an experiment to timed events, and events to sample-exact waveforms.
+
+This is the one event stream of rigctl: the GUI preview, the plasticity preview, the
+simulated rig and the NI rig all consume what is compiled here, so what is previewed is
+exactly what runs.
+
+Exactness
+---------
+Every time is computed from absolute quantities (window onset + pulse index x period),
+never by accumulating increments, and in exact rational arithmetic (``fractions.Fraction``
+built from the decimal value the user typed). An edge at time ``t`` (ms) falls on sample
+``floor(t * fs / 1000 + 1/2)``: the nearest sample, ties rounded up. Over a 45-minute
+schedule or a long induction there is therefore no drift, and the same edge compiles to
+the same sample whatever the path that led to it.
+
+Every sweep is followed by one closing sample at rest (0 pA, TTL low), so a waveform
+always ends at rest even when the last phase drives to the very end of the sweep.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from rigctl.protocol.models import Experiment, Induction, Phase, ProbeSchedule
+
+__all__ = [
+    "CompileError",
+    "CompiledExperiment",
+    "CompiledSweep",
+    "Event",
+    "EventKind",
+    "PhaseSpan",
+    "ScheduledSweep",
+    "Waveforms",
+    "compile_experiment",
+    "compile_induction",
+    "compile_probe",
+    "exact",
+    "sample_index",
+    "schedule",
+]
+
+EventKind = Literal["pre_pulse", "post_epoch", "probe_pulse", "test_step"]
+_KIND_ORDER: dict[str, int] = {"post_epoch": 0, "test_step": 1, "pre_pulse": 2, "probe_pulse": 3}
+
+#: Hard cap on the samples of one compiled sweep per channel (protects memory).
+MAX_SAMPLES = 200_000_000
+
+
+class CompileError(ValueError):
+    """A protocol cannot be rendered at the requested sample rate."""
+
+
+def exact(value: float | int | Fraction) -> Fraction:
+    """Return ``value`` as the exact decimal it was written as (``0.1`` -> ``1/10``)."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int):
+        return Fraction(value)
+    if not math.isfinite(value):
+        raise CompileError(f"time value {value!r} is not finite")
+    return Fraction(repr(float(value)))
+
+
+def sample_index(t_ms: Fraction, sample_rate_hz: Fraction) -> int:
+    """Sample of an edge at ``t_ms``: the nearest sample, ties rounded up."""
+    return math.floor(t_ms * sample_rate_hz / 1000 + Fraction(1, 2))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One timed output event of a sweep.
+
+    Times are exact (``Fraction``, ms, from the sweep start); use the ``*_ms`` / ``*_s``
+    properties for floats. ``amplitude_pa`` is the command current of a ``post_epoch`` or
+    ``test_step`` (0 for an uncalibrated epoch, see ``calibrated``) and 0 for pulses.
+    """
+
+    kind: EventKind
+    start: Fraction
+    duration: Fraction
+    amplitude_pa: float = 0.0
+    window: int | None = None
+    phase: str | None = None
+    calibrated: bool = True
+
+    @property
+    def stop(self) -> Fraction:
+        """Exact end time (ms)."""
+        return self.start + self.duration
+
+    @property
+    def start_ms(self) -> float:
+        """Start time (ms)."""
+        return float(self.start)
+
+    @property
+    def stop_ms(self) -> float:
+        """End time (ms)."""
+        return float(self.stop)
+
+    @property
+    def start_s(self) -> float:
+        """Start time (s)."""
+        return float(self.start / 1000)
+
+    @property
+    def duration_ms(self) -> float:
+        """Duration (ms)."""
+        return float(self.duration)
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSpan:
+    """Where one phase of one theta window lies in the induction sweep (exact ms)."""
+
+    window: int
+    name: str
+    start: Fraction
+    stop: Fraction
+    pre_rate_hz: float
+    post_rate_hz: float
+
+
+@dataclass(frozen=True)
+class Waveforms:
+    """Sample-exact output waveforms of one sweep.
+
+    ``stim`` is the TTL line (0/1, ``uint8``), ``command_pa`` the current command (pA).
+    The last sample is always at rest.
+    """
+
+    sample_rate_hz: float
+    stim: npt.NDArray[np.uint8]
+    command_pa: npt.NDArray[np.float64]
+
+    @property
+    def n_samples(self) -> int:
+        """Samples per channel."""
+        return int(self.stim.shape[0])
+
+    @property
+    def t_s(self) -> npt.NDArray[np.float64]:
+        """Sample times (s) from the sweep start."""
+        return np.arange(self.n_samples, dtype=np.float64) / self.sample_rate_hz
+
+
+@dataclass(frozen=True)
+class CompiledSweep:
+    """A sweep as an ordered list of events, ready to render at any sample rate."""
+
+    kind: Literal["induction", "probe"]
+    duration: Fraction
+    events: tuple[Event, ...]
+    phases: tuple[PhaseSpan, ...] = ()
+    window_starts: tuple[Fraction, ...] = ()
+    window_length: Fraction | None = None
+    post_targets: tuple[Fraction, ...] = ()
+
+    @property
+    def duration_ms(self) -> float:
+        """Sweep length (ms), without the closing rest sample."""
+        return float(self.duration)
+
+    def of_kind(self, *kinds: EventKind) -> tuple[Event, ...]:
+        """The events of the given kinds, in time order."""
+        return tuple(e for e in self.events if e.kind in kinds)
+
+    @cached_property
+    def pre_pulse_ms(self) -> npt.NDArray[np.float64]:
+        """Onsets of the presynaptic stimulation pulses (induction and probe), ms."""
+        return np.array(
+            [e.start_ms for e in self.of_kind("pre_pulse", "probe_pulse")], dtype=np.float64
+        )
+
+    @cached_property
+    def post_target_ms(self) -> npt.NDArray[np.float64]:
+        """The target postsynaptic spike train (regular at each phase's rate, after its lag)."""
+        return np.array([float(t) for t in self.post_targets], dtype=np.float64)
+
+    @property
+    def window_starts_ms(self) -> npt.NDArray[np.float64]:
+        """Onsets of the theta windows (ms)."""
+        return np.array([float(t) for t in self.window_starts], dtype=np.float64)
+
+    @property
+    def post_epochs_ms(self) -> npt.NDArray[np.float64]:
+        """``(n, 2)`` array of [start, stop] of each command epoch (ms)."""
+        spans = [(e.start_ms, e.stop_ms) for e in self.of_kind("post_epoch", "test_step")]
+        return np.array(spans, dtype=np.float64).reshape(-1, 2)
+
+    def injected_charge_pc(self) -> float:
+        """Total charge injected by the command (pC = pA x s), signed."""
+        return math.fsum(
+            e.amplitude_pa * float(e.duration) / 1000.0
+            for e in self.of_kind("post_epoch", "test_step")
+        )
+
+    def n_samples(self, sample_rate_hz: float) -> int:
+        """Samples per channel at ``sample_rate_hz``, including the closing rest sample."""
+        return sample_index(self.duration, exact(sample_rate_hz)) + 1
+
+    def waveforms(self, sample_rate_hz: float) -> Waveforms:
+        """Render the sweep at ``sample_rate_hz`` with every edge at its exact sample.
+
+        Raises
+        ------
+        CompileError
+            If a pulse would be shorter than one sample or merge with the next pulse, or
+            the sweep would exceed ``MAX_SAMPLES``.
+        """
+        if not (math.isfinite(sample_rate_hz) and sample_rate_hz > 0):
+            raise CompileError(f"sample rate {sample_rate_hz!r} Hz must be a positive number")
+        fs = exact(sample_rate_hz)
+        n = sample_index(self.duration, fs) + 1
+        if n > MAX_SAMPLES:
+            raise CompileError(
+                f"the {self.kind} sweep would need {n:,} samples per channel at "
+                f"{sample_rate_hz:g} Hz (at most {MAX_SAMPLES:,})"
+            )
+        stim = np.zeros(n, dtype=np.uint8)
+        command = np.zeros(n, dtype=np.float64)
+        last_off = -1
+        sample_us = 1e6 / sample_rate_hz
+        for ev in self.events:
+            i0 = sample_index(ev.start, fs)
+            i1 = sample_index(ev.stop, fs)
+            if ev.kind in ("pre_pulse", "probe_pulse"):
+                if i1 <= i0:
+                    raise CompileError(
+                        f"a {float(ev.duration) * 1000:g} µs stimulation pulse is shorter than "
+                        f"one sample ({sample_us:g} µs at {sample_rate_hz:g} Hz); raise the "
+                        "sample rate or widen the pulse"
+                    )
+                if i0 <= last_off:
+                    raise CompileError(
+                        f"stimulation pulses at {ev.start_ms:g} ms and before it merge at "
+                        f"{sample_rate_hz:g} Hz sampling (no low sample between them); raise "
+                        "the sample rate"
+                    )
+                stim[i0:i1] = 1
+                last_off = i1
+            else:
+                command[i0:i1] = ev.amplitude_pa
+        stim[-1] = 0
+        command[-1] = 0.0
+        return Waveforms(sample_rate_hz=float(sample_rate_hz), stim=stim, command_pa=command)
+
+
+# --------------------------------------------------------------------------- induction
+
+
+def _phase_rng(seed: int, window: int, phase_index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, window, phase_index])
+
+
+def _pulse_starts(
+    phase: Phase, phase_start: Fraction, window: int, phase_index: int
+) -> list[Fraction]:
+    train = phase.pre
+    dur = exact(phase.duration_ms)
+    period = 1000 / exact(train.rate_hz)
+    onset = exact(train.onset_ms)
+    width = exact(train.pulse_width_us) / 1000
+    count = phase.pulse_count()
+    offsets = [onset + k * period for k in range(count)]
+    if train.timing == "jittered" and train.jitter_ms > 0:
+        rng = _phase_rng(train.seed, window, phase_index)
+        shifts = rng.uniform(-train.jitter_ms, train.jitter_ms, size=count)
+        latest = dur - width
+        offsets = [
+            min(max(off + Fraction(float(s)), Fraction(0)), latest)
+            for off, s in zip(offsets, shifts, strict=True)
+        ]
+        offsets.sort()
+    return [phase_start + off for off in offsets]
+
+
+def _window_length(induction: Induction) -> Fraction:
+    if induction.window_ms is not None:
+        return exact(induction.window_ms)
+    return sum((exact(p.duration_ms) for p in induction.phases), Fraction(0))
+
+
+def _induction_length(induction: Induction) -> Fraction:
+    stride = _window_length(induction) + exact(induction.gap_ms)
+    return exact(induction.lead_in_ms) + induction.repeats * stride
+
+
+def compile_induction(induction: Induction) -> CompiledSweep:
+    """Compile the induction sweep: lead-in, then ``repeats`` x (window + gap)."""
+    lead = exact(induction.lead_in_ms)
+    window_len = _window_length(induction)
+    stride = window_len + exact(induction.gap_ms)
+    events: list[Event] = []
+    spans: list[PhaseSpan] = []
+    starts: list[Fraction] = []
+    targets: list[Fraction] = []
+    for w in range(induction.repeats):
+        w_start = lead + w * stride
+        starts.append(w_start)
+        p_start = w_start
+        for i, phase in enumerate(induction.phases):
+            dur = exact(phase.duration_ms)
+            p_stop = p_start + dur
+            spans.append(
+                PhaseSpan(
+                    window=w,
+                    name=phase.name,
+                    start=p_start,
+                    stop=p_stop,
+                    pre_rate_hz=phase.pre.rate_hz,
+                    post_rate_hz=phase.post.target_rate_hz,
+                )
+            )
+            width = exact(phase.pre.pulse_width_us) / 1000
+            events.extend(
+                Event("pre_pulse", t, width, window=w, phase=phase.name)
+                for t in _pulse_starts(phase, p_start, w, i)
+            )
+            post = phase.post
+            if post.target_rate_hz > 0:
+                lag = exact(post.lag_ms)
+                events.append(
+                    Event(
+                        "post_epoch",
+                        p_start + lag,
+                        dur - lag,
+                        amplitude_pa=post.current_pa or 0.0,
+                        window=w,
+                        phase=phase.name,
+                        calibrated=post.current_pa is not None,
+                    )
+                )
+                period = 1000 / exact(post.target_rate_hz)
+                targets.extend(p_start + lag + k * period for k in range(phase.post_spike_count()))
+            p_start = p_stop
+    return CompiledSweep(
+        kind="induction",
+        duration=_induction_length(induction),
+        events=_ordered(events),
+        phases=tuple(spans),
+        window_starts=tuple(starts),
+        window_length=window_len,
+        post_targets=tuple(targets),
+    )
+
+
+def compile_probe(probes: ProbeSchedule) -> CompiledSweep:
+    """Compile one probe sweep: the hyperpolarizing test step and the probe pulse."""
+    step = probes.test_step
+    pulse = probes.probe
+    events = [
+        Event(
+            "test_step",
+            exact(step.start_ms),
+            exact(step.duration_ms),
+            amplitude_pa=step.amplitude_pa,
+        ),
+        Event("probe_pulse", exact(pulse.time_ms), exact(pulse.pulse_width_us) / 1000),
+    ]
+    return CompiledSweep(kind="probe", duration=exact(probes.sweep_ms), events=_ordered(events))
+
+
+def _ordered(events: Iterable[Event]) -> tuple[Event, ...]:
+    return tuple(sorted(events, key=lambda e: (e.start, _KIND_ORDER[e.kind])))
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledSweep:
+    """One sweep of the experiment schedule.
+
+    ``start`` is exact seconds from the start of the recording; ``since_induction_s`` is
+    the time relative to the induction onset (negative during the baseline).
+    """
+
+    kind: Literal["probe", "induction"]
+    segment: Literal["baseline", "induction", "followup"]
+    index: int
+    start: Fraction
+    induction_start: Fraction
+
+    @property
+    def start_s(self) -> float:
+        """Start time (s) from the start of the recording."""
+        return float(self.start)
+
+    @property
+    def since_induction_s(self) -> float:
+        """Start time (s) relative to the induction onset."""
+        return float(self.start - self.induction_start)
+
+
+def schedule(experiment: Experiment) -> tuple[ScheduledSweep, ...]:
+    """The sweep schedule: baseline probes, the induction, follow-up probes.
+
+    Baseline probe ``i`` starts at ``i x interval``; the induction at
+    ``n_baseline x interval``; follow-up probe ``j`` (from 1) at induction onset plus
+    ``j x interval``. Every start is computed from its index, so there is no drift.
+    """
+    probes = experiment.probes
+    interval = exact(probes.interval_s)
+    n_base = probes.baseline_count
+    t_ind = n_base * interval
+    out = [ScheduledSweep("probe", "baseline", i, i * interval, t_ind) for i in range(n_base)]
+    out.append(ScheduledSweep("induction", "induction", 0, t_ind, t_ind))
+    # The first follow-up probe waits until the induction sweep is over.
+    ind_s = _induction_length(experiment.induction) / 1000
+    first = max(1, math.ceil(ind_s / interval))
+    out.extend(
+        ScheduledSweep("probe", "followup", j - first, t_ind + j * interval, t_ind)
+        for j in range(first, first + probes.followup_count)
+    )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class CompiledExperiment:
+    """Everything a runner needs: the two sweep templates and the schedule."""
+
+    experiment: Experiment
+    induction: CompiledSweep
+    probe: CompiledSweep
+    sweeps: tuple[ScheduledSweep, ...] = field(default=())
+
+    @property
+    def total_s(self) -> float:
+        """Time from the first probe to the end of the last sweep (s)."""
+        last = self.sweeps[-1]
+        tail = self.induction if last.kind == "induction" else self.probe
+        return float(last.start + tail.duration / 1000)
+
+
+def compile_experiment(experiment: Experiment) -> CompiledExperiment:
+    """Compile the induction, the probe sweep and the schedule of an experiment."""
+    return CompiledExperiment(
+        experiment=experiment,
+        induction=compile_induction(experiment.induction),
+        probe=compile_probe(experiment.probes),
+        sweeps=schedule(experiment),
+    )
