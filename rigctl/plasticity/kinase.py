@@ -1,0 +1,936 @@
+"""The kinase learning rule: spike times in, per-window weight change (dWt) out.
+
+Pipeline
+--------
+1. Spike times (ms) are rasterised onto 1 ms steps (Axon cycles). A spike at ``t`` lands in
+   step ``floor(t / dt + 1e-9)``: the small offset keeps a time such as 39.99999999999 ms,
+   meant as 40 ms, in step 40. Negative times and times at or after the end of the
+   simulation are dropped; two spikes of one neuron in the same step count as one.
+2. Every step, in this order::
+
+       CaSyn_pre  += (spike_ca_syn * spike_pre  - CaSyn_pre)  / ca_syn_tau
+       CaSyn_post += (spike_ca_syn * spike_post - CaSyn_post) / ca_syn_tau
+       ca          = syn_ca_gain * CaSyn_pre * CaSyn_post
+       CaM        += (ca  - CaM) / m_tau
+       CaP        += (CaM - CaP) / p_tau
+       CaD        += (CaP - CaD) / d_tau
+
+   All state starts at zero at t = 0 and carries over through windows and gaps.
+3. A theta window starting at ``t0`` is read after step ``round((t0 + window) / dt) - 1``
+   (round half to even, as Python's :func:`round`): ``dWt = p_scale * CaP - d_scale * CaD``.
+   Summing these readouts gives the dWt of the whole protocol.
+
+Each update in step 2 is a first-order linear IIR filter,
+``y[n] = y[n-1] + (x[n] - y[n-1]) / tau``, and ``ca`` is a pointwise product, so the fast
+path runs whole arrays (and batches of protocols, one per row) through
+:func:`scipy.signal.lfilter` with no Python loop over time. For large batches,
+:func:`kinase_dwt_batch` can instead use that the cascade is linear between spikes and jump
+from event to event. :func:`kinase_loop` is the literal per-step loop, kept as the slow
+reference the fast paths are tested against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import lfilter  # type: ignore[import-untyped, unused-ignore]
+
+from rigctl.plasticity.params import AXON_DT_MS, KinaseParams
+
+__all__ = [
+    "SPIKE_TIME_TOLERANCE",
+    "BoolArray",
+    "FloatArray",
+    "IntArray",
+    "KinaseResult",
+    "KinaseTraces",
+    "hebbian_batch",
+    "hebbian_coincidence",
+    "kinase_dwt",
+    "kinase_dwt_batch",
+    "kinase_loop",
+    "kinase_traces",
+    "rasterize",
+    "rasterize_batch",
+    "rate_chl_target",
+    "sigmoid_weight",
+    "spike_steps",
+    "weight_from_dwt",
+    "window_readout_steps",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
+
+SPIKE_TIME_TOLERANCE: Final = 1e-9
+"""Added to ``t / dt`` before flooring, so a spike computed as 39.99999999999 ms is in step 40."""
+
+_DT: Final = AXON_DT_MS
+_CHUNK_BYTES: Final = 1 << 22  # rows per batch chunk are sized to keep ~4 MB arrays in cache
+_DENSE_POWERS: Final = 4096  # longest quiet stretch (steps) with a dense table of powers
+_WEIGHT_GAIN: Final = 6.0
+_LWT_START: Final = 0.5
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def _frozen(array: npt.NDArray[np.generic]) -> None:
+    array.flags.writeable = False
+
+
+@dataclass(frozen=True, eq=False)
+class KinaseTraces:
+    """State of the cascade after every 1 ms step, for plotting.
+
+    Element ``n`` of each array is the value after the update of step ``n``, i.e. at the end
+    of the millisecond that starts at ``t_ms[n] = n * dt``. The arrays are read-only.
+
+    Attributes
+    ----------
+    ca_syn_pre, ca_syn_post : numpy.ndarray
+        Presynaptic and postsynaptic spike-driven calcium traces (calcium units).
+    ca : numpy.ndarray
+        Synaptic calcium ``syn_ca_gain * ca_syn_pre * ca_syn_post`` (calcium units).
+    cam, cap, cad : numpy.ndarray
+        The CaM, CaP (CaMKII) and CaD (DAPK1) integrators (calcium units).
+    params : KinaseParams
+        The parameters that produced the traces.
+    """
+
+    ca_syn_pre: FloatArray
+    ca_syn_post: FloatArray
+    ca: FloatArray
+    cam: FloatArray
+    cap: FloatArray
+    cad: FloatArray
+    params: KinaseParams
+
+    def __post_init__(self) -> None:
+        for array in (self.ca_syn_pre, self.ca_syn_post, self.ca, self.cam, self.cap, self.cad):
+            _frozen(array)
+
+    @property
+    def n_steps(self) -> int:
+        """Number of simulated 1 ms steps."""
+        return int(self.ca.shape[-1])
+
+    @property
+    def t_ms(self) -> FloatArray:
+        """Start time of each step (ms), the time of a spike that falls in it."""
+        return np.arange(self.n_steps, dtype=np.float64) * self.params.dt_ms
+
+    @property
+    def dwt(self) -> FloatArray:
+        """``p_scale * CaP - d_scale * CaD`` at every step: the dWt a readout there would give."""
+        return self.params.p_scale * self.cap - self.params.d_scale * self.cad
+
+
+@dataclass(frozen=True, eq=False)
+class KinaseResult:
+    """Predicted weight change of one protocol under the kinase rule.
+
+    Attributes
+    ----------
+    total : float
+        Sum of the per-window weight changes (dimensionless dWt units).
+    per_window : numpy.ndarray
+        ``p_scale * CaP - d_scale * CaD`` at the end of each theta window, in the order the
+        windows were given (read-only).
+    readout_steps : numpy.ndarray
+        Step index at which each window was read (read-only).
+    hebbian : float
+        Hebbian coincidence comparator: ``sum(ca) * dt`` over all simulated steps
+        (calcium units x ms). Depends on how far the simulation runs (``end_ms``).
+    n_steps : int
+        Number of simulated 1 ms steps, from t = 0.
+    params : KinaseParams
+        The parameters used.
+    traces : KinaseTraces or None
+        The full state over time, if requested.
+    """
+
+    total: float
+    per_window: FloatArray
+    readout_steps: IntArray
+    hebbian: float
+    n_steps: int
+    params: KinaseParams
+    traces: KinaseTraces | None = None
+
+    def __post_init__(self) -> None:
+        _frozen(self.per_window)
+        _frozen(self.readout_steps)
+
+    @property
+    def n_windows(self) -> int:
+        """Number of theta windows read."""
+        return int(self.per_window.shape[0])
+
+    def weight(self, lrate: float | None = None) -> float:
+        """Map the per-window dWt to an illustrative weight (uncalibrated).
+
+        Parameters
+        ----------
+        lrate : float, optional
+            Learning rate; defaults to ``params.lrate``.
+
+        Returns
+        -------
+        float
+            ``Wt`` after all windows; see :func:`weight_from_dwt`.
+        """
+        return weight_from_dwt(self.per_window, self.params.lrate if lrate is None else lrate)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _times(values: npt.ArrayLike, name: str) -> FloatArray:
+    times = np.asarray(values, dtype=np.float64)
+    if times.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D sequence of times in ms, got shape {times.shape}")
+    if not np.all(np.isfinite(times)):
+        raise ValueError(f"{name}: spike and window times must be finite numbers of ms")
+    return times
+
+
+def spike_steps(spikes_ms: npt.ArrayLike, n_steps: int | None = None) -> IntArray:
+    """Return the sorted, unique 1 ms steps that hold at least one spike.
+
+    Parameters
+    ----------
+    spikes_ms : array_like
+        Spike times (ms), in any order. Times before 0 are ignored.
+    n_steps : int, optional
+        Length of the simulation; spikes in step ``n_steps`` or later are dropped.
+
+    Returns
+    -------
+    numpy.ndarray
+        Step indices ``floor(t / dt + 1e-9)``, sorted, without duplicates.
+
+    Raises
+    ------
+    ValueError
+        If the times are not a 1-D sequence of finite numbers.
+    """
+    times = _times(spikes_ms, "spikes_ms")
+    times = times[times >= 0.0]
+    steps = np.floor(times / _DT + SPIKE_TIME_TOLERANCE).astype(np.intp)
+    if n_steps is not None:
+        steps = steps[steps < n_steps]
+    return np.unique(steps)
+
+
+def rasterize(spikes_ms: npt.ArrayLike, n_steps: int) -> BoolArray:
+    """Return the spike raster of one neuron on ``n_steps`` 1 ms steps.
+
+    Parameters
+    ----------
+    spikes_ms : array_like
+        Spike times (ms); see :func:`spike_steps` for the rules.
+    n_steps : int
+        Number of steps, from t = 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array of shape ``(n_steps,)``, True where a step holds a spike.
+    """
+    n = _count(n_steps, "n_steps")
+    raster = np.zeros(n, dtype=np.bool_)
+    raster[spike_steps(spikes_ms, n)] = True
+    return raster
+
+
+def rasterize_batch(trains: Sequence[npt.ArrayLike], n_steps: int) -> BoolArray:
+    """Rasterise many spike trains at once, one per row.
+
+    Parameters
+    ----------
+    trains : sequence of array_like
+        Spike times (ms) of each train.
+    n_steps : int
+        Number of steps, from t = 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array of shape ``(len(trains), n_steps)``.
+    """
+    n = _count(n_steps, "n_steps")
+    arrays = [_times(train, "trains") for train in trains]
+    raster = np.zeros((len(arrays), n), dtype=np.bool_)
+    if not arrays:
+        return raster
+    times = np.concatenate(arrays)
+    rows = np.repeat(np.arange(len(arrays)), [a.shape[0] for a in arrays])
+    keep = times >= 0.0
+    steps = np.floor(times[keep] / _DT + SPIKE_TIME_TOLERANCE).astype(np.intp)
+    rows = rows[keep]
+    inside = steps < n
+    raster[rows[inside], steps[inside]] = True
+    return raster
+
+
+def _count(value: int, name: str) -> int:
+    if isinstance(value, bool) or int(value) != value or value < 0:
+        raise ValueError(f"{name}: expected a whole number >= 0, got {value!r}")
+    return int(value)
+
+
+def window_readout_steps(window_starts_ms: npt.ArrayLike, window_ms: float = 200.0) -> IntArray:
+    """Return the step after which each theta window is read.
+
+    Parameters
+    ----------
+    window_starts_ms : array_like
+        Start time of each window (ms), >= 0.
+    window_ms : float
+        Window length (ms), > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``round((t0 + window_ms) / dt) - 1`` for each start ``t0`` (round half to even).
+
+    Raises
+    ------
+    ValueError
+        If the window length is not positive, a start is negative or not finite, or a
+        window ends before the first step does.
+    """
+    starts = _times(window_starts_ms, "window_starts_ms")
+    if not (math.isfinite(window_ms) and window_ms > 0):
+        raise ValueError(f"window_ms: {window_ms!r} ms; a theta window must last a positive time")
+    if np.any(starts < 0):
+        raise ValueError(
+            "window_starts_ms: windows cannot start before t = 0, where the simulation starts"
+        )
+    steps = np.rint((starts + window_ms) / _DT).astype(np.intp) - 1
+    if np.any(steps < 0):
+        raise ValueError(
+            f"window_ms: a {window_ms:g} ms window ends before the first 1 ms step does"
+        )
+    return steps
+
+
+def _resolve_n_steps(readouts: IntArray, end_ms: float | None) -> int:
+    needed = int(readouts.max()) + 1 if readouts.size else 0
+    if end_ms is None:
+        return needed
+    if not (math.isfinite(end_ms) and end_ms >= 0):
+        raise ValueError(f"end_ms: {end_ms!r} is not a finite time >= 0 ms")
+    n_steps = round(end_ms / _DT)
+    if n_steps < needed:
+        raise ValueError(
+            f"end_ms: the simulation would stop at {end_ms:g} ms, before the end of the "
+            f"last theta window at {needed * _DT:g} ms"
+        )
+    return n_steps
+
+
+# ----------------------------------------------------------------------------- fast path
+
+
+def _iir(x: FloatArray, tau_ms: float) -> FloatArray:
+    """Filter along the last axis: ``y[n] = y[n-1] + (x[n] - y[n-1]) / tau``, ``y[-1] = 0``."""
+    b = np.array([_DT / tau_ms])
+    a = np.array([1.0, -(1.0 - _DT / tau_ms)])
+    return np.asarray(lfilter(b, a, x, axis=-1), dtype=np.float64)
+
+
+def _ca_syn(raster: npt.NDArray[np.generic], params: KinaseParams) -> FloatArray:
+    drive = raster.astype(np.float64)
+    drive *= params.spike_ca_syn
+    return _iir(drive, params.ca_syn_tau_ms)
+
+
+def _cascade(
+    pre: npt.NDArray[np.generic], post: npt.NDArray[np.generic], params: KinaseParams
+) -> KinaseTraces:
+    ca_syn_pre = _ca_syn(pre, params)
+    ca_syn_post = ca_syn_pre.copy() if np.array_equal(pre, post) else _ca_syn(post, params)
+    ca = params.syn_ca_gain * ca_syn_pre * ca_syn_post
+    cam = _iir(ca, params.m_tau_ms)
+    cap = _iir(cam, params.p_tau_ms)
+    cad = _iir(cap, params.d_tau_ms)
+    return KinaseTraces(ca_syn_pre, ca_syn_post, ca, cam, cap, cad, params)
+
+
+def kinase_dwt(
+    pre_ms: npt.ArrayLike,
+    post_ms: npt.ArrayLike,
+    window_starts_ms: npt.ArrayLike,
+    window_ms: float = 200.0,
+    params: KinaseParams | None = None,
+    end_ms: float | None = None,
+    *,
+    return_traces: bool = False,
+) -> KinaseResult:
+    """Predict the weight change of one protocol under the kinase rule (fast path).
+
+    Parameters
+    ----------
+    pre_ms, post_ms : array_like
+        Presynaptic and postsynaptic spike times (ms), in any order.
+    window_starts_ms : array_like
+        Start time of each theta window (ms), >= 0.
+    window_ms : float
+        Length of every theta window (ms); the default, 200 ms, is the paper's two
+        100 ms phases.
+    params : KinaseParams, optional
+        Cascade constants; Axon v2 defaults if omitted.
+    end_ms : float, optional
+        Where the simulation stops. Defaults to the end of the last window; a later end
+        (e.g. the end of the last gap) leaves every readout unchanged, since readouts are
+        taken at window ends, but it adds the tail to ``hebbian`` and to the traces.
+    return_traces : bool
+        Also return the state of the cascade at every step.
+
+    Returns
+    -------
+    KinaseResult
+        ``total`` and ``per_window`` dWt, the Hebbian comparator and optionally the traces.
+
+    Raises
+    ------
+    ValueError
+        If a time is not finite, a window starts before 0 or ``end_ms`` is before the end of
+        the last window.
+
+    Examples
+    --------
+    >>> pre = [0.0, 40.0, 80.0, 100.0, 120.0, 140.0, 160.0, 180.0]
+    >>> round(kinase_dwt(pre, pre, [0.0]).total, 4)
+    0.2144
+    """
+    p = KinaseParams() if params is None else params
+    readouts = window_readout_steps(window_starts_ms, window_ms)
+    n_steps = _resolve_n_steps(readouts, end_ms)
+    traces = _cascade(rasterize(pre_ms, n_steps), rasterize(post_ms, n_steps), p)
+    per_window = traces.dwt[readouts]
+    return KinaseResult(
+        total=math.fsum(per_window.tolist()),
+        per_window=per_window,
+        readout_steps=readouts,
+        hebbian=float(np.sum(traces.ca)) * p.dt_ms,
+        n_steps=n_steps,
+        params=p,
+        traces=traces if return_traces else None,
+    )
+
+
+def kinase_traces(
+    pre_ms: npt.ArrayLike,
+    post_ms: npt.ArrayLike,
+    end_ms: float,
+    params: KinaseParams | None = None,
+) -> KinaseTraces:
+    """Simulate the cascade from t = 0 to ``end_ms`` and return its state at every step.
+
+    Parameters
+    ----------
+    pre_ms, post_ms : array_like
+        Presynaptic and postsynaptic spike times (ms).
+    end_ms : float
+        End of the simulation (ms); ``round(end_ms / dt)`` steps are simulated.
+    params : KinaseParams, optional
+        Cascade constants; Axon v2 defaults if omitted.
+
+    Returns
+    -------
+    KinaseTraces
+        CaSyn, ca, CaM, CaP and CaD over time.
+    """
+    p = KinaseParams() if params is None else params
+    n_steps = _resolve_n_steps(np.zeros(0, dtype=np.intp), end_ms)
+    return _cascade(rasterize(pre_ms, n_steps), rasterize(post_ms, n_steps), p)
+
+
+def hebbian_coincidence(
+    pre_ms: npt.ArrayLike,
+    post_ms: npt.ArrayLike,
+    end_ms: float,
+    params: KinaseParams | None = None,
+) -> float:
+    """Hebbian coincidence comparator: ``∫ ca dt`` from t = 0 to ``end_ms``.
+
+    This comparator measures only the overlap of pre and post activity and ignores its
+    order in time, so a rate increase and the mirror-image decrease score the same, and the
+    fastest pairing always scores highest.
+
+    Parameters
+    ----------
+    pre_ms, post_ms : array_like
+        Presynaptic and postsynaptic spike times (ms).
+    end_ms : float
+        End of the integration (ms).
+    params : KinaseParams, optional
+        Cascade constants; Axon v2 defaults if omitted.
+
+    Returns
+    -------
+    float
+        ``sum(ca) * dt`` (calcium units x ms).
+    """
+    p = KinaseParams() if params is None else params
+    n_steps = _resolve_n_steps(np.zeros(0, dtype=np.intp), end_ms)
+    pre = _ca_syn(rasterize(pre_ms, n_steps), p)
+    post = _ca_syn(rasterize(post_ms, n_steps), p)
+    return float(np.sum(p.syn_ca_gain * pre * post)) * p.dt_ms
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def _batch_rasters(
+    pre_rasters: npt.ArrayLike, post_rasters: npt.ArrayLike
+) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic], bool]:
+    same = pre_rasters is post_rasters
+    pre = np.asarray(pre_rasters)
+    post = pre if same else np.asarray(post_rasters)
+    if pre.ndim < 1 or pre.shape != post.shape:
+        raise ValueError(
+            f"pre_rasters and post_rasters must have the same shape (..., n_steps); "
+            f"got {pre.shape} and {post.shape}"
+        )
+    for name, raster in (("pre_rasters", pre), ("post_rasters", post)):
+        if raster.dtype != np.bool_ and not np.all((raster == 0) | (raster == 1)):
+            raise ValueError(f"{name}: a raster holds 0 or 1 spikes per 1 ms step")
+    return pre, post, same
+
+
+def _batch_readouts(readout_steps: npt.ArrayLike, n_steps: int) -> IntArray:
+    steps = np.asarray(readout_steps)
+    if steps.ndim != 1 or (steps.size and not np.issubdtype(steps.dtype, np.integer)):
+        raise ValueError("readout_steps: expected a 1-D sequence of whole step indices")
+    steps = steps.astype(np.intp)
+    if steps.size and (steps.min() < 0 or steps.max() >= n_steps):
+        raise ValueError(
+            f"readout_steps: every readout must fall inside the {n_steps} simulated steps"
+        )
+    return steps
+
+
+def _chunks(n_rows: int, n_cols: int) -> list[slice]:
+    rows = max(1, _CHUNK_BYTES // (8 * max(n_cols, 1)))
+    return [slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows)]
+
+
+def _dwt_cascade(
+    pre: npt.NDArray[np.generic],
+    post: npt.NDArray[np.generic],
+    readouts: IntArray,
+    params: KinaseParams,
+    same: bool,
+) -> FloatArray:
+    """Batch dWt by filtering every row through the whole cascade (chunks of rows)."""
+    out = np.zeros((pre.shape[0], readouts.size), dtype=np.float64)
+    for rows in _chunks(pre.shape[0], pre.shape[1]):
+        ca_syn_pre = _ca_syn(pre[rows], params)
+        ca_syn_post = ca_syn_pre if same else _ca_syn(post[rows], params)
+        ca = params.syn_ca_gain * ca_syn_pre * ca_syn_post
+        cap = _iir(_iir(ca, params.m_tau_ms), params.p_tau_ms)
+        cad = _iir(cap, params.d_tau_ms)
+        out[rows] = params.p_scale * cap[:, readouts] - params.d_scale * cad[:, readouts]
+    return out
+
+
+def _quiet_step(params: KinaseParams) -> tuple[FloatArray, FloatArray]:
+    """One spike-free step of ``z = (Q, CaM, CaP, CaD)`` with ``Q = CaSyn_pre * CaSyn_post``.
+
+    Without spikes both CaSyn traces decay by ``r = 1 - dt / ca_syn_tau``, so ``Q`` decays by
+    ``r**2`` and the step is linear: ``z' = A @ z``. A step whose ``Q`` is set otherwise (a
+    spike) adds ``v * (Q_actual - Q_quiet)``, ``v`` being the response of ``z'`` to ``Q'``.
+    """
+    r = 1.0 - _DT / params.ca_syn_tau_ms
+    gain_m = params.syn_ca_gain * _DT / params.m_tau_ms
+    to_p, to_d = _DT / params.p_tau_ms, _DT / params.d_tau_ms
+    v = np.array([1.0, gain_m, gain_m * to_p, gain_m * to_p * to_d])
+    a = np.zeros((4, 4))
+    a[0, 0] = r * r
+    a[1] = (gain_m * r * r, 1.0 - _DT / params.m_tau_ms, 0.0, 0.0)
+    a[2] = a[1] * to_p
+    a[2, 2] += 1.0 - to_p
+    a[3] = a[2] * to_d
+    a[3, 3] += 1.0 - to_d
+    return a, v
+
+
+def _matrix_powers(a: FloatArray, exponents: IntArray) -> FloatArray:
+    """``a ** k`` for every ``k`` in ``exponents`` (binary exponentiation, vectorised)."""
+    result = np.broadcast_to(np.eye(a.shape[0]), (exponents.size, *a.shape)).copy()
+    base = a.copy()
+    remaining = exponents.copy()
+    while np.any(remaining):
+        odd = (remaining & 1).astype(np.bool_)
+        result[odd] = result[odd] @ base
+        remaining >>= 1
+        base = base @ base
+    return result
+
+
+def _dwt_events(
+    pre: BoolArray, post: BoolArray, readouts: IntArray, params: KinaseParams, same: bool
+) -> FloatArray:
+    """Batch dWt by jumping from event to event (spike or readout steps) in every row.
+
+    Between events the cascade is linear (see :func:`_quiet_step`), so a stretch of ``L``
+    quiet steps is one multiplication by ``A ** L``; a row costs O(number of events)
+    instead of O(number of steps), and all rows advance together, one event at a time.
+    """
+    n_rows, length = pre.shape
+    unique_steps, window_of = np.unique(readouts, return_inverse=True)
+    is_readout = np.zeros(length, dtype=np.bool_)
+    is_readout[unique_steps] = True
+    flat = np.flatnonzero((pre if same else pre | post) | is_readout)
+    rows, steps = np.divmod(flat, length)
+    counts = np.bincount(rows, minlength=n_rows)  # every row holds all readouts: >= 1
+    first = np.cumsum(counts) - counts
+    order = np.arange(flat.size) - first[rows]
+    n_events = int(counts.max())
+    # (event index, row) tables; padding repeats a row's last step: a zero-length no-op
+    event_step = np.repeat(steps[first + counts - 1][None, :], n_events, axis=0)
+    event_step[order, rows] = steps
+    kick = params.spike_ca_syn * _DT / params.ca_syn_tau_ms
+    kick_pre = np.zeros((n_events, n_rows))
+    kick_post = np.zeros((n_events, n_rows))
+    kick_pre[order, rows] = np.where(pre[rows, steps], kick, 0.0)
+    kick_post[order, rows] = np.where(post[rows, steps], kick, 0.0)
+    gaps = np.diff(event_step, axis=0, prepend=np.full((1, n_rows), -1))
+    if int(gaps.max()) < _DENSE_POWERS:  # index a table of all powers by the gap itself
+        exponents, gap_index = np.arange(int(gaps.max()) + 1), gaps
+    else:
+        exponents, gap_index = np.unique(gaps, return_inverse=True)
+        gap_index = gap_index.reshape(gaps.shape)
+    a, v = _quiet_step(params)
+    a_pow = _matrix_powers(a, exponents)
+    r_pow = (1.0 - _DT / params.ca_syn_tau_ms) ** exponents.astype(np.float64)
+
+    z = np.zeros((n_rows, 4))
+    ca_syn_pre = np.zeros(n_rows)
+    ca_syn_post = np.zeros(n_rows)
+    dwt = np.empty((n_events, n_rows))
+    for j in range(n_events):
+        k = gap_index[j]
+        z = np.einsum("bij,bj->bi", a_pow[k], z)
+        decay = r_pow[k]
+        ca_syn_pre *= decay
+        ca_syn_pre += kick_pre[j]
+        ca_syn_post *= decay
+        ca_syn_post += kick_post[j]
+        z += np.multiply.outer(ca_syn_pre * ca_syn_post - z[:, 0], v)
+        dwt[j] = params.p_scale * z[:, 2] - params.d_scale * z[:, 3]
+
+    read = is_readout[steps]
+    by_step = np.zeros((n_rows, unique_steps.size))
+    by_step[rows[read], np.searchsorted(unique_steps, steps[read])] = dwt[order[read], rows[read]]
+    return by_step[:, window_of]
+
+
+def kinase_dwt_batch(
+    pre_rasters: npt.ArrayLike,
+    post_rasters: npt.ArrayLike,
+    readout_steps: npt.ArrayLike,
+    params: KinaseParams | None = None,
+    *,
+    method: Literal["events", "cascade"] = "events",
+) -> FloatArray:
+    """Per-window dWt of many protocols at once, one protocol per raster row.
+
+    Parameters
+    ----------
+    pre_rasters, post_rasters : array_like
+        Spike rasters of shape ``(..., n_steps)`` (bool, or numbers 0 / 1), element ``n``
+        being the millisecond from ``n`` ms; see :func:`rasterize_batch`. With
+        ``method="cascade"``, passing the same array object for both (pre and post in
+        sync) skips one filter pass.
+    readout_steps : array_like of int
+        Step after which each window is read, shared by all rows; see
+        :func:`window_readout_steps`.
+    params : KinaseParams, optional
+        Cascade constants; Axon v2 defaults if omitted.
+    method : {"events", "cascade"}
+        ``"cascade"`` runs every row through the IIR filters (as :func:`kinase_dwt`) and
+        samples the readouts. ``"events"`` (default, much faster for sparse spikes) uses
+        that the cascade is linear between spikes: it jumps from one spike or readout step
+        to the next with precomputed powers of the one-step transition matrix; its work and
+        memory grow with rows x spikes per row rather than rows x steps. Both agree with
+        :func:`kinase_loop` to rounding error.
+
+    Returns
+    -------
+    numpy.ndarray
+        dWt of shape ``(..., n_windows)``; sum over the last axis for the protocol totals.
+
+    Raises
+    ------
+    ValueError
+        If the rasters differ in shape or hold other values than 0 and 1, a readout falls
+        outside the rasters or the method is unknown.
+    """
+    p = KinaseParams() if params is None else params
+    if method not in ("events", "cascade"):
+        raise ValueError(f"method: expected 'events' or 'cascade', got {method!r}")
+    pre, post, same = _batch_rasters(pre_rasters, post_rasters)
+    lead, n_steps = pre.shape[:-1], pre.shape[-1]
+    readouts = _batch_readouts(readout_steps, n_steps)
+    n_rows = math.prod(lead)
+    if readouts.size == 0 or n_rows == 0:
+        return np.zeros((*lead, readouts.size), dtype=np.float64)
+    length = int(readouts.max()) + 1  # later steps cannot change any readout
+    pre2 = pre.reshape(n_rows, n_steps)[:, :length]
+    post2 = post.reshape(n_rows, n_steps)[:, :length]
+    if method == "cascade":
+        out = _dwt_cascade(pre2, post2, readouts, p, same)
+    else:
+        out = _dwt_events(
+            pre2.astype(np.bool_, copy=False), post2.astype(np.bool_, copy=False), readouts, p, same
+        )
+    return out.reshape((*lead, readouts.size))
+
+
+def hebbian_batch(
+    pre_rasters: npt.ArrayLike,
+    post_rasters: npt.ArrayLike,
+    params: KinaseParams | None = None,
+) -> FloatArray:
+    """Hebbian coincidence comparator ``∫ ca dt`` of many protocols, one per raster row.
+
+    Parameters
+    ----------
+    pre_rasters, post_rasters : array_like
+        Spike rasters of shape ``(..., n_steps)``; the integral runs over all steps.
+    params : KinaseParams, optional
+        Cascade constants; Axon v2 defaults if omitted.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``sum(ca) * dt`` of shape ``(...)`` (calcium units x ms).
+    """
+    p = KinaseParams() if params is None else params
+    pre, post, same = _batch_rasters(pre_rasters, post_rasters)
+    lead, n_steps = pre.shape[:-1], pre.shape[-1]
+    n_rows = math.prod(lead)
+    pre2 = pre.reshape(n_rows, n_steps)
+    post2 = post.reshape(n_rows, n_steps)
+    out = np.zeros(n_rows, dtype=np.float64)
+    for rows in _chunks(n_rows, n_steps):
+        ca_syn_pre = _ca_syn(pre2[rows], p)
+        ca_syn_post = ca_syn_pre if same else _ca_syn(post2[rows], p)
+        out[rows] = np.sum(ca_syn_pre * ca_syn_post, axis=-1) * (p.syn_ca_gain * p.dt_ms)
+    return out.reshape(lead)
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+def kinase_loop(
+    pre_ms: npt.ArrayLike,
+    post_ms: npt.ArrayLike,
+    window_starts_ms: npt.ArrayLike,
+    window_ms: float = 200.0,
+    params: KinaseParams | None = None,
+    end_ms: float | None = None,
+    *,
+    return_traces: bool = False,
+) -> KinaseResult:
+    """Reference implementation: the cascade as a plain Python loop over 1 ms steps.
+
+    Slow (one interpreted iteration per step, about 1 ms per paper protocol and a few
+    seconds for a 46 x 46 rate map) and kept only as the oracle that :func:`kinase_dwt`
+    and :func:`kinase_dwt_batch` are tested and benchmarked against.
+    It takes the same arguments and returns the same result as :func:`kinase_dwt`, but
+    rasterises and integrates with scalar Python arithmetic, written straight from the
+    equations.
+
+    Parameters
+    ----------
+    pre_ms, post_ms : array_like
+        Presynaptic and postsynaptic spike times (ms).
+    window_starts_ms : array_like
+        Start time of each theta window (ms).
+    window_ms : float
+        Length of every theta window (ms).
+    params : KinaseParams, optional
+        Cascade constants; Axon v2 defaults if omitted.
+    end_ms : float, optional
+        Where the simulation stops; defaults to the end of the last window.
+    return_traces : bool
+        Also record the state at every step.
+
+    Returns
+    -------
+    KinaseResult
+        As :func:`kinase_dwt`.
+    """
+    p = KinaseParams() if params is None else params
+    window_readout_steps(window_starts_ms, window_ms)  # same validation as the fast path
+    dt = p.dt_ms
+    readouts = [
+        round((float(t0) + window_ms) / dt) - 1
+        for t0 in np.asarray(window_starts_ms, dtype=float).tolist()
+    ]
+    n_steps = max(readouts) + 1 if readouts else 0
+    if end_ms is not None:
+        n_steps = _resolve_n_steps(np.asarray(readouts, dtype=np.intp), end_ms)
+
+    def steps_of(spikes: npt.ArrayLike) -> set[int]:
+        times = _times(spikes, "spikes_ms").tolist()
+        return {math.floor(t / dt + SPIKE_TIME_TOLERANCE) for t in times if t >= 0.0}
+
+    pre_steps, post_steps = steps_of(pre_ms), steps_of(post_ms)
+    windows_read_at: dict[int, list[int]] = {}
+    for k, step in enumerate(readouts):
+        windows_read_at.setdefault(step, []).append(k)
+
+    spike_ca, syn_tau, gain = p.spike_ca_syn, p.ca_syn_tau_ms, p.syn_ca_gain
+    m_tau, p_tau, d_tau = p.m_tau_ms, p.p_tau_ms, p.d_tau_ms
+    ca_syn_pre = ca_syn_post = cam = cap = cad = 0.0
+    ca_sum = 0.0
+    per_window = [0.0] * len(readouts)
+    rows: list[tuple[float, float, float, float, float, float]] = []
+    for n in range(n_steps):
+        spike_pre = 1.0 if n in pre_steps else 0.0
+        spike_post = 1.0 if n in post_steps else 0.0
+        ca_syn_pre += (spike_ca * spike_pre - ca_syn_pre) / syn_tau
+        ca_syn_post += (spike_ca * spike_post - ca_syn_post) / syn_tau
+        ca = gain * ca_syn_pre * ca_syn_post
+        cam += (ca - cam) / m_tau
+        cap += (cam - cap) / p_tau
+        cad += (cap - cad) / d_tau
+        ca_sum += ca
+        if n in windows_read_at:
+            for k in windows_read_at[n]:
+                per_window[k] = p.p_scale * cap - p.d_scale * cad
+        if return_traces:
+            rows.append((ca_syn_pre, ca_syn_post, ca, cam, cap, cad))
+
+    traces = None
+    if return_traces:
+        table = np.array(rows, dtype=np.float64).reshape(n_steps, 6).T.copy()
+        traces = KinaseTraces(
+            ca_syn_pre=table[0],
+            ca_syn_post=table[1],
+            ca=table[2],
+            cam=table[3],
+            cap=table[4],
+            cad=table[5],
+            params=p,
+        )
+    return KinaseResult(
+        total=math.fsum(per_window),
+        per_window=np.array(per_window, dtype=np.float64),
+        readout_steps=np.array(readouts, dtype=np.intp),
+        hebbian=ca_sum * dt,
+        n_steps=n_steps,
+        params=p,
+        traces=traces,
+    )
+
+
+# ----------------------------------------------------------------------------- comparators
+
+
+def rate_chl_target(
+    n_windows: int,
+    pre_minus_hz: float,
+    pre_plus_hz: float,
+    post_minus_hz: float | None = None,
+    post_plus_hz: float | None = None,
+) -> float:
+    """Rate-based Contrastive Hebbian Learning target ``n_windows * (x+ y+ - x- y-)``.
+
+    ``x`` is the presynaptic and ``y`` the postsynaptic rate in kHz; minus is the
+    prediction phase, plus the outcome phase.
+
+    Parameters
+    ----------
+    n_windows : int
+        Number of theta windows.
+    pre_minus_hz, pre_plus_hz : float
+        Presynaptic rate in the minus and plus phase (Hz).
+    post_minus_hz, post_plus_hz : float, optional
+        Postsynaptic rates (Hz); default to the presynaptic ones (pre and post in sync).
+
+    Returns
+    -------
+    float
+        The target (kHz squared).
+    """
+    n = _count(n_windows, "n_windows")
+    post_minus = pre_minus_hz if post_minus_hz is None else post_minus_hz
+    post_plus = pre_plus_hz if post_plus_hz is None else post_plus_hz
+    rates = (pre_minus_hz, pre_plus_hz, post_minus, post_plus)
+    if not all(math.isfinite(r) and r >= 0 for r in rates):
+        raise ValueError(f"rate_chl_target: rates must be finite and >= 0 Hz, got {rates}")
+    x_minus, x_plus, y_minus, y_plus = (r / 1000.0 for r in rates)
+    return n * (x_plus * y_plus - x_minus * y_minus)
+
+
+def sigmoid_weight(lwt: float, gain: float = _WEIGHT_GAIN) -> float:
+    """Axon's sigmoidal weight of a linear weight: ``2 / (1 + ((1 - LWt) / LWt) ** gain)``.
+
+    Parameters
+    ----------
+    lwt : float
+        Linear weight in [0, 1].
+    gain : float
+        Sigmoid gain (Axon: 6).
+
+    Returns
+    -------
+    float
+        Weight in [0, 2]; 1 at ``lwt = 0.5``.
+    """
+    if not 0.0 <= lwt <= 1.0:
+        raise ValueError(f"lwt: {lwt!r} is outside the [0, 1] range of a linear weight")
+    if not (math.isfinite(gain) and gain > 0):
+        raise ValueError(f"gain: {gain!r} must be a positive sigmoid gain")
+    if lwt == 0.0:
+        return 0.0
+    odds: float = ((1.0 - lwt) / lwt) ** gain
+    return 2.0 / (1.0 + odds)
+
+
+def weight_from_dwt(per_window: npt.ArrayLike, lrate: float = 0.04) -> float:
+    """Map per-window dWt to a weight the way Axon does (illustrative, *uncalibrated*).
+
+    Starting at ``LWt = 0.5``, each window adds ``d = lrate * dWt_k``, soft-bounded
+    (``d *= 1 - LWt`` if ``d > 0`` else ``d *= LWt``) and clipped to [0, 1]; the result is
+    passed through :func:`sigmoid_weight` (gain 6), so no change gives ``Wt = 1``. The
+    learning rate is not fitted to any measurement: read ``Wt`` as a direction and a rough
+    size, not as a predicted EPSP ratio.
+
+    Parameters
+    ----------
+    per_window : array_like
+        dWt of each theta window, in order.
+    lrate : float
+        Learning rate (> 0); Axon default 0.04.
+
+    Returns
+    -------
+    float
+        ``Wt`` after the last window.
+    """
+    if not (math.isfinite(lrate) and lrate > 0):
+        raise ValueError(f"lrate: {lrate!r} must be a positive learning rate")
+    dwts = np.asarray(per_window, dtype=np.float64)
+    if dwts.ndim != 1 or not np.all(np.isfinite(dwts)):
+        raise ValueError("per_window: expected a 1-D sequence of finite dWt values")
+    lwt = _LWT_START
+    for dwt in dwts.tolist():
+        step = lrate * dwt
+        step *= (1.0 - lwt) if step > 0 else lwt
+        lwt = min(1.0, max(0.0, lwt + step))
+    return sigmoid_weight(lwt)

@@ -1,0 +1,236 @@
+"""Spike-train generators for the plasticity preview.
+
+Every generator describes the spikes of one neuron in one phase that starts at
+``onset_ms`` and lasts ``duration_ms``; spikes start ``lag_ms`` after the onset (the
+postsynaptic drive's lag, 0 by default) and stay inside ``[onset + lag, onset + duration)``.
+They return sorted ``float64`` arrays of spike times (ms). Random trains take either a seed
+or a :class:`numpy.random.Generator`, so a preview is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "SeedLike",
+    "TrainTiming",
+    "jittered_train",
+    "quasi_regular_train",
+    "regular_spike_count",
+    "regular_train",
+    "spike_train",
+]
+
+SeedLike = int | np.random.Generator
+"""A seed for :func:`numpy.random.default_rng`, or a generator to draw from."""
+
+TrainTiming = Literal["regular", "jittered", "quasi_regular"]
+"""Kinds of spike train :func:`spike_train` can make."""
+
+_COUNT_TOLERANCE: Final = 1e-9
+_EDGE_MS: Final = 1e-6  # jittered spikes stay this far before the phase end
+
+
+def _span(onset_ms: float, duration_ms: float, lag_ms: float) -> tuple[float, float]:
+    if not math.isfinite(onset_ms):
+        raise ValueError(f"onset_ms: {onset_ms!r} is not a finite time in ms")
+    if not (math.isfinite(duration_ms) and duration_ms >= 0):
+        raise ValueError(f"duration_ms: {duration_ms!r}; a phase lasts a finite time >= 0 ms")
+    if not (math.isfinite(lag_ms) and lag_ms >= 0):
+        raise ValueError(f"lag_ms: {lag_ms!r}; the first spike cannot come before the onset")
+    return onset_ms + lag_ms, duration_ms - lag_ms
+
+
+def _check_rate(rate_hz: float) -> None:
+    if not (math.isfinite(rate_hz) and rate_hz >= 0):
+        raise ValueError(f"rate_hz: {rate_hz!r}; a firing rate is a finite number >= 0 Hz")
+
+
+def _empty() -> npt.NDArray[np.float64]:
+    return np.zeros(0, dtype=np.float64)
+
+
+def regular_spike_count(span_ms: float, rate_hz: float) -> int:
+    """Number of spikes of a regular train in ``span_ms``: ``ceil(span * rate / 1000 - 1e-9)``.
+
+    Parameters
+    ----------
+    span_ms : float
+        Time from the first spike to the end of the phase (ms).
+    rate_hz : float
+        Firing rate (Hz).
+
+    Returns
+    -------
+    int
+        The count, 0 for a zero rate or an empty span.
+    """
+    _check_rate(rate_hz)
+    if rate_hz == 0 or span_ms <= 0:
+        return 0
+    return max(0, math.ceil(span_ms * rate_hz / 1000.0 - _COUNT_TOLERANCE))
+
+
+def regular_train(
+    onset_ms: float, duration_ms: float, rate_hz: float, *, lag_ms: float = 0.0
+) -> npt.NDArray[np.float64]:
+    """Phase-locked regular train: a spike at the (lagged) onset, then one every period.
+
+    Spike ``k`` is at ``onset + lag + k * 1000 / rate`` for ``k`` below
+    :func:`regular_spike_count` of the span ``duration - lag``. For example, a 100 ms phase
+    at 25 Hz starting at 0 ms has spikes at 0, 40 and 80 ms; a spike at the end of the
+    phase belongs to the next one.
+
+    Parameters
+    ----------
+    onset_ms : float
+        Phase onset (ms).
+    duration_ms : float
+        Phase length (ms).
+    rate_hz : float
+        Firing rate (Hz); 0 gives no spikes.
+    lag_ms : float
+        Delay of the first spike after the onset (ms).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted spike times (ms).
+    """
+    start, span = _span(onset_ms, duration_ms, lag_ms)
+    count = regular_spike_count(span, rate_hz)
+    if count == 0:
+        return _empty()
+    return start + np.arange(count, dtype=np.float64) * (1000.0 / rate_hz)
+
+
+def jittered_train(
+    onset_ms: float,
+    duration_ms: float,
+    rate_hz: float,
+    jitter_ms: float,
+    rng: SeedLike,
+    *,
+    lag_ms: float = 0.0,
+) -> npt.NDArray[np.float64]:
+    """Regular train with every spike moved by a uniform random shift of at most ``jitter_ms``.
+
+    A spike near an edge of the phase draws its shift uniformly from the part of
+    ``[-jitter, +jitter]`` that keeps it inside ``[onset + lag, onset + duration)`` (and at
+    least 1 ns before the end, so that it is rasterised inside the phase). Spikes may swap
+    order when the jitter exceeds half the period; the result is sorted.
+
+    Parameters
+    ----------
+    onset_ms, duration_ms, rate_hz : float
+        As :func:`regular_train`.
+    jitter_ms : float
+        Largest shift (ms), >= 0.
+    rng : int or numpy.random.Generator
+        Seed or generator.
+    lag_ms : float
+        Delay of the train after the onset (ms).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted spike times (ms).
+    """
+    if not (math.isfinite(jitter_ms) and jitter_ms >= 0):
+        raise ValueError(f"jitter_ms: {jitter_ms!r}; the jitter is a finite shift >= 0 ms")
+    base = regular_train(onset_ms, duration_ms, rate_hz, lag_ms=lag_ms)
+    gen = np.random.default_rng(rng)
+    draws = gen.random(base.shape[0])
+    if base.shape[0] == 0:
+        return base
+    start, end = onset_ms + lag_ms, onset_ms + duration_ms - _EDGE_MS
+    low = np.maximum(-jitter_ms, start - base)
+    high = np.maximum(np.minimum(jitter_ms, end - base), low)
+    times = np.clip(base + low + draws * (high - low), start, max(start, end))
+    return np.sort(times)
+
+
+def quasi_regular_train(
+    onset_ms: float,
+    duration_ms: float,
+    rate_hz: float,
+    rng: SeedLike,
+    *,
+    lag_ms: float = 0.0,
+) -> npt.NDArray[np.float64]:
+    """Axon-style quasi-regular train: a spike at the (lagged) onset, then random intervals.
+
+    Each inter-spike interval is ``1 ms + Poisson(1000 / rate)`` ms (a refractory
+    millisecond plus a Poisson-distributed whole number of ms), so the mean rate is
+    slightly below ``rate_hz`` (``1000 / (1 + 1000 / rate)`` Hz, e.g. 47.6 Hz for 50 Hz).
+
+    Parameters
+    ----------
+    onset_ms, duration_ms, rate_hz : float
+        As :func:`regular_train`.
+    rng : int or numpy.random.Generator
+        Seed or generator.
+    lag_ms : float
+        Delay of the first spike after the onset (ms).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted spike times (ms), inside ``[onset + lag, onset + duration)``.
+    """
+    start, span = _span(onset_ms, duration_ms, lag_ms)
+    if regular_spike_count(span, rate_hz) == 0:  # no rate, or no time: no spike at all
+        return _empty()
+    gen = np.random.default_rng(rng)
+    mean_ms = 1000.0 / rate_hz
+    if mean_ms - 50.0 * math.sqrt(mean_ms) > span:  # a second spike has p < 1e-500
+        return np.array([start], dtype=np.float64)
+    n_intervals = math.ceil(span)  # intervals are >= 1 ms, so this many always suffice
+    intervals = 1.0 + gen.poisson(mean_ms, size=n_intervals).astype(np.float64)
+    offsets = np.concatenate(([0.0], np.cumsum(intervals)))
+    return start + offsets[offsets < span - _COUNT_TOLERANCE]
+
+
+def spike_train(
+    timing: TrainTiming,
+    onset_ms: float,
+    duration_ms: float,
+    rate_hz: float,
+    *,
+    rng: SeedLike | None = None,
+    jitter_ms: float = 0.0,
+    lag_ms: float = 0.0,
+) -> npt.NDArray[np.float64]:
+    """Make a train of the given kind; see the individual generators.
+
+    Parameters
+    ----------
+    timing : {"regular", "jittered", "quasi_regular"}
+        Kind of train.
+    onset_ms, duration_ms, rate_hz : float
+        Phase onset and length (ms) and firing rate (Hz).
+    rng : int or numpy.random.Generator, optional
+        Seed or generator; required for the random kinds.
+    jitter_ms : float
+        Largest shift of a jittered spike (ms).
+    lag_ms : float
+        Delay of the train after the onset (ms).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted spike times (ms).
+    """
+    if timing == "regular":
+        return regular_train(onset_ms, duration_ms, rate_hz, lag_ms=lag_ms)
+    if rng is None:
+        raise ValueError(f"rng: a {timing} train is random and needs a seed or a generator")
+    if timing == "jittered":
+        return jittered_train(onset_ms, duration_ms, rate_hz, jitter_ms, rng, lag_ms=lag_ms)
+    if timing == "quasi_regular":
+        return quasi_regular_train(onset_ms, duration_ms, rate_hz, rng, lag_ms=lag_ms)
+    raise ValueError(f"timing: unknown train kind {timing!r}")
