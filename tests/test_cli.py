@@ -123,3 +123,34 @@ def test_console_script_runs() -> None:
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().endswith(": ok")
+
+
+def test_predict_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [str(PROTOCOLS / f"theta-{k}.json") for k in ("25-50", "50-25", "50-50")]
+    assert main(["predict", *files]) == 0
+    out = capsys.readouterr().out
+    assert "+2.1444" in out and "-1.2347" in out
+    assert "LTP (no change when |dWt| < 0.25)" in out and "LTD" in out
+    assert "1.42 ± 0.15 (n = 12" in out and "0.73 ± 0.10 (n = 18" in out
+    assert "onset bias" in out  # the flat condition is flagged honestly
+    assert main(["predict", "--json", files[0]]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["direction"] == "LTP"
+    assert rec["dwt_first_window"] == pytest.approx(0.2144, abs=5e-5)
+    assert rec["hebbian_ca_integral"] == pytest.approx(1567.63, abs=0.01)
+    assert rec["weight_ratio_uncalibrated"] == pytest.approx(1.4593, abs=5e-5)
+    assert rec["measured"]["mean"] == 1.42
+    assert "uncalibrated" not in rec["predicted_epsp_ratio_basis"]
+
+
+def test_predict_random_trains_and_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("nope")
+    good = str(PROTOCOLS / "theta-50-25.json")
+    assert main(["predict", "--json", "--trains", "jittered", "--seeds", "5", good, str(bad)]) == 1
+    captured = capsys.readouterr()
+    (rec,) = json.loads(captured.out)
+    assert rec["direction"] == "LTD" and rec["seeds"] == 5 and rec["dwt_total_sd"] > 0
+    assert captured.err.startswith(f"{bad}: ")

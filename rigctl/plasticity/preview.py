@@ -1,17 +1,156 @@
-"""Kinase-rule prediction of a protocol, from the same compiled events the rig runs."""
+"""Kinase-rule prediction of a protocol, from the same compiled events the rig runs.
+
+:func:`predict` answers "what should this protocol do to the synapse?" for one protocol,
+with the cascade traces for plotting and the comparators beside it; :func:`rate_map` scans
+the prediction- and outcome-phase rates of a protocol in one batched call.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
 from rigctl import protocol
-from rigctl.plasticity.kinase import KinaseResult, kinase_dwt
+from rigctl.plasticity.kinase import (
+    KinaseResult,
+    KinaseTraces,
+    kinase_dwt,
+    kinase_dwt_batch,
+    rasterize,
+    rate_chl_target,
+    weight_from_dwt,
+    window_readout_steps,
+)
 from rigctl.plasticity.params import KinaseParams
+from rigctl.plasticity.trains import regular_train, spike_train
 
-__all__ = ["predict"]
+__all__ = [
+    "DIRECTION_THRESHOLD_DWT",
+    "Direction",
+    "Prediction",
+    "TrainOptions",
+    "direction_of",
+    "predict",
+    "rate_map",
+]
+
+FloatArray = npt.NDArray[np.float64]
+Source = protocol.Experiment | protocol.Induction | protocol.CompiledSweep
+
+DIRECTION_THRESHOLD_DWT = 0.25
+"""|total dWt| below this counts as "no change" (about ±6 % of weight at lrate 0.04)."""
+
+Direction = Literal["LTP", "LTD", "no change"]
 
 
-def _induction_sweep(
-    source: protocol.Experiment | protocol.Induction | protocol.CompiledSweep,
-) -> tuple[protocol.CompiledSweep, float]:
+def direction_of(total_dwt: float, threshold: float = DIRECTION_THRESHOLD_DWT) -> Direction:
+    """Classify a total dWt as LTP, LTD or no change (``|dWt| < threshold``)."""
+    if total_dwt >= threshold:
+        return "LTP"
+    if total_dwt <= -threshold:
+        return "LTD"
+    return "no change"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Which spike trains the preview feeds the model.
+
+    ``regular`` (default) uses the compiled stimulation pulses as presynaptic spikes and
+    the phase-locked target train as postsynaptic spikes: exactly what the rig is asked to
+    produce. ``jittered`` (each spike shifted by up to ``jitter_ms``) and ``quasi_regular``
+    (Axon-style, ISI = 1 ms + Poisson(1000 / rate) ms) draw both trains at random for
+    ``n_seeds`` seeds from ``seed`` on, and the prediction is their mean.
+    """
+
+    timing: Literal["regular", "jittered", "quasi_regular"] = "regular"
+    n_seeds: int = 20
+    seed: int = 0
+    jitter_ms: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.n_seeds < 1:
+            raise ValueError(f"n_seeds: {self.n_seeds} — average over at least one seed")
+        if not (math.isfinite(self.jitter_ms) and self.jitter_ms >= 0):
+            raise ValueError(f"jitter_ms: {self.jitter_ms!r} must be a time >= 0 ms")
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """The kinase rule's prediction for one induction protocol.
+
+    Attributes
+    ----------
+    total, per_window
+        dWt summed over theta windows and per window (mean over seeds for random trains).
+    total_sd
+        Standard deviation of ``total`` across seeds (0 for regular trains).
+    seed_totals
+        ``total`` of each seed (one value for regular trains).
+    result
+        The full :class:`KinaseResult` of the first (or only) train, with its traces.
+    hebbian
+        Hebbian comparator, ``∫ ca dt`` over the induction sweep.
+    chl
+        Rate-CHL target ``n_windows * (x+ y+ - x- y-)`` with rates in kHz, from the
+        first (prediction) and last (outcome) phases.
+    weight_ratio
+        Illustrative weight after Axon's mapping at ``params.lrate`` (uncalibrated).
+    window_starts_ms, window_ms
+        Where the windows lie in the sweep; readouts are at their ends.
+    pre_ms, post_ms
+        Spike times fed to the model (the first seed's for random trains).
+    """
+
+    total: float
+    per_window: FloatArray
+    total_sd: float
+    seed_totals: FloatArray
+    result: KinaseResult
+    hebbian: float
+    chl: float
+    weight_ratio: float
+    window_starts_ms: FloatArray
+    window_ms: float
+    pre_ms: FloatArray
+    post_ms: FloatArray
+    params: KinaseParams
+    options: TrainOptions = field(default_factory=TrainOptions)
+    threshold: float = DIRECTION_THRESHOLD_DWT
+
+    @property
+    def direction(self) -> Direction:
+        """LTP / LTD / no change, by :data:`DIRECTION_THRESHOLD_DWT`."""
+        return direction_of(self.total, self.threshold)
+
+    @property
+    def n_windows(self) -> int:
+        """Number of theta windows read."""
+        return int(self.per_window.shape[0])
+
+    @property
+    def first_window(self) -> float:
+        """DWt of the first theta window."""
+        return float(self.per_window[0])
+
+    @property
+    def traces(self) -> KinaseTraces:
+        """CaSyn, ca, CaM, CaP and CaD over the whole sweep (1 ms steps)."""
+        assert self.result.traces is not None
+        return self.result.traces
+
+    @property
+    def readout_ms(self) -> FloatArray:
+        """Times of the readouts (ms): the end of every window."""
+        return self.window_starts_ms + self.window_ms
+
+
+def _induction_sweep(source: Source) -> protocol.CompiledSweep:
     if isinstance(source, protocol.Experiment):
         sweep = protocol.compile_induction(source.induction)
     elif isinstance(source, protocol.Induction):
@@ -22,49 +161,228 @@ def _induction_sweep(
         raise ValueError(
             f"predict: a {sweep.kind} sweep has no theta windows; pass the induction sweep"
         )
-    return sweep, float(sweep.window_length)
+    return sweep
+
+
+def _random_trains(
+    sweep: protocol.CompiledSweep, induction: protocol.Induction | None, options: TrainOptions
+) -> list[tuple[FloatArray, FloatArray]]:
+    """Pre and post trains drawn phase by phase, one pair per seed."""
+    lags = {p.name: p.post.lag_ms for p in induction.phases} if induction else {}
+    onsets = {p.name: p.pre.onset_ms for p in induction.phases} if induction else {}
+    out = []
+    for s in range(options.n_seeds):
+        rng = np.random.default_rng([options.seed, s])
+        pre: list[FloatArray] = []
+        post: list[FloatArray] = []
+        for span in sweep.phases:
+            start, dur = float(span.start), float(span.stop - span.start)
+            pre.append(
+                spike_train(
+                    options.timing,
+                    start,
+                    dur,
+                    span.pre_rate_hz,
+                    rng=rng,
+                    jitter_ms=options.jitter_ms,
+                    lag_ms=onsets.get(span.name, 0.0),
+                )
+            )
+            if span.post_rate_hz > 0:
+                post.append(
+                    spike_train(
+                        options.timing,
+                        start,
+                        dur,
+                        span.post_rate_hz,
+                        rng=rng,
+                        jitter_ms=options.jitter_ms,
+                        lag_ms=lags.get(span.name, 0.0),
+                    )
+                )
+        out.append((_cat(pre), _cat(post)))
+    return out
+
+
+def _cat(parts: Sequence[FloatArray]) -> FloatArray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
 
 
 def predict(
-    source: protocol.Experiment | protocol.Induction | protocol.CompiledSweep,
+    source: Source,
     params: KinaseParams | None = None,
     *,
-    return_traces: bool = False,
-) -> KinaseResult:
+    trains: TrainOptions | None = None,
+) -> Prediction:
     """Predict the kinase-rule weight change of an induction protocol.
 
     Presynaptic spikes are the onsets of the compiled stimulation pulses; postsynaptic
-    spikes are the compiled target spike times of the postsynaptic drive (one regular
-    train per phase, at its target rate, from its lag on). The whole induction sweep is
-    simulated, from its start (t = 0, state at rest) to its end, and every theta window is
-    read at its end.
+    spikes are the compiled target train of each phase (regular at its target rate, from
+    its lag on). The whole induction sweep is simulated from its start (t = 0, state at
+    rest) and every theta window is read at its end.
 
     Parameters
     ----------
     source : Experiment, Induction or CompiledSweep
-        The protocol, or its already compiled induction sweep.
+        The protocol (as from :func:`rigctl.protocol.load`), or its compiled induction.
     params : KinaseParams, optional
         Cascade constants; Axon v2 defaults if omitted.
-    return_traces : bool
-        Also return the state of the cascade at every 1 ms step.
+    trains : TrainOptions, optional
+        Regular (default), jittered or quasi-regular trains averaged over seeds.
 
     Returns
     -------
-    KinaseResult
-        Total and per-window dWt; ``hebbian`` is the Hebbian comparator over the sweep.
+    Prediction
+        dWt total and per window, traces, comparators and the mapped weight.
 
     Raises
     ------
     ValueError
         If a compiled probe sweep is passed instead of an induction sweep.
     """
-    sweep, window_ms = _induction_sweep(source)
-    return kinase_dwt(
-        sweep.pre_pulse_ms,
-        sweep.post_target_ms,
-        sweep.window_starts_ms,
-        window_ms,
-        params,
-        end_ms=sweep.duration_ms,
-        return_traces=return_traces,
+    p = KinaseParams() if params is None else params
+    options = TrainOptions() if trains is None else trains
+    induction = (
+        source.induction
+        if isinstance(source, protocol.Experiment)
+        else source
+        if isinstance(source, protocol.Induction)
+        else None
     )
+    sweep = _induction_sweep(source)
+    window_ms = float(sweep.window_length or 0)
+    starts = sweep.window_starts_ms
+    end = sweep.duration_ms
+    if options.timing == "regular":
+        pairs = [(sweep.pre_pulse_ms, sweep.post_target_ms)]
+    else:
+        pairs = _random_trains(sweep, induction, options)
+    first = kinase_dwt(*pairs[0], starts, window_ms, p, end_ms=end, return_traces=True)
+    results = [first] + [
+        kinase_dwt(pre, post, starts, window_ms, p, end_ms=end) for pre, post in pairs[1:]
+    ]
+    per_window = np.mean([r.per_window for r in results], axis=0)
+    totals = np.array([r.total for r in results])
+    spans = sweep.phases
+    n_windows = len(sweep.window_starts)
+    first_phase = next((s for s in spans if s.window == 0), None)
+    last_phase = next((s for s in reversed(spans) if s.window == 0), None)
+    chl = 0.0
+    if first_phase is not None and last_phase is not None:
+        chl = rate_chl_target(
+            n_windows,
+            first_phase.pre_rate_hz,
+            last_phase.pre_rate_hz,
+            first_phase.post_rate_hz,
+            last_phase.post_rate_hz,
+        )
+    return Prediction(
+        total=float(np.mean(totals)),
+        per_window=per_window,
+        total_sd=float(np.std(totals, ddof=1)) if totals.size > 1 else 0.0,
+        seed_totals=totals,
+        result=first,
+        hebbian=float(np.mean([r.hebbian for r in results])),
+        chl=chl,
+        weight_ratio=weight_from_dwt(per_window, p.lrate),
+        window_starts_ms=starts,
+        window_ms=window_ms,
+        pre_ms=np.asarray(pairs[0][0], dtype=np.float64),
+        post_ms=np.asarray(pairs[0][1], dtype=np.float64),
+        params=p,
+        options=options,
+    )
+
+
+# --------------------------------------------------------------------------- rate map
+
+
+def _phase_trains(
+    span: protocol.PhaseSpan, phase: protocol.Phase, rate_hz: float
+) -> tuple[FloatArray, FloatArray]:
+    """Regular pre and post trains of one phase with both rates set to ``rate_hz``."""
+    start = float(span.start)
+    dur = float(span.stop - span.start)
+    pre = regular_train(start, dur, rate_hz, lag_ms=phase.pre.onset_ms)
+    post = regular_train(start, dur, rate_hz, lag_ms=phase.post.lag_ms)
+    return pre, post
+
+
+def rate_map(
+    source: protocol.Experiment | protocol.Induction,
+    minus_rates_hz: Sequence[float] | npt.ArrayLike,
+    plus_rates_hz: Sequence[float] | npt.ArrayLike,
+    params: KinaseParams | None = None,
+) -> FloatArray:
+    """Total dWt with the prediction- and outcome-phase rates replaced by each pair.
+
+    The prediction phase is the first phase of the window and the outcome phase the last;
+    in both, the presynaptic rate and the postsynaptic target rate are set together to the
+    pair's rate, as regular phase-locked trains. Every other phase, the window geometry,
+    repeats and gaps stay as in the protocol. All pairs run in one batched call.
+
+    Parameters
+    ----------
+    source : Experiment or Induction
+        The protocol whose rates are varied (at least two phases).
+    minus_rates_hz, plus_rates_hz : array_like
+        Prediction-phase and outcome-phase rates (Hz), > 0.
+    params : KinaseParams, optional
+        Cascade constants; Axon v2 defaults if omitted.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out[i, j]`` = total dWt with prediction rate ``minus[i]`` and outcome rate
+        ``plus[j]``.
+    """
+    induction = source.induction if isinstance(source, protocol.Experiment) else source
+    if len(induction.phases) < 2:
+        raise ValueError(
+            "rate_map: the protocol needs a prediction and an outcome phase (two or more)"
+        )
+    minus = np.asarray(minus_rates_hz, dtype=np.float64).ravel()
+    plus = np.asarray(plus_rates_hz, dtype=np.float64).ravel()
+    if minus.size == 0 or plus.size == 0:
+        return np.zeros((minus.size, plus.size))
+    if not (np.all(np.isfinite(minus)) and np.all(np.isfinite(plus))) or (
+        minus.min() <= 0 or plus.min() <= 0
+    ):
+        raise ValueError("rate_map: every rate must be a positive number of Hz")
+    p = KinaseParams() if params is None else params
+    sweep = protocol.compile_induction(induction)
+    window_ms = float(sweep.window_length or 0)
+    readouts = window_readout_steps(sweep.window_starts_ms, window_ms)
+    n_steps = int(readouts.max()) + 1
+    first, last = induction.phases[0], induction.phases[-1]
+    varied = {first.name, last.name}
+
+    # The phases that stay as they are: their compiled pulses and target spikes.
+    fixed_pre = [e.start_ms for e in sweep.of_kind("pre_pulse") if e.phase not in varied]
+    fixed_post: list[float] = []
+    for span in sweep.phases:
+        if span.name not in varied:
+            t = sweep.post_target_ms
+            fixed_post.extend(t[(t >= float(span.start)) & (t < float(span.stop))].tolist())
+
+    def varied_rasters(
+        phase: protocol.Phase, rates: FloatArray
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        spans = [s for s in sweep.phases if s.name == phase.name]
+        pre_r = np.zeros((rates.size, n_steps), dtype=np.bool_)
+        post_r = np.zeros((rates.size, n_steps), dtype=np.bool_)
+        for i, rate in enumerate(rates.tolist()):
+            trains = [_phase_trains(s, phase, rate) for s in spans]
+            pre_r[i] = rasterize(_cat([a for a, _ in trains]), n_steps)
+            post_r[i] = rasterize(_cat([b for _, b in trains]), n_steps)
+        return pre_r, post_r
+
+    minus_pre, minus_post = varied_rasters(first, minus)
+    plus_pre, plus_post = varied_rasters(last, plus)
+    base_pre = rasterize(np.asarray(fixed_pre, dtype=np.float64), n_steps)
+    base_post = rasterize(np.asarray(fixed_post, dtype=np.float64), n_steps)
+    pre = base_pre | minus_pre[:, None, :] | plus_pre[None, :, :]
+    post = base_post | minus_post[:, None, :] | plus_post[None, :, :]
+    shape = (minus.size * plus.size, n_steps)
+    per_window = kinase_dwt_batch(pre.reshape(shape), post.reshape(shape), readouts, p)
+    return np.asarray(per_window.sum(axis=-1), dtype=np.float64).reshape(minus.size, plus.size)
