@@ -37,20 +37,20 @@ def test_paper_induction_pulse_times_and_samples() -> None:
     assert first == [lead + t for t in (0, 40, 80, 100, 120, 140, 160, 180)]
     assert [float(t) for t in sweep.window_starts] == [lead + 600 * w for w in range(10)]
     epochs = sweep.of_kind("post_epoch")
-    assert [(e.amplitude_pa, e.duration_ms) for e in epochs[:2]] == [(150.0, 100.0), (300.0, 100.0)]
+    assert [(e.amplitude_pa, e.duration_ms) for e in epochs[:2]] == [(160.0, 100.0), (260.0, 100.0)]
     w = sweep.waveforms(20_000)
     on, off = edges(w.stim)
     assert on.tolist() == [round(p.start_ms * 20) for p in pulses]
     assert (off - on).tolist() == [2] * len(pulses)  # 100 µs = 2 samples at 20 kHz
     assert w.n_samples == 6200 * 20 + 1
     assert w.stim[-1] == 0 and w.command_pa[-1] == 0.0
-    assert sweep.injected_charge_pc() == pytest.approx(10 * (150 * 0.1 + 300 * 0.1))
+    assert sweep.injected_charge_pc() == pytest.approx(10 * (160 * 0.1 + 260 * 0.1))
 
 
 def test_last_sample_is_at_rest_without_a_gap() -> None:
     ind = proto.paper_condition(50, 50).induction.replace(gap_ms=0, lead_in_ms=0, repeats=2)
     w = proto.compile_induction(ind).waveforms(10_000)
-    assert w.command_pa[-2] == 300.0  # driven up to the very end...
+    assert w.command_pa[-2] == 260.0  # driven up to the very end...
     assert w.command_pa[-1] == 0.0 and w.stim[-1] == 0  # ...then the closing rest sample
 
 

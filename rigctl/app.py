@@ -1,0 +1,108 @@
+"""The composition root: builds the Qt application and the windows and wires them.
+
+Nothing else in rigctl creates a ``QApplication`` or reads the user's settings; every
+window gets what it needs passed in.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PyQt6.QtCore import QCoreApplication, QSettings, QTimer
+from PyQt6.QtWidgets import QApplication
+
+from rigctl import __version__
+from rigctl.gui.main_window import MainWindow
+from rigctl.protocol import ProtocolFileError, load, paper_condition
+
+__all__ = ["APP_NAME", "ORG_NAME", "run_gui"]
+
+ORG_NAME = "rigctl"
+"""Organisation name under which Qt keeps the settings."""
+APP_NAME = "rigctl"
+"""Application name under which Qt keeps the settings."""
+
+_SIZE = (1400, 900)
+
+
+def _application(argv: Sequence[str] | None) -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setStyle("Fusion")
+    return app
+
+
+def run_gui(
+    path: str | None = None,
+    screenshot: str | None = None,
+    argv: list[str] | None = None,
+    *,
+    settings: QSettings | None = None,
+) -> int:
+    """Run the protocol designer.
+
+    Parameters
+    ----------
+    path
+        Protocol file to open; without one the paper's 25 → 50 Hz condition is shown.
+    screenshot
+        Render the window to this PNG once it is shown, then exit (no event loop left
+        running: for documentation and CI).
+    argv
+        Arguments for Qt (default: the program name only).
+    settings
+        Where recent files are kept (default: the user's settings for rigctl).
+
+    Returns
+    -------
+    int
+        Exit status: 0, or 1 if the screenshot could not be made (including a file
+        that cannot be opened in screenshot mode).
+    """
+    app = _application(argv)
+    QCoreApplication.setOrganizationName(ORG_NAME)
+    QCoreApplication.setApplicationName(APP_NAME)
+    QCoreApplication.setApplicationVersion(__version__)
+
+    error: ProtocolFileError | None = None
+    experiment = paper_condition(25, 50)
+    if path is not None:
+        try:
+            experiment = load(path)
+        except ProtocolFileError as exc:
+            if screenshot is not None:
+                print(str(exc), file=sys.stderr)
+                return 1
+            error = exc
+
+    window = MainWindow(settings if settings is not None else QSettings(), experiment)
+    if path is not None and error is None:
+        window.setDocument(experiment, Path(path))
+    window.resize(*_SIZE)
+    window.show()
+
+    status = 0
+    if screenshot is not None:
+
+        def grab() -> None:
+            nonlocal status
+            app.processEvents()
+            target = Path(screenshot)
+            if not window.grab().save(str(target), "PNG"):
+                print(f"{target}: cannot write the screenshot", file=sys.stderr)
+                status = 1
+            window.close()
+            app.exit(status)
+
+        QTimer.singleShot(0, grab)  # once the event loop runs: the window is laid out
+    elif error is not None:
+        window.showStatus(str(error))
+        QTimer.singleShot(0, lambda: window.showError("Cannot open protocol", str(error)))
+
+    code = app.exec()
+    window.deleteLater()
+    return status if screenshot is not None else code

@@ -1,0 +1,521 @@
+"""The protocol designer window: editor, preview, files, undo."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from PyQt6.QtCore import QSettings, QSize, Qt
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoCommand, QUndoStack
+from PyQt6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QStatusBar,
+    QToolBar,
+    QWidget,
+)
+
+from rigctl.gui.editor import ExperimentEditor
+from rigctl.gui.picker import PaperConditionPicker
+from rigctl.gui.preview import WaveformPreview
+from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
+
+__all__ = ["MAX_RECENT", "MainWindow", "UnsavedAnswer"]
+
+MAX_RECENT = 8
+"""Number of files kept in *Open Recent*."""
+
+UnsavedAnswer = Literal["save", "discard", "cancel"]
+"""What to do with unsaved changes."""
+
+_RECENT_KEY = "recentFiles"
+_FILTER = "rigctl protocols (*.json);;All files (*)"
+_APP_TITLE = "rigctl protocol designer"
+
+
+class _EditCommand(QUndoCommand):
+    """One valid edit: the whole experiment before and after it."""
+
+    _ID = 1
+
+    def __init__(
+        self,
+        apply: Callable[[Experiment], None],
+        before: Experiment,
+        after: Experiment,
+        merge_key: str | None,
+        text: str,
+    ) -> None:
+        super().__init__(text)
+        self._apply = apply
+        self.before = before
+        self.after = after
+        self.merge_key = merge_key
+        self._pushed = False
+
+    def redo(self) -> None:
+        if self._pushed:
+            self._apply(self.after)
+        self._pushed = True  # the first redo is the edit the user just made
+
+    def undo(self) -> None:
+        self._apply(self.before)
+
+    def id(self) -> int:
+        return self._ID if self.merge_key is not None else -1
+
+    def mergeWith(self, other: QUndoCommand | None) -> bool:
+        if not isinstance(other, _EditCommand) or other.merge_key != self.merge_key:
+            return False
+        self.after = other.after
+        self.setObsolete(self.after == self.before)
+        return True
+
+
+class _FittingScrollArea(QScrollArea):
+    """A scroll area that asks for the whole height of its widget (scrolls only if short)."""
+
+    def sizeHint(self) -> QSize:
+        widget = self.widget()
+        hint = super().sizeHint()
+        if widget is None:
+            return hint
+        return QSize(hint.width(), widget.sizeHint().height() + 2 * self.frameWidth())
+
+
+class MainWindow(QMainWindow):
+    """Design a protocol: edit it, see what the rig will output, keep it in a file.
+
+    Parameters
+    ----------
+    settings
+        Where *Open Recent* is kept (tests pass a temporary INI file).
+    experiment
+        Protocol shown first (default: the paper's 25 → 50 Hz condition).
+    parent
+        Parent widget.
+
+    Notes
+    -----
+    Every question to the user goes through one method (:meth:`askUnsavedChanges`,
+    :meth:`askOpenPath`, :meth:`askSavePath`, :meth:`showError`), so tests and scripts
+    can answer it without a modal dialog.
+    """
+
+    def __init__(
+        self,
+        settings: QSettings,
+        experiment: Experiment | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._path: Path | None = None
+        self._applying = False
+        self._undo = QUndoStack(self)
+        self._undo.cleanChanged.connect(self._on_clean_changed)
+
+        first = experiment if experiment is not None else paper_condition(25, 50)
+        self._editor = ExperimentEditor(first)
+        self._shown = self._editor.value()
+        self._preview = WaveformPreview()
+        self._picker = PaperConditionPicker()
+
+        scroll = _FittingScrollArea()
+        scroll.setWidget(self._editor)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(scroll)
+        splitter.addWidget(self._preview)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        self._build_actions()
+        toolbar = QToolBar("Paper conditions")
+        toolbar.setObjectName("paperConditions")
+        toolbar.setMovable(False)
+        toolbar.addWidget(self._picker)
+        self.addToolBar(toolbar)
+        self._status = QStatusBar()
+        self.setStatusBar(self._status)
+
+        self._editor.valueChanged.connect(self._on_value_changed)
+        self._editor.problemsChanged.connect(self._on_problems)
+        self._picker.conditionPicked.connect(self.loadPaperCondition)
+        self._show(self._shown)
+        self._update_title()
+        self.resize(1400, 900)
+
+    # ------------------------------------------------------------------ parts
+
+    @property
+    def editor(self) -> ExperimentEditor:
+        """The experiment editor."""
+        return self._editor
+
+    @property
+    def preview(self) -> WaveformPreview:
+        """The waveform preview."""
+        return self._preview
+
+    @property
+    def picker(self) -> PaperConditionPicker:
+        """The paper condition picker."""
+        return self._picker
+
+    @property
+    def undoStack(self) -> QUndoStack:
+        """The undo history of the open protocol."""
+        return self._undo
+
+    def showStatus(self, message: str, timeout_ms: int = 0) -> None:
+        """Show ``message`` in the status bar (for ``timeout_ms``; 0: until replaced)."""
+        if message:
+            self._status.showMessage(message, timeout_ms)
+        else:
+            self._status.clearMessage()
+
+    def currentPath(self) -> Path | None:
+        """The file of the open protocol (``None`` if never saved)."""
+        return self._path
+
+    def experiment(self) -> Experiment:
+        """The protocol shown (the last valid one)."""
+        return self._editor.value()
+
+    # ------------------------------------------------------------------ questions (overridable)
+
+    def askUnsavedChanges(self) -> UnsavedAnswer:
+        """Ask whether to save the changes before they are lost."""
+        name = self._display_name()
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"Save the changes to {name} first?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return "save"
+        if answer == QMessageBox.StandardButton.Discard:
+            return "discard"
+        return "cancel"
+
+    def askOpenPath(self) -> str | None:
+        """Ask which protocol file to open (``None``: cancelled)."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open protocol", self._start_dir(), _FILTER)
+        return path or None
+
+    def askSavePath(self) -> str | None:
+        """Ask where to save the protocol (``None``: cancelled)."""
+        suggested = self._path or Path(self._start_dir()) / self._suggested_name()
+        path, _ = QFileDialog.getSaveFileName(self, "Save protocol as", str(suggested), _FILTER)
+        if path and not Path(path).suffix:
+            path += ".json"
+        return path or None
+
+    def showError(self, title: str, message: str) -> None:
+        """Tell the user something went wrong (one sentence)."""
+        QMessageBox.critical(self, title, message)
+
+    # ------------------------------------------------------------------ file commands
+
+    def newProtocol(self) -> bool:
+        """Start over from the paper's 25 → 50 Hz condition, after the unsaved-changes prompt."""
+        if not self.maybeSave():
+            return False
+        self._load_document(paper_condition(25, 50), None)
+        self.showStatus("New protocol (paper condition 25 → 50 Hz)", 4000)
+        return True
+
+    def loadPaperCondition(self, minus_hz: float, plus_hz: float) -> bool:
+        """Replace the protocol by a paper condition, after the unsaved-changes prompt."""
+        if not self.maybeSave():
+            self._picker.setCurrent(self._editor.value())
+            return False
+        self._load_document(paper_condition(minus_hz, plus_hz), None)
+        self.showStatus(f"Paper condition {minus_hz:g} → {plus_hz:g} Hz", 4000)
+        return True
+
+    def open(self) -> bool:
+        """Ask for a file and open it (after the unsaved-changes prompt)."""
+        if not self.maybeSave():
+            return False
+        path = self.askOpenPath()
+        return path is not None and self.openFile(path, ask=False)
+
+    def openFile(self, path: str | os.PathLike[str], *, ask: bool = True) -> bool:
+        """Open the protocol in ``path``.
+
+        A file that cannot be used is reported with :meth:`showError`, and the current
+        protocol stays as it is.
+
+        Parameters
+        ----------
+        path
+            Protocol file to open.
+        ask
+            Ask about unsaved changes first.
+
+        Returns
+        -------
+        bool
+            Whether the file was opened.
+        """
+        if ask and not self.maybeSave():
+            return False
+        try:
+            experiment = load(path)
+        except ProtocolFileError as exc:
+            if not Path(path).exists():
+                self._forget_recent(Path(path))
+            self.showStatus(f"Could not open {Path(path).name}", 6000)
+            self.showError("Cannot open protocol", str(exc))
+            return False
+        self.setDocument(experiment, Path(path))
+        self.showStatus(f"Opened {path}", 4000)
+        return True
+
+    def setDocument(self, experiment: Experiment, path: Path | None = None) -> None:
+        """Show ``experiment`` as a fresh document, read from ``path`` (no prompt).
+
+        The undo history is cleared and ``path`` (if any) becomes the most recent file.
+        """
+        self._load_document(experiment, path)
+        if path is not None:
+            self._remember_recent(path)
+
+    def save(self) -> bool:
+        """Save to the current file (ask for one if there is none)."""
+        self._editor.commitPending()
+        if self._path is None:
+            return self.saveAs()
+        return self._write(self._path)
+
+    def saveAs(self) -> bool:
+        """Ask for a file and save the protocol there."""
+        self._editor.commitPending()
+        if not self._check_savable():
+            return False
+        path = self.askSavePath()
+        if path is None:
+            return False
+        if not self._write(Path(path)):
+            return False
+        self._path = Path(path)
+        self._remember_recent(self._path)
+        self._update_title()
+        return True
+
+    def maybeSave(self) -> bool:
+        """Ask about unsaved changes; ``True`` if it is fine to replace the protocol."""
+        self._editor.commitPending()
+        if not self.isWindowModified():
+            return True
+        answer = self.askUnsavedChanges()
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    # ------------------------------------------------------------------ recent files
+
+    def recentFiles(self) -> list[str]:
+        """Recently opened or saved files, most recent first."""
+        value = self._settings.value(_RECENT_KEY, [], type=list)
+        return [str(v) for v in value if v][:MAX_RECENT]
+
+    def clearRecentFiles(self) -> None:
+        """Forget the recent files."""
+        self._set_recent([])
+
+    def _set_recent(self, paths: list[str]) -> None:
+        self._settings.setValue(_RECENT_KEY, paths[:MAX_RECENT])
+        self._settings.sync()
+        self._fill_recent_menu()
+
+    def _remember_recent(self, path: Path) -> None:
+        entry = str(path.resolve())
+        self._set_recent([entry, *[p for p in self.recentFiles() if p != entry]])
+
+    def _forget_recent(self, path: Path) -> None:
+        entry = str(path.resolve())
+        self._set_recent([p for p in self.recentFiles() if p != entry])
+
+    def _fill_recent_menu(self) -> None:
+        """Show the recent files in the menu's fixed actions (never deleted while in use)."""
+        files = self.recentFiles()
+        for i, action in enumerate(self._recent_actions):
+            entry = files[i] if i < len(files) else ""
+            action.setVisible(bool(entry))
+            action.setData(entry or None)
+            action.setText(f"&{i + 1} {Path(entry).name}" if entry else "")
+            action.setToolTip(entry)
+            action.setStatusTip(entry)
+        self._clear_recent.setEnabled(bool(files))
+
+    def _open_recent(self, index: int) -> None:
+        entry = self._recent_actions[index].data()
+        if entry:
+            self.openFile(str(entry))
+
+    # ------------------------------------------------------------------ internals
+
+    def _build_actions(self) -> None:
+        def action(
+            text: str, slot: Callable[[], object], key: QKeySequence.StandardKey | None = None
+        ) -> QAction:
+            act = QAction(text, self)
+            if key is not None:
+                act.setShortcut(QKeySequence(key))
+            act.triggered.connect(lambda _checked=False: slot())
+            return act
+
+        keys = QKeySequence.StandardKey
+        self.newAction = action("&New", self.newProtocol, keys.New)
+        self.openAction = action("&Open…", self.open, keys.Open)
+        self.saveAction = action("&Save", self.save, keys.Save)
+        self.saveAsAction = action("Save &As…", self.saveAs, keys.SaveAs)
+        self.quitAction = action("&Quit", self.close, keys.Quit)
+        undo = self._undo.createUndoAction(self, "&Undo")
+        redo = self._undo.createRedoAction(self, "&Redo")
+        assert undo is not None and redo is not None
+        self.undoAction: QAction = undo
+        self.redoAction: QAction = redo
+        self.undoAction.setShortcut(QKeySequence(keys.Undo))
+        self.redoAction.setShortcut(QKeySequence(keys.Redo))
+
+        bar = self.menuBar()
+        assert bar is not None
+        file_menu = bar.addMenu("&File")
+        assert file_menu is not None
+        file_menu.addAction(self.newAction)
+        file_menu.addAction(self.openAction)
+        self._recent_menu = QMenu("Open &Recent", self)
+        self._recent_actions: list[QAction] = []
+        for i in range(MAX_RECENT):
+            recent = QAction(self)
+            recent.triggered.connect(lambda _checked=False, i=i: self._open_recent(i))
+            self._recent_menu.addAction(recent)
+            self._recent_actions.append(recent)
+        self._recent_menu.addSeparator()
+        self._clear_recent = QAction("Clear Menu", self)
+        self._clear_recent.triggered.connect(self.clearRecentFiles)
+        self._recent_menu.addAction(self._clear_recent)
+        file_menu.addMenu(self._recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.saveAction)
+        file_menu.addAction(self.saveAsAction)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quitAction)
+        edit_menu = bar.addMenu("&Edit")
+        assert edit_menu is not None
+        edit_menu.addAction(self.undoAction)
+        edit_menu.addAction(self.redoAction)
+        self._fill_recent_menu()
+
+    @property
+    def recentMenu(self) -> QMenu:
+        """The *Open Recent* menu."""
+        return self._recent_menu
+
+    def _show(self, experiment: Experiment) -> None:
+        self._preview.setExperiment(experiment)
+        self._picker.setCurrent(experiment)
+
+    def _on_value_changed(self, experiment: Experiment) -> None:
+        if self._applying:
+            return  # _apply shows it
+        self._show(experiment)
+        edit = self._editor.lastEdit()
+        before, self._shown = self._shown, experiment
+        self._undo.push(_EditCommand(self._apply, before, experiment, edit.mergeKey, edit.label))
+
+    def _apply(self, experiment: Experiment) -> None:
+        """Show ``experiment`` without recording an edit (undo, redo, loading)."""
+        self._applying = True
+        try:
+            self._editor.setValue(experiment)
+        finally:
+            self._applying = False
+        self._shown = self._editor.value()
+        self._show(self._shown)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.setWindowModified(not clean)
+
+    def _on_problems(self, problems: list[object]) -> None:
+        if problems:
+            self.showStatus(
+                f"{len(problems)} problem(s): the preview shows the last valid protocol"
+            )
+        else:
+            self.showStatus("")
+
+    def _load_document(self, experiment: Experiment, path: Path | None) -> None:
+        self._apply(experiment)
+        self._undo.clear()  # also makes the stack clean
+        self._path = path
+        self.setWindowModified(False)
+        self._update_title()
+
+    def _check_savable(self) -> bool:
+        problems = self._editor.problems()
+        if not problems:
+            return True
+        first = problems[0]
+        where = self._editor.describe(first.path) if first.path else "The protocol"
+        self.showError(
+            "Cannot save yet",
+            f"{where}: {first.message}. Fix the fields marked in red before saving.",
+        )
+        return False
+
+    def _write(self, path: Path) -> bool:
+        if not self._check_savable():
+            return False
+        try:
+            save(self._editor.value(), path)
+        except OSError as exc:
+            self.showError("Cannot save protocol", f"{path}: {exc.strerror or exc}")
+            return False
+        self._undo.setClean()
+        self.setWindowModified(False)
+        self.showStatus(f"Saved {path}", 4000)
+        return True
+
+    def _display_name(self) -> str:
+        return self._path.name if self._path is not None else "Untitled"
+
+    def _suggested_name(self) -> str:
+        name = self._editor.value().metadata.name
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.lower()).strip("-")
+        return f"{safe or 'protocol'}.json"
+
+    def _start_dir(self) -> str:
+        if self._path is not None:
+            return str(self._path.parent)
+        recent = self.recentFiles()
+        return str(Path(recent[0]).parent) if recent else str(Path.cwd())
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self._display_name()}[*] — {_APP_TITLE}")
+
+    def closeEvent(self, a0: QCloseEvent | None) -> None:
+        """Ask about unsaved changes before closing."""
+        if a0 is None:
+            return
+        if self.maybeSave():
+            a0.accept()
+        else:
+            a0.ignore()

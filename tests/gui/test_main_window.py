@@ -1,0 +1,329 @@
+"""The designer window: edits reach the preview, undo, files, prompts, recent files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import QAbstractSpinBox
+from pytestqt.qtbot import QtBot
+
+from rigctl import protocol as proto
+from rigctl.gui import MAX_RECENT, MainWindow
+from rigctl.gui.fields import QuantityField, problem_of
+from tests.gui.conftest import Dialogs, keys, type_into
+
+
+def stim_pulses(window: MainWindow) -> int:
+    _, y = window.preview.plottedStim()
+    return int(np.count_nonzero((y[1:] > 0.5) & (y[:-1] <= 0.5)))
+
+
+def field(window: MainWindow, path: str) -> QAbstractSpinBox:
+    widget = window.editor.fieldWidget(path)
+    assert isinstance(widget, QAbstractSpinBox), path
+    return widget
+
+
+def test_starts_with_the_paper_25_50_condition(window: MainWindow) -> None:
+    assert window.experiment() == proto.paper_condition(25, 50)
+    assert window.windowTitle() == "Untitled[*] — rigctl protocol designer"
+    assert not window.isWindowModified()
+    assert window.picker.current() == "25-50"
+    assert window.picker.button(25, 50).isChecked()
+    assert stim_pulses(window) == 80
+    assert (window.width(), window.height()) == (1400, 900)
+
+
+def test_typing_a_rate_updates_the_preview(qtbot: QtBot, window: MainWindow) -> None:
+    type_into(qtbot, field(window, "induction.phases[0].pre.rate_hz"), "50")
+    assert window.experiment().induction.phases[0].pre.rate_hz == 50.0
+    assert stim_pulses(window) == 100  # 5 + 5 pulses in each of 10 windows
+    assert window.isWindowModified()
+    assert window.picker.current() is None  # no longer a paper condition
+    assert window.undoStack.count() == 1
+    assert window.undoStack.undoText() == "Phase 1 (prediction) · Pre rate (Hz)"
+
+
+def test_an_invalid_edit_keeps_preview_and_history(qtbot: QtBot, window: MainWindow) -> None:
+    type_into(qtbot, field(window, "induction.phases[0].duration_ms"), "0")
+    assert not window.editor.isValid()
+    assert "greater than 0" in (problem_of(field(window, "induction.phases[0].duration_ms")) or "")
+    assert window.undoStack.count() == 0
+    assert not window.isWindowModified()
+    assert stim_pulses(window) == 80
+    assert window.experiment() == proto.paper_condition(25, 50)
+
+
+def test_undo_redo(qtbot: QtBot, window: MainWindow) -> None:
+    rate = window.editor.fieldWidget("induction.phases[0].pre.rate_hz")
+    assert isinstance(rate, QuantityField)
+    type_into(qtbot, rate, "50")
+    type_into(qtbot, field(window, "induction.repeats"), "5")
+    assert window.undoStack.count() == 2
+    assert stim_pulses(window) == 50
+
+    window.undoAction.trigger()
+    assert window.experiment().induction.repeats == 10
+    assert stim_pulses(window) == 100
+    window.undoAction.trigger()
+    assert window.experiment() == proto.paper_condition(25, 50)
+    assert rate.value() == 25.0  # the widgets follow
+    assert stim_pulses(window) == 80
+    assert not window.isWindowModified()  # back at the saved (clean) state
+    assert not window.undoAction.isEnabled()
+
+    window.redoAction.trigger()
+    window.redoAction.trigger()
+    assert window.experiment().induction.repeats == 5
+    assert rate.value() == 50.0
+    assert stim_pulses(window) == 50
+    assert window.isWindowModified()
+    assert window.undoStack.count() == 2  # undo/redo record nothing new
+
+
+def test_edits_of_one_field_merge_until_it_is_left(qtbot: QtBot, window: MainWindow) -> None:
+    rate = window.editor.fieldWidget("induction.phases[0].pre.rate_hz")
+    assert isinstance(rate, QuantityField)
+    rate.setFocus()
+    rate.stepBy(1)
+    rate.stepBy(1)
+    rate.stepBy(1)  # arrow steps of 5 Hz: 30, 35, 40 Hz
+    assert window.undoStack.count() == 1
+    rate.editingFinished.emit()  # the user leaves the field
+    rate.stepBy(1)
+    assert window.undoStack.count() == 2
+    window.undoAction.trigger()
+    assert window.experiment().induction.phases[0].pre.rate_hz == 40.0
+    window.undoAction.trigger()
+    assert window.experiment().induction.phases[0].pre.rate_hz == 25.0
+
+
+def test_save_and_reopen(
+    qtbot: QtBot, window: MainWindow, dialogs: Dialogs, tmp_path: Path
+) -> None:
+    type_into(qtbot, field(window, "induction.gap_ms"), "300")
+    edited = window.experiment()
+    target = tmp_path / "my-protocol.json"
+    dialogs.save_path = str(target)
+    assert window.save()  # untitled: asks where
+    assert target.is_file()
+    assert window.currentPath() == target
+    assert window.windowTitle() == "my-protocol.json[*] — rigctl protocol designer"
+    assert not window.isWindowModified()
+    assert proto.load(target) == edited
+
+    assert window.newProtocol()
+    assert window.experiment() == proto.paper_condition(25, 50)
+    assert window.currentPath() is None
+    assert window.openFile(target)
+    assert window.experiment() == edited
+    assert window.undoStack.count() == 0
+    assert window.recentFiles()[0] == str(target.resolve())
+    assert dialogs.errors == []
+
+    type_into(qtbot, field(window, "induction.gap_ms"), "350")
+    dialogs.save_path = None  # a titled file is saved in place, without asking
+    assert window.save()
+    assert proto.load(target).induction.gap_ms == 350.0
+
+
+def test_save_as_appends_json_suffix_only_via_the_dialog(
+    window: MainWindow, dialogs: Dialogs, tmp_path: Path
+) -> None:
+    dialogs.save_path = None
+    assert not window.saveAs()  # cancelled
+    assert window.currentPath() is None
+
+
+def test_an_invalid_protocol_is_not_saved(
+    qtbot: QtBot, window: MainWindow, dialogs: Dialogs, tmp_path: Path
+) -> None:
+    dialogs.save_path = str(tmp_path / "x.json")
+    type_into(qtbot, field(window, "induction.phases[0].duration_ms"), "0")
+    assert not window.save()
+    assert not (tmp_path / "x.json").exists()
+    [(title, message)] = dialogs.errors
+    assert title == "Cannot save yet"
+    assert "Phase 1 (prediction) · Duration (ms): must be greater than 0" in message
+
+
+def test_a_typed_number_is_saved_even_without_enter(
+    qtbot: QtBot, window: MainWindow, dialogs: Dialogs, tmp_path: Path
+) -> None:
+    gap = field(window, "induction.gap_ms")
+    gap.selectAll()
+    keys(qtbot, gap, "500")
+    dialogs.save_path = str(tmp_path / "typed.json")
+    assert window.save()
+    assert proto.load(tmp_path / "typed.json").induction.gap_ms == 500.0
+
+
+BAD_FILES = {
+    "bad-json": ('{"format": "rigctl.experiment", ', "is truncated or not valid JSON"),
+    "unknown-field": (None, "pulse_widht_us: is not a known field; did you mean 'pulse_width_us'?"),
+    "out-of-range": (None, "must be at most 500 (got 5000)"),
+}
+
+
+def _bad_file(tmp_path: Path, kind: str, paper_data: dict[str, object]) -> Path:
+    text, _ = BAD_FILES[kind]
+    if text is None:
+        data = json.loads(json.dumps(paper_data))
+        pre = data["induction"]["phases"][0]["pre"]
+        if kind == "unknown-field":
+            pre["pulse_widht_us"] = 100.0
+        else:
+            pre["rate_hz"] = 5000
+        text = json.dumps(data)
+    path = tmp_path / f"{kind}.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_opening_a_bad_file_reports_it_and_keeps_the_protocol(
+    qtbot: QtBot,
+    window: MainWindow,
+    dialogs: Dialogs,
+    tmp_path: Path,
+    paper_data: dict[str, object],
+    kind: str,
+) -> None:
+    type_into(qtbot, field(window, "induction.gap_ms"), "300")
+    before = window.experiment()
+    path = _bad_file(tmp_path, kind, paper_data)
+    dialogs.unsaved_answer = "discard"
+    assert not window.openFile(path)
+    [(title, message)] = dialogs.errors
+    assert title == "Cannot open protocol"
+    assert message.startswith(str(path))
+    assert BAD_FILES[kind][1] in message
+    assert "\n" not in message
+    assert window.experiment() == before
+    assert window.editor.value() == before
+    assert window.isWindowModified()  # the unsaved edit is still there
+    assert window.currentPath() is None
+    assert window.recentFiles() == []
+
+
+def test_open_via_the_dialog(window: MainWindow, dialogs: Dialogs) -> None:
+    dialogs.open_path = None
+    assert not window.open()
+    path = Path(__file__).resolve().parents[2] / "protocols" / "theta-50-25.json"
+    dialogs.open_path = str(path)
+    assert window.open()
+    assert window.experiment() == proto.load(path)
+    assert window.picker.current() == "50-25"
+    assert window.windowTitle().startswith("theta-50-25.json[*]")
+
+
+def test_recent_files_are_kept_most_recent_first_and_persist(
+    qtbot: QtBot, window: MainWindow, settings: QSettings, tmp_path: Path
+) -> None:
+    files = []
+    for i in range(MAX_RECENT + 2):
+        path = tmp_path / f"p{i}.json"
+        proto.save(proto.paper_condition(25, 25), path)
+        files.append(str(path.resolve()))
+        assert window.openFile(path)
+    assert window.openFile(files[3])  # reopening moves it to the top, no duplicate
+    expected = [files[3], *[f for f in reversed(files) if f != files[3]]][:MAX_RECENT]
+    assert window.recentFiles() == expected
+    actions = [a for a in window.recentMenu.actions() if a.isVisible() and a.data()]
+    assert [a.data() for a in actions] == expected
+    assert actions[0].text() == "&1 p3.json"
+
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    assert again.recentFiles() == expected
+
+    Path(files[9]).unlink()  # a file that went away is dropped when it fails to open
+    assert not window.openFile(files[9])
+    assert files[9] not in window.recentFiles()
+
+    second = window.recentFiles()[1]
+    actions[1].trigger()
+    assert window.currentPath() == Path(second)
+    assert window.recentFiles()[0] == second
+
+    window.clearRecentFiles()
+    assert window.recentFiles() == []
+    assert not [a for a in window.recentMenu.actions() if a.isVisible() and a.data()]
+
+
+@pytest.mark.parametrize("action", ["new", "picker", "open", "close"])
+def test_unsaved_changes_prompt(
+    qtbot: QtBot, window: MainWindow, dialogs: Dialogs, tmp_path: Path, action: str
+) -> None:
+    other = tmp_path / "other.json"
+    proto.save(proto.paper_condition(50, 50), other)
+    dialogs.open_path = str(other)
+
+    def attempt() -> None:
+        if action == "new":
+            window.newAction.trigger()
+        elif action == "picker":
+            window.picker.button(50, 25).click()
+        elif action == "open":
+            window.openAction.trigger()
+        else:
+            window.close()
+
+    type_into(qtbot, field(window, "induction.gap_ms"), "300")
+    edited = window.experiment()
+
+    dialogs.unsaved_answer = "cancel"
+    attempt()
+    assert dialogs.prompts == 1
+    assert window.experiment() == edited
+    assert window.isWindowModified()
+    assert window.isVisible()
+    assert window.picker.current() is None
+
+    dialogs.unsaved_answer = "save"
+    dialogs.save_path = str(tmp_path / "kept.json")
+    attempt()
+    assert dialogs.prompts == 2
+    assert proto.load(tmp_path / "kept.json") == edited
+    if action == "close":
+        assert not window.isVisible()
+        return
+    assert not window.isWindowModified()
+    expected = {
+        "new": proto.paper_condition(25, 50),
+        "picker": proto.paper_condition(50, 25),
+        "open": proto.paper_condition(50, 50),
+    }[action]
+    assert window.experiment() == expected
+
+    type_into(qtbot, field(window, "induction.gap_ms"), "300")
+    dialogs.unsaved_answer = "discard"
+    attempt()
+    assert dialogs.prompts == 3
+    assert window.experiment() == expected
+    assert not window.isWindowModified()
+
+
+def test_no_prompt_without_changes(window: MainWindow, dialogs: Dialogs) -> None:
+    window.picker.button(50, 50).click()
+    assert dialogs.prompts == 0
+    assert window.experiment() == proto.paper_condition(50, 50)
+    assert window.picker.button(50, 50).isChecked()
+    assert not window.picker.button(25, 50).isChecked()
+    assert window.windowTitle() == "Untitled[*] — rigctl protocol designer"
+    assert stim_pulses(window) == 100
+
+
+def test_picker_click_that_is_cancelled_keeps_the_check(
+    qtbot: QtBot, window: MainWindow, dialogs: Dialogs
+) -> None:
+    type_into(qtbot, field(window, "induction.phases[0].post.current_pa"), "175")
+    assert window.picker.current() == "25-50"  # a recalibrated current is the same condition
+    dialogs.unsaved_answer = "cancel"
+    window.picker.button(50, 50).click()
+    assert window.picker.button(25, 50).isChecked()
+    assert not window.picker.button(50, 50).isChecked()
