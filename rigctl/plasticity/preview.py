@@ -76,6 +76,8 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.n_seeds < 1:
             raise ValueError(f"n_seeds: {self.n_seeds} — average over at least one seed")
+        if self.seed < 0:
+            raise ValueError(f"seed: {self.seed} — seeds are whole numbers >= 0")
         if not (math.isfinite(self.jitter_ms) and self.jitter_ms >= 0):
             raise ValueError(f"jitter_ms: {self.jitter_ms!r} must be a time >= 0 ms")
 

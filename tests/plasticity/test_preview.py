@@ -129,5 +129,7 @@ def test_rate_map_refuses_single_phase_and_bad_rates() -> None:
 def test_train_options_validate() -> None:
     with pytest.raises(ValueError, match="n_seeds"):
         TrainOptions(n_seeds=0)
+    with pytest.raises(ValueError, match="seed"):
+        TrainOptions(seed=-1)
     with pytest.raises(ValueError, match="jitter_ms"):
         TrainOptions(jitter_ms=float("nan"))

@@ -1,0 +1,425 @@
+"""The plasticity pane: headline, comparators, onset compensation, rate map, dialog."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import statistics
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QCheckBox, QDialog, QPushButton
+from pytestqt.qtbot import QtBot
+
+from rigctl.gui.kinase_params_dialog import KinaseParamsDialog
+from rigctl.gui.plasticity_pane import RATE_MAP_HZ, PlasticityPane, is_flat
+from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
+from rigctl.plasticity.preview import TrainOptions, rate_map
+from rigctl.protocol import Experiment, compile_induction, paper_condition
+
+# Reference values of the design note (Axon v2 defaults, ten [100 | 100] ms windows, 400 ms gaps).
+DWT = {(25, 25): 0.1726, (25, 50): 2.1444, (50, 25): -1.2347, (50, 50): 0.7132}
+DWT_COMPENSATED = {(25, 25): -0.0445, (25, 50): 1.6865, (50, 25): -1.5761, (50, 50): 0.1171}
+HEBBIAN_25_50 = 1567.63
+#: A coarse map keeps the tests fast; the default grid is checked once.
+SMALL_RATES = (20.0, 25.0, 30.0, 40.0, 50.0)
+
+
+def with_rates(exp: Experiment, minus_hz: float, plus_hz: float) -> Experiment:
+    """``exp`` with its prediction and outcome rates (pre and post together) replaced."""
+    first, last = exp.induction.phases
+    phases = (
+        first.replace(
+            pre=first.pre.replace(rate_hz=minus_hz),
+            post=first.post.replace(target_rate_hz=minus_hz),
+        ),
+        last.replace(
+            pre=last.pre.replace(rate_hz=plus_hz),
+            post=last.post.replace(target_rate_hz=plus_hz),
+        ),
+    )
+    result: Experiment = exp.replace(induction=exp.induction.replace(phases=phases))
+    return result
+
+
+@pytest.fixture
+def make_pane(qtbot: QtBot) -> Iterator[Callable[..., PlasticityPane]]:
+    made: list[PlasticityPane] = []
+
+    def make(**kwargs: Any) -> PlasticityPane:
+        kwargs.setdefault("map_rates_hz", SMALL_RATES)
+        pane = PlasticityPane(**kwargs)
+        qtbot.addWidget(pane)
+        made.append(pane)
+        return pane
+
+    yield make
+    for pane in made:
+        pane.waitForMap(5.0)  # let a running map finish before its pane goes
+
+
+@pytest.fixture
+def pane(make_pane: Callable[..., PlasticityPane]) -> PlasticityPane:
+    return make_pane()
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_dialog(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> int:
+        raise AssertionError("the parameters dialog must be opened with open(), not exec()")
+
+    monkeypatch.setattr(KinaseParamsDialog, "exec", refuse)
+
+
+# ----------------------------------------------------------------------------- headline
+
+
+def test_starts_with_axon_defaults_and_regular_trains(pane: PlasticityPane) -> None:
+    assert pane.params() == KinaseParams()
+    assert pane.trainOptions() == TrainOptions()
+    assert pane.prediction() is None
+    box = pane.findChild(QCheckBox, "onsetCompensation")
+    assert box is not None and not box.isChecked()
+
+
+def test_25_to_50_headline_says_ltp(qtbot: QtBot, pane: PlasticityPane) -> None:
+    with qtbot.waitSignal(pane.predictionChanged) as blocker:
+        pane.setExperiment(paper_condition(25, 50))
+    prediction = pane.prediction()
+    assert prediction is not None and blocker.args == [prediction]
+    assert prediction.total == pytest.approx(DWT[25, 50], abs=1e-4)
+    assert prediction.direction == "LTP"
+    text = pane.headlineText()
+    assert text.startswith("LTP")
+    assert "+2.144" in text
+    assert "0.25" in text  # the threshold is stated
+    # The fitted ratio, the paper's measurement beside it, the uncalibrated Axon weight.
+    assert pane.predictedRatio() == pytest.approx(1.398, abs=0.01)
+    assert "Predicted EPSP ratio 1.40" in text
+    assert "1.42 ± 0.15 (n = 12)" in text
+    assert "Axon weight 1.46 (uncalibrated" in text
+    measured = pane.measured()
+    assert measured is not None and measured.n == 12
+    assert "fitted to" in pane.mappingFit().basis
+
+
+def test_comparators_sit_beside_the_kinase_result(pane: PlasticityPane) -> None:
+    pane.setExperiment(paper_condition(25, 50))
+    kinase, hebbian, chl = pane.comparatorTexts()
+    assert "+2.144" in kinase and "LTP" in kinase
+    assert "1,568" in hebbian
+    assert "+0.0188" in chl and "LTP" in chl
+    pane.setExperiment(paper_condition(50, 25))
+    prediction = pane.prediction()
+    assert prediction is not None
+    assert prediction.hebbian == pytest.approx(HEBBIAN_25_50, abs=0.01)  # order-blind
+    kinase, hebbian, chl = pane.comparatorTexts()
+    assert "LTD" in kinase and "1,568" in hebbian and "LTD" in chl
+
+
+@pytest.mark.parametrize(
+    ("minus", "plus", "direction"),
+    [(25, 25, "no change"), (50, 25, "LTD"), (25, 50, "LTP")],
+)
+def test_changing_the_outcome_rate_updates_dwt_and_the_map_marker(
+    pane: PlasticityPane, minus: int, plus: int, direction: str
+) -> None:
+    start = paper_condition(25, 50)
+    pane.setExperiment(start)
+    assert pane.mapMarker() == (25.0, 50.0)
+    pane.setExperiment(with_rates(start, minus, plus))
+    prediction = pane.prediction()
+    assert prediction is not None
+    assert prediction.total == pytest.approx(DWT[minus, plus], abs=1e-4)
+    assert pane.headlineText().startswith(direction)
+    assert pane.mapMarker() == (float(minus), float(plus))
+
+
+def test_shared_sweep_gives_the_same_prediction(pane: PlasticityPane) -> None:
+    exp = paper_condition(50, 25)
+    pane.setExperiment(exp, compile_induction(exp.induction))
+    prediction = pane.prediction()
+    assert prediction is not None
+    assert prediction.total == pytest.approx(DWT[50, 25], abs=1e-4)
+    assert prediction.direction == "LTD"
+
+
+def test_metadata_edit_does_not_recompute(qtbot: QtBot, pane: PlasticityPane) -> None:
+    exp = paper_condition(25, 50)
+    pane.setExperiment(exp)
+    first = pane.prediction()
+    renamed = exp.replace(metadata=exp.metadata.replace(name="Renamed"))
+    with qtbot.assertNotEmitted(pane.predictionChanged):
+        pane.setExperiment(renamed)
+    assert pane.prediction() is first
+    assert pane.experiment() == renamed
+
+
+# ----------------------------------------------------------------------------- onset bias
+
+
+def test_flat_condition_explains_the_onset_bias(pane: PlasticityPane) -> None:
+    pane.setExperiment(paper_condition(50, 50))
+    note = pane.biasNote()
+    assert "Flat protocol (50 → 50 Hz)" in note
+    assert "onset bias" in note
+    assert "+0.117" in note  # what compensation would give, stated beside it
+    pane.setExperiment(paper_condition(25, 50))
+    assert pane.biasNote() == ""
+
+
+def test_onset_compensation_box_sets_d_scale(qtbot: QtBot, pane: PlasticityPane) -> None:
+    pane.resize(900, 800)
+    pane.show()
+    qtbot.waitExposed(pane)
+    pane.setExperiment(paper_condition(50, 50))
+    prediction = pane.prediction()
+    assert prediction is not None and prediction.total == pytest.approx(0.7132, abs=1e-4)
+    box = pane.findChild(QCheckBox, "onsetCompensation")
+    assert box is not None
+    with qtbot.waitSignal(pane.paramsChanged) as blocker:
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    assert box.isChecked()
+    assert pane.params().d_scale == ONSET_COMPENSATED_D_SCALE
+    assert blocker.args == [pane.params()]
+    assert pane.params() == KinaseParams(d_scale=ONSET_COMPENSATED_D_SCALE)  # nothing else
+    prediction = pane.prediction()
+    assert prediction is not None
+    assert prediction.total == pytest.approx(DWT_COMPENSATED[50, 50], abs=1e-4)
+    assert "with onset compensation" in pane.biasNote()
+    assert "+0.713" in pane.biasNote()  # the uncompensated value stays in view
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    assert pane.params() == KinaseParams()
+    prediction = pane.prediction()
+    assert prediction is not None and prediction.total == pytest.approx(0.7132, abs=1e-4)
+
+
+def test_compensation_hides_the_note_when_the_bias_is_gone(pane: PlasticityPane) -> None:
+    pane.setExperiment(paper_condition(25, 25))
+    assert "onset bias" in pane.biasNote()
+    pane.setOnsetCompensation(True)
+    prediction = pane.prediction()
+    assert prediction is not None
+    assert prediction.total == pytest.approx(DWT_COMPENSATED[25, 25], abs=1e-4)
+    assert pane.biasNote() == ""
+
+
+def test_box_follows_parameters_set_elsewhere(pane: PlasticityPane) -> None:
+    box = pane.findChild(QCheckBox, "onsetCompensation")
+    assert box is not None
+    pane.setParams(KinaseParams(d_scale=ONSET_COMPENSATED_D_SCALE))
+    assert box.isChecked() and pane.onsetCompensation()
+    pane.setParams(KinaseParams(d_scale=1.2))
+    assert not box.isChecked()
+
+
+def test_is_flat() -> None:
+    assert is_flat(paper_condition(25, 25).induction)
+    assert not is_flat(paper_condition(25, 50).induction)
+
+
+# ----------------------------------------------------------------------------- rate map
+
+
+def test_default_map_is_5_to_50_hz_and_matches_the_prediction(
+    make_pane: Callable[..., PlasticityPane],
+) -> None:
+    pane = make_pane(map_rates_hz=RATE_MAP_HZ)
+    pane.setExperiment(paper_condition(25, 50))
+    assert pane.waitForMap()
+    values = pane.rateMap()
+    rates = pane.mapRatesHz()
+    assert values is not None and values.shape == (46, 46)
+    assert rates[0] == 5.0 and rates[-1] == 50.0
+    i, j = int(np.flatnonzero(rates == 25)[0]), int(np.flatnonzero(rates == 50)[0])
+    assert values[i, j] == pytest.approx(DWT[25, 50], abs=1e-4)
+    assert values[j, i] == pytest.approx(DWT[50, 25], abs=1e-4)
+
+
+@pytest.fixture
+def map_calls(monkeypatch: pytest.MonkeyPatch) -> list[KinaseParams]:
+    """Record every rate-map computation the pane starts."""
+    calls: list[KinaseParams] = []
+
+    def counting(
+        source: Any, minus: Any, plus: Any, params: KinaseParams | None = None
+    ) -> npt.NDArray[np.float64]:
+        calls.append(params or KinaseParams())
+        return rate_map(source, minus, plus, params)
+
+    monkeypatch.setattr("rigctl.gui.plasticity_pane.rate_map", counting)
+    return calls
+
+
+def test_map_is_recomputed_only_when_its_inputs_change(
+    qtbot: QtBot, pane: PlasticityPane, map_calls: list[KinaseParams]
+) -> None:
+    exp = paper_condition(25, 50)
+    with qtbot.waitSignal(pane.rateMapChanged, timeout=10_000):
+        pane.setExperiment(exp)
+    assert len(map_calls) == 1 and pane.mapComputations() == 1
+    assert pane.isMapCurrent()
+
+    # Edits the map does not depend on: metadata, probes, the varied rates, lrate.
+    pane.setExperiment(exp.replace(metadata=exp.metadata.replace(name="Renamed")))
+    pane.setExperiment(exp.replace(probes=exp.probes.replace(interval_s=30.0)))
+    pane.setExperiment(with_rates(exp, 50, 25))
+    assert pane.mapMarker() == (50.0, 25.0)
+    pane.setParams(pane.params().replace(lrate=0.05))
+    assert pane.waitForMap()
+    assert len(map_calls) == 1 and pane.mapComputations() == 1
+
+    # Edits it does depend on: the window geometry and the cascade constants.
+    pane.setExperiment(exp.replace(induction=exp.induction.replace(gap_ms=0.0)))
+    assert pane.waitForMap()
+    assert len(map_calls) == 2
+    pane.setOnsetCompensation(True)
+    assert pane.waitForMap()
+    assert len(map_calls) == 3 and map_calls[-1].d_scale == ONSET_COMPENSATED_D_SCALE
+
+
+def test_map_results_are_cached(pane: PlasticityPane, map_calls: list[KinaseParams]) -> None:
+    pane.setExperiment(paper_condition(25, 50))
+    assert pane.waitForMap()
+    pane.setOnsetCompensation(True)
+    assert pane.waitForMap()
+    pane.setOnsetCompensation(False)
+    assert pane.waitForMap()
+    assert len(map_calls) == 2
+
+
+def test_map_follows_the_newest_request(pane: PlasticityPane) -> None:
+    exp = paper_condition(25, 50)
+    pane.setExperiment(exp)
+    for gap in (100.0, 200.0, 300.0):  # faster than the worker: only the last one matters
+        pane.setExperiment(exp.replace(induction=exp.induction.replace(gap_ms=gap)))
+    assert pane.waitForMap()
+    assert pane.mapComputations() <= 4
+    values = pane.rateMap()
+    assert values is not None
+    rates = list(SMALL_RATES)
+    prediction = pane.prediction()
+    assert prediction is not None
+    assert values[rates.index(25.0), rates.index(50.0)] == pytest.approx(prediction.total)
+
+
+class InlineExecutor(Executor):
+    """Runs every task at once, in the calling thread."""
+
+    def __init__(self) -> None:
+        self.submitted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_map_uses_the_executor_it_is_given(
+    qtbot: QtBot, make_pane: Callable[..., PlasticityPane]
+) -> None:
+    executor = InlineExecutor()
+    pane = make_pane(map_executor=executor)
+    with qtbot.waitSignal(pane.rateMapChanged):
+        pane.setExperiment(paper_condition(25, 50))
+    assert executor.submitted == 1 and pane.isMapCurrent()
+
+
+def test_no_map_thread_outlives_its_map(qtbot: QtBot, pane: PlasticityPane) -> None:
+    pane.setExperiment(paper_condition(25, 50))
+    assert pane.waitForMap()
+    qtbot.waitUntil(
+        lambda: not any(t.name == "rigctl-rate-map" for t in threading.enumerate()),
+        timeout=5000,
+    )
+
+
+def test_single_phase_protocol_has_no_map_but_a_prediction(pane: PlasticityPane) -> None:
+    exp = paper_condition(25, 50)
+    one = exp.replace(induction=exp.induction.replace(phases=exp.induction.phases[:1]))
+    pane.setExperiment(one)
+    assert pane.prediction() is not None
+    assert pane.mapMarker() is None
+    assert pane.rateMap() is None and not pane.isMapCurrent()
+
+
+# ----------------------------------------------------------------------------- trains, errors
+
+
+def test_random_trains_show_the_spread_over_seeds(pane: PlasticityPane) -> None:
+    pane.setExperiment(paper_condition(25, 50))
+    pane.setTrainOptions(TrainOptions(timing="jittered", n_seeds=4, jitter_ms=3.0))
+    prediction = pane.prediction()
+    assert prediction is not None
+    assert prediction.seed_totals.size == 4 and prediction.total_sd > 0
+    assert "SD over 4 seeds" in pane.headlineText()
+    assert prediction.direction == "LTP"
+
+
+def test_model_error_is_shown_not_raised(pane: PlasticityPane) -> None:
+    pane.setExperiment(paper_condition(25, 50))
+    pane.setTrainOptions(TrainOptions(timing="quasi_regular", n_seeds=2, seed=-1))
+    assert pane.prediction() is None
+    assert "No prediction" in pane.headlineText()
+    pane.setTrainOptions(TrainOptions())
+    assert pane.prediction() is not None
+
+
+def test_update_is_within_one_frame(pane: PlasticityPane) -> None:
+    experiments = [paper_condition(m, p) for m, p in DWT]
+    sweeps = [compile_induction(e.induction) for e in experiments]
+    times = []
+    for _ in range(5):
+        for exp, sweep in zip(experiments, sweeps, strict=True):
+            pane.setExperiment(exp, sweep)
+            times.append(pane.lastUpdateMs())
+    assert statistics.median(times) < 16.0
+
+
+# ----------------------------------------------------------------------------- dialog
+
+
+def test_parameters_dialog_ok_applies(qtbot: QtBot, pane: PlasticityPane) -> None:
+    pane.setExperiment(paper_condition(50, 50))
+    button = pane.findChild(QPushButton, "parametersButton")
+    assert button is not None
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    dialog = pane.findChild(KinaseParamsDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.value() == (pane.params(), pane.trainOptions())
+    wanted = (KinaseParams(d_scale=ONSET_COMPENSATED_D_SCALE), TrainOptions(n_seeds=3))
+    dialog.setValue(wanted)
+    with qtbot.waitSignals([pane.paramsChanged, pane.trainOptionsChanged]):
+        dialog.okButton().click()
+    assert not dialog.isVisible()
+    assert (pane.params(), pane.trainOptions()) == wanted
+    prediction = pane.prediction()
+    assert prediction is not None
+    assert prediction.total == pytest.approx(DWT_COMPENSATED[50, 50], abs=1e-4)
+    box = pane.findChild(QCheckBox, "onsetCompensation")
+    assert box is not None and box.isChecked()
+
+
+def test_parameters_dialog_cancel_changes_nothing(qtbot: QtBot, pane: PlasticityPane) -> None:
+    pane.setExperiment(paper_condition(25, 50))
+    before = pane.prediction()
+    dialog = pane.openParametersDialog()
+    dialog.setValue((KinaseParams(p_tau_ms=20.0), TrainOptions(timing="jittered")))
+    with qtbot.assertNotEmitted(pane.paramsChanged), qtbot.assertNotEmitted(pane.predictionChanged):
+        dialog.reject()
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert pane.params() == KinaseParams()
+    assert pane.trainOptions() == TrainOptions()
+    assert pane.prediction() is before
+    # Opening again shows the pane's values, not the cancelled edit.
+    assert pane.openParametersDialog().value() == (KinaseParams(), TrainOptions())
+    dialog.reject()
