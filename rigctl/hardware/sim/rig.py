@@ -1,0 +1,327 @@
+"""The simulated rig: the default backend, a CA1 neuron with a plastic synapse.
+
+It takes the same prepared waveforms as the NI rig, simulates the cell's membrane
+potential, and delivers it in chunks, either paced in real time (like a rig) or as fast
+as possible (dry runs, tests). During a sweep with theta windows, the synaptic weight
+changes by the kinase rule computed from the stimulation pulses actually delivered and
+the spikes the simulated cell actually fired; the change is expressed in later EPSPs with
+a time course.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from rigctl.hardware.base import (
+    Chunk,
+    ChunkCallback,
+    PreparedSweep,
+    SweepResult,
+    prepare_checked,
+    pulse_edges,
+)
+from rigctl.hardware.definition import RigDefinition, SimCellSettings
+from rigctl.hardware.sim.cell import CellOutput, CellParams, simulate_cell
+from rigctl.plasticity import KinaseParams, kinase_dwt, weight_from_dwt
+from rigctl.protocol import CompiledSweep, Waveforms
+
+__all__ = ["SimRig", "SimulatedCell", "cell_params"]
+
+
+def cell_params(settings: SimCellSettings, seed: int) -> CellParams:
+    """The cell of a rig file, with seeded cell-to-cell variability if requested."""
+    p = CellParams(
+        resting_mv=settings.resting_mv,
+        input_resistance_mohm=settings.input_resistance_mohm,
+        tau_m_ms=settings.tau_m_ms,
+        epsp_mv=settings.epsp_mv,
+        epsp_cv=settings.epsp_cv,
+        noise_mv=settings.noise_mv,
+    )
+    if settings.variability <= 0:
+        return p
+    rng = np.random.default_rng([seed, 0xCE11])
+    cv = settings.variability
+
+    def jitter(x: float) -> float:
+        return float(x * math.exp(cv * rng.standard_normal() - cv * cv / 2))
+
+    return replace(
+        p,
+        input_resistance_mohm=jitter(p.input_resistance_mohm),
+        tau_m_ms=jitter(p.tau_m_ms),
+        epsp_mv=jitter(p.epsp_mv),
+        resting_mv=p.resting_mv + 2.0 * rng.standard_normal(),
+        adapt_pa=jitter(p.adapt_pa),
+    )
+
+
+@lru_cache(maxsize=4)
+def _expression_lrate(params: KinaseParams) -> float:
+    """Learning rate of the dWt -> weight mapping fitted to the paper's measurements."""
+    from rigctl.plasticity.calibration import fit_mapping, paper_dataset
+
+    return fit_mapping(paper_dataset(), params).value
+
+
+@dataclass
+class _WeightChange:
+    at_s: float
+    before: float
+    after: float
+
+
+class SimulatedCell:
+    """A simulated neuron with a plastic synapse and a clock (seconds of experiment time).
+
+    Parameters
+    ----------
+    params
+        The cell's biophysics.
+    seed
+        Seed of every random draw (EPSP variability, noise).
+    plasticity
+        Whether theta-window sweeps change the synaptic weight.
+    expression_tau_s
+        Time constant with which a weight change is expressed in EPSPs.
+    """
+
+    def __init__(
+        self,
+        params: CellParams,
+        seed: int = 0,
+        *,
+        plasticity: bool = True,
+        expression_tau_s: float = 30.0,
+        kinase: KinaseParams | None = None,
+    ) -> None:
+        self.params = params
+        self.seed = seed
+        self.plasticity = plasticity
+        self.expression_tau_s = expression_tau_s
+        self.kinase = KinaseParams() if kinase is None else kinase
+        self.clock_s = 0.0
+        self._sweeps = 0
+        self._change = _WeightChange(0.0, 1.0, 1.0)
+        self.history: list[dict[str, Any]] = []
+
+    def state(self) -> dict[str, float | int]:
+        """The cell's changing state (clock, sweep count, weight change), as plain data."""
+        c = self._change
+        return {
+            "seed": self.seed,
+            "clock_s": self.clock_s,
+            "sweeps": self._sweeps,
+            "change_at_s": c.at_s,
+            "weight_before": c.before,
+            "weight_after": c.after,
+        }
+
+    def restore(self, state: dict[str, float | int]) -> None:
+        """Continue from a :meth:`state` (the same cell, patched across commands)."""
+        if int(state["seed"]) != self.seed:
+            raise ValueError(
+                f"the saved cell has seed {state['seed']}, this rig's cell has seed {self.seed}"
+            )
+        self.clock_s = float(state["clock_s"])
+        self._sweeps = int(state["sweeps"])
+        self._change = _WeightChange(
+            float(state["change_at_s"]), float(state["weight_before"]), float(state["weight_after"])
+        )
+
+    def weight_at(self, t_s: float) -> float:
+        """Synaptic weight expressed at experiment time ``t_s`` (1 = baseline)."""
+        c = self._change
+        if t_s <= c.at_s:
+            return c.before
+        if self.expression_tau_s <= 0:
+            return c.after
+        return c.after + (c.before - c.after) * math.exp(-(t_s - c.at_s) / self.expression_tau_s)
+
+    @property
+    def target_weight(self) -> float:
+        """Weight the synapse is heading to (after expression completes)."""
+        return self._change.after
+
+    def respond(
+        self,
+        command_pa: np.ndarray,
+        stim: np.ndarray,
+        sample_rate_hz: float,
+        *,
+        sweep: CompiledSweep | None = None,
+        at_s: float | None = None,
+    ) -> tuple[CellOutput, dict[str, Any]]:
+        """Simulate one sweep; apply plasticity if it has theta windows. Advances the clock."""
+        t0 = self.clock_s if at_s is None else max(at_s, 0.0)
+        weight = self.weight_at(t0)
+        rng = np.random.default_rng([self.seed, self._sweeps])
+        self._sweeps += 1
+        out = simulate_cell(command_pa, stim, sample_rate_hz, self.params, weight=weight, rng=rng)
+        duration_s = command_pa.shape[0] / sample_rate_hz
+        info: dict[str, Any] = {
+            "sim_weight": weight,
+            "sim_spike_times_ms": out.spike_times_ms(sample_rate_hz).tolist(),
+            "sim_pulse_times_ms": (out.pulse_index * 1000.0 / sample_rate_hz).tolist(),
+            "sim_at_s": t0,
+        }
+        if self.plasticity and sweep is not None and sweep.window_length is not None:
+            on, _ = pulse_edges(stim)
+            pre_ms = on * 1000.0 / sample_rate_hz
+            post_ms = out.spike_times_ms(sample_rate_hz)
+            res = kinase_dwt(
+                pre_ms,
+                post_ms,
+                sweep.window_starts_ms,
+                float(sweep.window_length),
+                self.kinase,
+                end_ms=math.floor(duration_s * 1000.0),
+            )
+            ratio = weight_from_dwt(res.per_window, _expression_lrate(self.kinase))
+            t_end = t0 + duration_s
+            now = self.weight_at(t_end)
+            self._change = _WeightChange(t_end, now, self._change.after * ratio)
+            info.update(
+                sim_dwt_total=res.total,
+                sim_dwt_per_window=res.per_window.tolist(),
+                sim_weight_ratio=ratio,
+                sim_target_weight=self._change.after,
+            )
+            self.history.append({"at_s": t_end, "dwt": res.total, "ratio": ratio})
+        self.clock_s = t0 + duration_s
+        return out, info
+
+
+class SimRig:
+    """The simulated rig (default backend): same interface and safety as the NI rig.
+
+    Parameters
+    ----------
+    definition
+        The rig file (``backend = "sim"``).
+    paced
+        Deliver chunks in real time (as a rig would); otherwise as fast as possible.
+    seed
+        Overrides the rig file's cell seed.
+    """
+
+    def __init__(
+        self,
+        definition: RigDefinition,
+        *,
+        paced: bool = False,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.definition = definition
+        self.paced = paced
+        s = definition.sim.seed if seed is None else seed
+        self.cell = SimulatedCell(
+            cell_params(definition.sim, s),
+            s,
+            plasticity=definition.sim.plasticity,
+            expression_tau_s=definition.sim.expression_tau_s,
+        )
+        self._clock = clock
+        self._sleep = sleep
+        self._abort = threading.Event()
+        self._lock = threading.Lock()
+        self.output_pa = 0.0
+        self.output_ttl = 0
+        self.running = False
+        self._closed = False
+        atexit.register(self.safe_state)
+
+    # ------------------------------------------------------------------ Rig protocol
+
+    def prepare(self, source: CompiledSweep | Waveforms, label: str = "sweep") -> PreparedSweep:
+        """Render ``source`` at the rig's rate and check it against the rig's limits."""
+        return prepare_checked(self.definition, source, label)
+
+    def run(
+        self,
+        prepared: PreparedSweep,
+        on_chunk: ChunkCallback | None = None,
+        *,
+        at_s: float | None = None,
+    ) -> SweepResult:
+        """Simulate and deliver the sweep in chunks; outputs end at rest whatever happens."""
+        if self._closed:
+            raise RuntimeError("the simulated rig is closed")
+        with self._lock:
+            self._abort.clear()
+            self.running = True
+            started = datetime.now(UTC)
+            fs = prepared.sample_rate_hz
+            n = prepared.n_samples
+            acquired = n
+            try:
+                # The sweep starts now: chunk k is due when its last sample has been
+                # "acquired", counted from here (the simulation itself runs ahead).
+                t_start = self._clock()
+                self.output_pa = float(prepared.command_pa[0])
+                self.output_ttl = int(prepared.stim[0])
+                out, info = self.cell.respond(
+                    prepared.command_pa, prepared.stim, fs, sweep=prepared.sweep, at_s=at_s
+                )
+                chunk = max(1, round(self.definition.chunk_ms * fs / 1000.0))
+                for start in range(0, n, chunk):
+                    if self._abort.is_set():
+                        acquired = start
+                        break
+                    stop = min(n, start + chunk)
+                    if self.paced:
+                        wait = t_start + stop / fs - self._clock()
+                        if wait > 0:
+                            self._sleep(wait)
+                    if on_chunk is not None:
+                        on_chunk(Chunk(start, out.vm_mv[start:stop], fs, n))
+            finally:
+                self.safe_state()
+                self.running = False
+            complete = acquired == n
+            if not complete:
+                info["aborted_at_sample"] = acquired
+            return SweepResult(
+                label=prepared.label,
+                sample_rate_hz=fs,
+                vm_mv=out.vm_mv[:acquired].copy(),
+                command_pa=np.array(prepared.command_pa[:acquired]),
+                stim=np.array(prepared.stim[:acquired]),
+                started_at=started,
+                settings=self.definition.settings_record(),
+                complete=complete,
+                at_s=at_s,
+                extra=info,
+            )
+
+    def abort(self) -> None:
+        """Stop the running sweep at the next chunk boundary."""
+        self._abort.set()
+
+    def safe_state(self) -> None:
+        """Outputs at rest: 0 pA, TTL low."""
+        self.output_pa = 0.0
+        self.output_ttl = 0
+
+    def close(self) -> None:
+        """Rest the outputs and refuse further sweeps."""
+        self.safe_state()
+        self._closed = True
+        atexit.unregister(self.safe_state)
+
+    @property
+    def outputs_at_rest(self) -> bool:
+        """Whether the command is 0 pA and the TTL low."""
+        return self.output_pa == 0.0 and self.output_ttl == 0
