@@ -15,6 +15,7 @@ from PyQt6.QtWidgets import QApplication
 
 from rigctl import __version__
 from rigctl.gui.main_window import MainWindow
+from rigctl.hardware import DEFAULT_RIG_PATH, open_rig
 from rigctl.protocol import ProtocolFileError, load, paper_condition
 
 __all__ = ["APP_NAME", "ORG_NAME", "run_gui"]
@@ -79,7 +80,12 @@ def run_gui(
                 return 1
             error = exc
 
-    window = MainWindow(settings if settings is not None else QSettings(), experiment)
+    window = MainWindow(
+        settings if settings is not None else QSettings(),
+        experiment,
+        rig_factory=open_rig,
+        rig_path=DEFAULT_RIG_PATH,
+    )
     if path is not None and error is None:
         window.setDocument(experiment, Path(path))
     window.resize(*_SIZE)
@@ -104,5 +110,7 @@ def run_gui(
         QTimer.singleShot(0, lambda: window.showError("Cannot open protocol", str(error)))
 
     code = app.exec()
+    if window.rigPanel is not None:
+        window.rigPanel.shutdown()  # also when the loop ended without closing the window
     window.deleteLater()
     return status if screenshot is not None else code

@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QStatusBar,
+    QTabWidget,
     QToolBar,
     QWidget,
 )
@@ -24,6 +25,8 @@ from PyQt6.QtWidgets import (
 from rigctl.gui.editor import ExperimentEditor
 from rigctl.gui.picker import PaperConditionPicker
 from rigctl.gui.preview import WaveformPreview
+from rigctl.gui.rig_panel import RigFactory, RigPanel
+from rigctl.hardware import DEFAULT_RIG_PATH
 from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
 
 __all__ = ["MAX_RECENT", "MainWindow", "UnsavedAnswer"]
@@ -100,6 +103,11 @@ class MainWindow(QMainWindow):
         Protocol shown first (default: the paper's 25 → 50 Hz condition).
     parent
         Parent widget.
+    rig_factory
+        Opens a rig file's rig (``rigctl.hardware.open_rig``); with it the window has a
+        *Rig* tab (:class:`~rigctl.gui.rig_panel.RigPanel`) beside the designer.
+    rig_path
+        The rig file the rig tab opens first (default: the simulated rig).
 
     Notes
     -----
@@ -113,6 +121,9 @@ class MainWindow(QMainWindow):
         settings: QSettings,
         experiment: Experiment | None = None,
         parent: QWidget | None = None,
+        *,
+        rig_factory: RigFactory | None = None,
+        rig_path: str | os.PathLike[str] = DEFAULT_RIG_PATH,
     ) -> None:
         super().__init__(parent)
         self._settings = settings
@@ -137,7 +148,17 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        self._rig_panel: RigPanel | None = None
+        if rig_factory is None:
+            self.setCentralWidget(splitter)
+        else:
+            self._rig_panel = RigPanel(rig_factory, rig_path, experiment=self.experiment)
+            self._rig_panel.calibratedExperiment.connect(self._on_calibrated)
+            self._tabs = QTabWidget()
+            self._tabs.setDocumentMode(True)
+            self._tabs.addTab(splitter, "Protocol")
+            self._tabs.addTab(self._rig_panel, "Rig")
+            self.setCentralWidget(self._tabs)
 
         self._build_actions()
         toolbar = QToolBar("Paper conditions")
@@ -173,6 +194,16 @@ class MainWindow(QMainWindow):
         return self._picker
 
     @property
+    def rigPanel(self) -> RigPanel | None:
+        """The rig tab (``None`` when the window was built without a rig factory)."""
+        return self._rig_panel
+
+    def showRigPanel(self) -> None:
+        """Bring the rig tab to the front (if there is one)."""
+        if self._rig_panel is not None:
+            self._tabs.setCurrentWidget(self._rig_panel)
+
+    @property
     def undoStack(self) -> QUndoStack:
         """The undo history of the open protocol."""
         return self._undo
@@ -191,6 +222,22 @@ class MainWindow(QMainWindow):
     def experiment(self) -> Experiment:
         """The protocol shown (the last valid one)."""
         return self._editor.value()
+
+    def applyExperiment(self, experiment: Experiment, text: str) -> None:
+        """Show ``experiment`` as one undoable edit named ``text`` (e.g. calibrated currents).
+
+        The document becomes modified; *Undo* goes back to the protocol before it.
+        """
+        self._editor.commitPending()
+        before = self._shown
+        if experiment == before:
+            return
+        self._apply(experiment)
+        self._undo.push(_EditCommand(self._apply, before, self._shown, None, text))
+        self.showStatus(text, 4000)
+
+    def _on_calibrated(self, experiment: Experiment) -> None:
+        self.applyExperiment(experiment, "Apply calibrated currents")
 
     # ------------------------------------------------------------------ questions (overridable)
 
@@ -517,5 +564,7 @@ class MainWindow(QMainWindow):
             return
         if self.maybeSave():
             a0.accept()
+            if self._rig_panel is not None:
+                self._rig_panel.shutdown()  # outputs at rest, rig closed
         else:
             a0.ignore()
