@@ -25,7 +25,7 @@ ORG_NAME = "rigctl"
 APP_NAME = "rigctl"
 """Application name under which Qt keeps the settings."""
 
-_SIZE = (1400, 900)
+_SIZE = (1800, 1050)
 
 
 def _application(argv: Sequence[str] | None) -> QApplication:
@@ -96,6 +96,7 @@ def run_gui(
 
         def grab() -> None:
             nonlocal status
+            window.plasticityPane.waitForMap(10.0)  # the picture shows the finished map
             app.processEvents()
             target = Path(screenshot)
             if not window.grab().save(str(target), "PNG"):

@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
 
 from rigctl.gui.editor import ExperimentEditor
 from rigctl.gui.picker import PaperConditionPicker
+from rigctl.gui.plasticity_pane import PlasticityPane
 from rigctl.gui.preview import WaveformPreview
 from rigctl.gui.rig_panel import RigFactory, RigPanel
 from rigctl.hardware import DEFAULT_RIG_PATH
@@ -136,17 +137,26 @@ class MainWindow(QMainWindow):
         self._editor = ExperimentEditor(first)
         self._shown = self._editor.value()
         self._preview = WaveformPreview()
+        self._plasticity = PlasticityPane()
         self._picker = PaperConditionPicker()
 
         scroll = _FittingScrollArea()
         scroll.setWidget(self._editor)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # What will be sent to the rig, and what it should do to the synapse, side by side.
+        previews = QSplitter(Qt.Orientation.Horizontal)
+        previews.addWidget(self._preview)
+        previews.addWidget(self._plasticity)
+        previews.setStretchFactor(0, 1)
+        previews.setStretchFactor(1, 1)
+        previews.setChildrenCollapsible(False)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(scroll)
-        splitter.addWidget(self._preview)
+        splitter.addWidget(previews)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
+        previews.setSizes([900, 900])
         splitter.setChildrenCollapsible(False)
         self._rig_panel: RigPanel | None = None
         if rig_factory is None:
@@ -174,7 +184,7 @@ class MainWindow(QMainWindow):
         self._picker.conditionPicked.connect(self.loadPaperCondition)
         self._show(self._shown)
         self._update_title()
-        self.resize(1400, 900)
+        self.resize(1800, 1050)
 
     # ------------------------------------------------------------------ parts
 
@@ -187,6 +197,11 @@ class MainWindow(QMainWindow):
     def preview(self) -> WaveformPreview:
         """The waveform preview."""
         return self._preview
+
+    @property
+    def plasticityPane(self) -> PlasticityPane:
+        """The plasticity (kinase model) preview beside the waveforms."""
+        return self._plasticity
 
     @property
     def picker(self) -> PaperConditionPicker:
@@ -478,6 +493,8 @@ class MainWindow(QMainWindow):
 
     def _show(self, experiment: Experiment) -> None:
         self._preview.setExperiment(experiment)
+        # The same compiled events feed both previews: what is predicted is what runs.
+        self._plasticity.setExperiment(experiment, self._preview.sweep())
         self._picker.setCurrent(experiment)
 
     def _on_value_changed(self, experiment: Experiment) -> None:

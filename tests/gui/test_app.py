@@ -22,7 +22,7 @@ def test_screenshot_of_the_default_protocol(
     assert run_gui(screenshot=str(target), settings=settings) == 0
     assert target.read_bytes().startswith(b"\x89PNG")
     image = QImage(str(target))
-    assert (image.width(), image.height()) == (1400, 900)
+    assert (image.width(), image.height()) == (1800, 1050)
 
 
 def test_screenshot_of_a_file_remembers_it(

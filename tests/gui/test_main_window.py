@@ -35,7 +35,7 @@ def test_starts_with_the_paper_25_50_condition(window: MainWindow) -> None:
     assert window.picker.current() == "25-50"
     assert window.picker.button(25, 50).isChecked()
     assert stim_pulses(window) == 80
-    assert (window.width(), window.height()) == (1400, 900)
+    assert (window.width(), window.height()) == (1800, 1050)
 
 
 def test_typing_a_rate_updates_the_preview(qtbot: QtBot, window: MainWindow) -> None:
@@ -327,3 +327,25 @@ def test_picker_click_that_is_cancelled_keeps_the_check(
     window.picker.button(50, 50).click()
     assert window.picker.button(25, 50).isChecked()
     assert not window.picker.button(50, 50).isChecked()
+
+
+def test_plasticity_pane_follows_every_edit(qtbot: QtBot, window: MainWindow) -> None:
+    pane = window.plasticityPane
+    before = pane.prediction()
+    assert before is not None and before.direction == "LTP"
+    assert pane.mapMarker() == (25.0, 50.0)
+    # 25 -> 50 becomes 25 -> 25 by editing the outcome rates in the phases table.
+    type_into(qtbot, field(window, "induction.phases[1].pre.rate_hz"), "25")
+    type_into(qtbot, field(window, "induction.phases[1].post.target_rate_hz"), "25")
+    after = pane.prediction()
+    assert after is not None
+    assert after.total == pytest.approx(0.1726, abs=5e-4)
+    assert pane.mapMarker() == (25.0, 25.0)
+    # Both previews show the same compiled events.
+    sweep = window.preview.sweep()
+    assert sweep is not None
+    np.testing.assert_array_equal(after.pre_ms, sweep.pre_pulse_ms)
+    window.undoAction.trigger()
+    window.undoAction.trigger()
+    restored = pane.prediction()
+    assert restored is not None and restored.total == pytest.approx(before.total)
