@@ -8,15 +8,20 @@ never as tracebacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rigctl import __version__
 from rigctl import protocol as proto
+
+if TYPE_CHECKING:
+    from rigctl.hardware import Rig, RigDefinition
 
 __all__ = ["main"]
 
@@ -291,6 +296,440 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return status
 
 
+# --------------------------------------------------------------------------- rig commands
+
+
+def _load_rig_or_report(path: str | None) -> RigDefinition | None:
+    from rigctl.hardware import RigFileError, load_rig
+
+    try:
+        return load_rig(path)
+    except RigFileError as exc:
+        for line in exc.lines():
+            _err(line)
+        return None
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from rigctl.hardware import DEFAULT_RIG_PATH, RigError
+
+    print(f"simulated rig: {DEFAULT_RIG_PATH} (always available)")
+    try:
+        from rigctl.hardware.nidaq import list_devices
+
+        devices = list_devices()
+    except RigError as exc:
+        print(f"NI-DAQmx: {exc}")
+        return 0
+    if not devices:
+        print("NI-DAQmx: the driver is installed but reports no devices")
+    for d in devices:
+        print(f"NI-DAQmx: {d.line()}")
+    return 0
+
+
+def _open(args: argparse.Namespace) -> tuple[RigDefinition, Rig] | None:
+    from rigctl.hardware import RigError, open_rig
+
+    definition = _load_rig_or_report(args.rig)
+    if definition is None:
+        return None
+    try:
+        rig = open_rig(definition, paced=getattr(args, "paced", False), seed=args.seed)
+    except RigError as exc:
+        _err(f"{args.rig or 'rig'}: {exc}")
+        return None
+    return definition, rig
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from rigctl.hardware import RigError
+    from rigctl.hardware.calibration import calibrate_experiment, currents_for_rates
+
+    opened = _open(args)
+    if opened is None:
+        return 1
+    definition, rig = opened
+    exp = None
+    if args.protocol:
+        exp = _load_or_report(args.protocol)
+        if exp is None:
+            return 1
+    record: dict[str, object] = {"rig": definition.name}
+    try:
+        fi, found = currents_for_rates(rig, args.rates)
+        record["fi_curve"] = {"current_pa": list(fi.currents_pa), "rate_hz": list(fi.rates_hz)}
+        record["currents"] = [
+            {
+                "target_hz": r.target_hz,
+                "current_pa": r.current_pa,
+                "achieved_hz": r.achieved_hz,
+                "ok": r.ok,
+            }
+            for r in found
+        ]
+        cal = calibrate_experiment(rig, exp, curve=fi) if exp is not None else None
+    except RigError as exc:
+        _err(f"calibration failed: {exc}")
+        return 1
+    finally:
+        rig.safe_state()
+        rig.close()
+    if cal is not None:
+        record["protocol"] = {
+            "file": args.protocol,
+            "currents_pa": cal.currents(),
+            "rates": [
+                {
+                    "phase": r.phase,
+                    "target_hz": r.target_hz,
+                    "achieved_hz": r.achieved_hz,
+                    "ok": r.ok,
+                }
+                for r in cal.rates
+            ],
+            "iterations": cal.iterations,
+        }
+        if args.out:
+            proto.save(cal.experiment, args.out)
+            record["protocol"]["saved"] = args.out  # type: ignore[index]
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0 if all(r.ok for r in found) else 1
+    print(f"f-I curve on {definition.name} (100 ms steps, rate from inter-spike intervals):")
+    for c, hz in zip(fi.currents_pa, fi.rates_hz, strict=True):
+        print(f"  {c:6.0f} pA  {hz:5.1f} Hz  {'#' * round(hz / 2)}")
+    print(f"  maximum {fi.max_rate_hz:.1f} Hz")
+    for r in found:
+        if r.current_pa is None:
+            print(
+                f"{r.target_hz:g} Hz: not reachable (the cell fires at most {r.achieved_hz:.1f} Hz)"
+            )
+        else:
+            flag = "ok" if r.ok else "MISS"
+            print(
+                f"{r.target_hz:g} Hz: {r.current_pa:g} pA (achieved {r.achieved_hz:.1f} Hz, {flag})"
+            )
+    if cal is not None:
+        print(f"\n{args.protocol}: calibrated in context in {cal.iterations} iteration(s)")
+        for rate in cal.rates:
+            print(f"  {rate.line()}  -> {cal.currents()[rate.phase]} pA")
+        if args.out:
+            print(f"calibrated protocol saved to {args.out}")
+    return 0 if all(r.ok for r in found) else 1
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from rigctl.hardware import LimitError, RigError
+    from rigctl.hardware.calibration import calibrate_experiment, phase_rates
+    from rigctl.hardware.sim import SimRig
+
+    exp = _load_or_report(args.file)
+    if exp is None:
+        return 1
+    opened = _open(args)
+    if opened is None:
+        return 1
+    definition, rig = opened
+    state_path = Path(args.state) if args.state else None
+    meta: dict[str, object] = {
+        "protocol_file": str(args.file),
+        "which": args.which,
+        "seed": args.seed,
+        "rig_file": str(args.rig or "hardware/sim.toml"),
+    }
+    try:
+        if isinstance(rig, SimRig) and state_path is not None and state_path.exists():
+            rig.cell.restore(json.loads(state_path.read_text()))
+            # Sweeps on a kept cell follow each other at the protocol's probe interval.
+            rig.cell.clock_s += exp.probes.interval_s
+        if args.calibrate and args.which == "induction":
+            cal = calibrate_experiment(rig, exp)
+            exp = cal.experiment
+            meta["calibration"] = {
+                "currents_pa": cal.currents(),
+                "iterations": cal.iterations,
+                "rates": [
+                    {"phase": r.phase, "target_hz": r.target_hz, "achieved_hz": r.achieved_hz}
+                    for r in cal.rates
+                ],
+            }
+        comp = proto.compile_experiment(exp)
+        sweep = comp.induction if args.which == "induction" else comp.probe
+        prepared = rig.prepare(sweep, label=args.which)
+        result = rig.run(prepared)
+    except (LimitError, RigError, proto.CompileError) as exc:
+        _err(f"{args.file}: {exc}")
+        return 1
+    finally:
+        rig.safe_state()
+        rig.close()
+    if isinstance(rig, SimRig) and state_path is not None:
+        state_path.write_text(json.dumps(rig.cell.state()))
+    meta["settings"] = result.settings
+    meta["complete"] = result.complete
+    meta["sample_rate_hz"] = result.sample_rate_hz
+    meta["started_at"] = result.started_at.isoformat()
+    meta["experiment"] = exp.model_dump(mode="json")
+    meta["backend_info"] = result.extra
+    lines = []
+    if args.which == "induction":
+        rates = phase_rates(result.vm_mv, result.sample_rate_hz, sweep)
+        meta["achieved_rates"] = [
+            {
+                "phase": r.phase,
+                "target_hz": r.target_hz,
+                "achieved_hz": r.achieved_hz,
+                "n_spikes": r.n_spikes,
+                "ok": r.ok,
+            }
+            for r in rates
+        ]
+        lines = [f"  {r.line()}" for r in rates]
+    try:
+        with open(args.out, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                t_s=result.t_s,
+                vm_mv=result.vm_mv,
+                command_pa=result.command_pa,
+                stim=result.stim,
+                metadata=np.array(json.dumps(meta)),
+            )
+    except OSError as exc:
+        _err(f"{args.out}: cannot write ({exc.strerror})")
+        return 1
+    print(
+        f"{args.out}: {args.which} sweep on {definition.name}, {result.n_samples} samples at "
+        f"{result.sample_rate_hz:g} Hz ({result.n_samples / result.sample_rate_hz:g} s)"
+    )
+    for line in lines:
+        print(line)
+    return 0
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+def _progress_line(status: object) -> str:
+    from rigctl.engine import RunStatus
+
+    assert isinstance(status, RunStatus)
+    width = 30
+    done = round(width * status.fraction)
+    bar = "#" * done + "." * (width - done)
+    extra = ""
+    if status.since_induction_s is not None:
+        extra = f"  t = {status.since_induction_s / 60:+6.1f} min"
+    if status.last_normalized is not None and status.last_normalized == status.last_normalized:
+        extra += f"  EPSP {status.last_normalized:4.2f}"
+    return (
+        f"[{bar}] {status.sweeps_done:>3}/{status.sweeps_planned:<3} "
+        f"{status.state.value:<11}{extra}"
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from rigctl.engine import ExperimentRunner, RunOptions, RunState
+
+    exp = _load_or_report(args.file)
+    if exp is None:
+        return 1
+    opened = _open(args)
+    if opened is None:
+        return 1
+    definition, rig = opened
+    rig_path = Path(args.rig) if args.rig else None
+    from rigctl.hardware import DEFAULT_RIG_PATH
+
+    rig_text = (rig_path or DEFAULT_RIG_PATH).read_text(encoding="utf-8")
+    options = RunOptions(
+        fast=args.fast,
+        calibrate=args.calibrate,
+        write_nwb=not args.no_nwb,
+        subject={"subject_id": args.subject} if args.subject else {},
+    )
+    runner = ExperimentRunner(rig, exp, args.out, options, rig_text=rig_text)
+    tty = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(status: object) -> None:
+        import time as _time
+
+        now = _time.monotonic()
+        if tty:
+            print("\r" + _progress_line(status), end="", file=sys.stderr, flush=True)
+        elif now - last[0] > 2.0:
+            print(_progress_line(status), file=sys.stderr, flush=True)
+            last[0] = now
+
+    runner.progress.connect(show)
+    runner.warning.connect(
+        lambda w: print(("\n" if tty else "") + f"warning: {w}", file=sys.stderr)
+    )
+    print(
+        f"{definition.name}: {definition.amplifier.model} {definition.amplifier.mode}, primary "
+        f"gain {definition.amplifier.primary_gain:g}, command "
+        f"{definition.channels.command.scale_pa_per_v:g} pA/V; data -> {args.out}",
+        file=sys.stderr,
+    )
+    runner.start()
+    try:
+        result = runner.wait()
+        while result is None:  # pragma: no cover - only when waiting is interrupted
+            result = runner.wait(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping after the sweep in flight (Ctrl-C again to abort)", file=sys.stderr)
+        runner.stop()
+        try:
+            result = runner.wait()
+        except KeyboardInterrupt:
+            runner.abort()
+            result = runner.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            rig.close()
+    assert result is not None
+    if tty:
+        print(file=sys.stderr)
+    s = result.summary
+    record = {
+        "state": result.state.value,
+        "folder": str(result.folder),
+        "sweeps": result.sweeps,
+        "message": result.message,
+        "nwb": str(result.nwb_path) if result.nwb_path else None,
+        "summary": s,
+    }
+    if args.json:
+        print(json.dumps(record, indent=2, default=float))
+    else:
+        print(
+            f"{result.folder}: {result.state.value}, {result.sweeps} sweeps"
+            + (f" ({result.message})" if result.message else "")
+        )
+        if s.get("n_window"):
+            lo, hi = s["window_min"]
+            print(
+                f"normalized EPSP at {lo:g}-{hi:g} min: {s['normalized_mean']:.2f} ± "
+                f"{s['normalized_sem']:.2f} (SEM, {s['n_window']} probes) -> {s['direction']}"
+            )
+            print(
+                f"baseline EPSP {s['baseline_mean_mv']:.2f} ± {s['baseline_sd_mv']:.2f} mV "
+                f"(SD, {s['n_baseline']} probes)"
+            )
+        if result.nwb_path:
+            print(f"NWB: {result.nwb_path}")
+    return 0 if result.state in (RunState.DONE, RunState.STOPPED) else 1
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from rigctl.engine import DataFolderError, recover
+
+    try:
+        rec = recover(args.folder)
+    except DataFolderError as exc:
+        _err(str(exc))
+        return 1
+    print(f"{rec.folder}: {len(rec.sweeps)} sweeps recovered, status {rec.status}")
+    for d in rec.damaged:
+        print(f"  skipped: {d}")
+    s = rec.header.get("summary", {})
+    if s.get("n_window"):
+        print(
+            f"  normalized EPSP {s['normalized_mean']:.2f} ± {s['normalized_sem']:.2f} "
+            f"-> {s['direction']}"
+        )
+    if args.nwb:
+        return _cmd_export_nwb(args)
+    return 0
+
+
+def _cmd_export_nwb(args: argparse.Namespace) -> int:
+    from rigctl.engine.nwb import NwbExportError, export_nwb
+
+    subject = {
+        key: value
+        for key, value in (
+            ("subject_id", getattr(args, "subject_id", None)),
+            ("species", getattr(args, "species", None)),
+            ("sex", getattr(args, "sex", None)),
+            ("age", getattr(args, "age", None)),
+            ("strain", getattr(args, "strain", None)),
+        )
+        if value
+    }
+    session = {
+        key: value
+        for key, value in (
+            ("experimenter", getattr(args, "experimenter", None)),
+            ("lab", getattr(args, "lab", None)),
+            ("institution", getattr(args, "institution", None)),
+        )
+        if value
+    }
+    try:
+        path = export_nwb(
+            args.folder, subject=subject, session=session, path=getattr(args, "nwb_out", None)
+        )
+    except NwbExportError as exc:
+        _err(str(exc))
+        return 1
+    print(f"NWB: {path}")
+    return 0
+
+
+def _cmd_summarize(args: argparse.Namespace) -> int:
+    from rigctl.engine.group import GroupError, summarize_paths, write_figure
+
+    try:
+        summary = summarize_paths(args.paths, window_min=(args.window[0], args.window[1]))
+    except GroupError as exc:
+        _err(str(exc))
+        return 1
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2, allow_nan=False, default=float))
+    else:
+        print(summary.report())
+    if args.figure:
+        path = write_figure(summary, args.figure)
+        print(f"figure: {path}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from rigctl.engine.study import StudyError, run_study, write_summary
+
+    def progress(p: object) -> None:
+        done = getattr(p, "done", 0)
+        total = getattr(p, "total", 0)
+        print(f"{done}/{total} {getattr(p, 'message', '')}", file=sys.stderr, flush=True)
+
+    kwargs: dict[str, object] = {}
+    if args.conditions:
+        kwargs["conditions"] = tuple(args.conditions)
+    try:
+        summary = run_study(
+            args.rig,
+            args.out,
+            args.cells,
+            seed=args.seed,
+            variability=args.variability,
+            calibrate=not args.no_calibrate,
+            write_nwb=args.nwb,
+            progress=progress,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        paths = write_summary(summary, args.out)
+    except StudyError as exc:
+        _err(str(exc))
+        return 1
+    print(summary.report())
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
 def _positive_rate(text: str) -> float:
     try:
         value = float(text)
@@ -353,6 +792,99 @@ def build_parser() -> argparse.ArgumentParser:
         help="DAPK1 scale, the onset compensation (Axon v2: 1.0, older: 1.05)",
     )
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("devices", help="list NI-DAQmx devices (and the simulated rig)")
+    p.set_defaults(func=_cmd_devices)
+
+    p = sub.add_parser("calibrate", help="find the current steps that give target firing rates")
+    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
+    p.add_argument("--rates", type=float, nargs="+", default=[25.0, 50.0], metavar="HZ")
+    p.add_argument("--protocol", metavar="FILE", help="also calibrate every phase of FILE")
+    p.add_argument("--out", metavar="FILE", help="save the calibrated protocol to FILE")
+    p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=_cmd_calibrate)
+
+    p = sub.add_parser("sweep", help="run one sweep of a protocol on a rig and save it")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
+    p.add_argument("--which", choices=("induction", "probe"), default="induction")
+    p.add_argument("--out", required=True, metavar="OUT.npz")
+    p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
+    p.add_argument(
+        "--calibrate", action="store_true", help="calibrate the protocol's currents first"
+    )
+    p.add_argument("--paced", action="store_true", help="run the simulated rig in real time")
+    p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the simulated cell in FILE across commands (e.g. probes after an induction)",
+    )
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("run", help="run a whole recording: baseline, induction, follow-up")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
+    p.add_argument("--out", required=True, metavar="DIR", help="new data folder")
+    p.add_argument("--fast", action="store_true", help="no waits between sweeps (dry runs)")
+    p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--calibrate",
+        choices=("missing", "always", "never"),
+        default="missing",
+        help="calibrate the currents before the baseline (default: when any is missing)",
+    )
+    p.add_argument("--no-nwb", action="store_true", help="skip the NWB export at the end")
+    p.add_argument("--subject", metavar="ID", help="subject id for the NWB file")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("recover", help="rebuild a recording folder after a crash")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--nwb", action="store_true", help="also write the NWB file")
+    p.set_defaults(func=_cmd_recover)
+
+    p = sub.add_parser("export-nwb", help="write recording.nwb for a recording folder")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--out", dest="nwb_out", metavar="FILE", help="default DIR/recording.nwb")
+    p.add_argument("--subject-id", metavar="ID")
+    p.add_argument("--species", metavar="NAME", help='default "Mus musculus"')
+    p.add_argument("--sex", choices=("M", "F", "U", "O"))
+    p.add_argument("--age", metavar="ISO8601", help="e.g. P17D")
+    p.add_argument("--strain", metavar="NAME")
+    p.add_argument("--experimenter", metavar="'Last, First'")
+    p.add_argument("--lab", metavar="NAME")
+    p.add_argument("--institution", metavar="NAME")
+    p.set_defaults(func=_cmd_export_nwb)
+
+    p = sub.add_parser(
+        "summarize", help="group recordings by condition: normalized EPSP, t-tests, figure"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="recording folders or their parents")
+    p.add_argument(
+        "--window",
+        type=float,
+        nargs=2,
+        default=[30.0, 35.0],
+        metavar=("FROM", "TO"),
+        help="summary window in minutes after induction (default 30 35)",
+    )
+    p.add_argument("--figure", metavar="PNG", help="write the time-course and bar figure")
+    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    p.set_defaults(func=_cmd_summarize)
+
+    p = sub.add_parser(
+        "study", help="run the paper's experiment on N simulated cells per condition"
+    )
+    p.add_argument("--rig", metavar="FILE", help="simulated rig file (default hardware/sim.toml)")
+    p.add_argument("--cells", type=int, required=True, metavar="N", help="cells per condition")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--conditions", nargs="+", metavar="A-B", help="default: the paper's four")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variability", type=float, default=0.15, help="cell-to-cell CV")
+    p.add_argument("--no-calibrate", action="store_true", help="use the protocols' currents")
+    p.add_argument("--nwb", action="store_true", help="also export every recording to NWB")
+    p.set_defaults(func=_cmd_study)
     return parser
 
 

@@ -148,7 +148,13 @@ class SimCellSettings(_Model):
     epsp_cv: float = Field(default=0.15, ge=0, le=1, description="Trial-to-trial CV of EPSPs.")
     noise_mv: float = Field(default=0.15, ge=0, le=5, description="Recording noise (mV RMS).")
     variability: float = Field(
-        default=0.0, ge=0, le=0.5, description="Cell-to-cell spread of the cell's parameters (CV)."
+        default=0.0,
+        ge=0,
+        le=0.5,
+        description=(
+            "Cell-to-cell spread (CV) of the cell's properties, of how much plasticity it "
+            "expresses and of the slow EPSP trend over a recording (seeded by the cell seed)."
+        ),
     )
     plasticity: bool = True
     expression_tau_s: float = Field(

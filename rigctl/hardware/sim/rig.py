@@ -35,7 +35,23 @@ from rigctl.hardware.sim.cell import CellOutput, CellParams, simulate_cell
 from rigctl.plasticity import KinaseParams, kinase_dwt, weight_from_dwt
 from rigctl.protocol import CompiledSweep, Waveforms
 
-__all__ = ["SimRig", "SimulatedCell", "cell_params"]
+__all__ = ["SimRig", "SimulatedCell", "cell_params", "cell_variation"]
+
+
+def cell_variation(settings: SimCellSettings, seed: int) -> tuple[float, float]:
+    """Per-cell EPSP trend (fraction per hour) and plasticity scale, from ``variability``.
+
+    Real cells differ in how much plasticity they express and their EPSPs run up or down
+    over a long recording; both spread the outcome across cells far more than the cells'
+    passive properties do. Zero variability gives an ideal, stable cell.
+    """
+    if settings.variability <= 0:
+        return 0.0, 1.0
+    rng = np.random.default_rng([seed, 0x5EED])
+    cv = settings.variability
+    trend = float(2.0 * cv * rng.standard_normal())
+    scale = float(math.exp(3.0 * cv * rng.standard_normal()))
+    return trend, scale
 
 
 def cell_params(settings: SimCellSettings, seed: int) -> CellParams:
@@ -104,12 +120,16 @@ class SimulatedCell:
         plasticity: bool = True,
         expression_tau_s: float = 30.0,
         kinase: KinaseParams | None = None,
+        epsp_trend_per_hour: float = 0.0,
+        plasticity_scale: float = 1.0,
     ) -> None:
         self.params = params
         self.seed = seed
         self.plasticity = plasticity
         self.expression_tau_s = expression_tau_s
         self.kinase = KinaseParams() if kinase is None else kinase
+        self.epsp_trend_per_hour = epsp_trend_per_hour
+        self.plasticity_scale = plasticity_scale
         self.clock_s = 0.0
         self._sweeps = 0
         self._change = _WeightChange(0.0, 1.0, 1.0)
@@ -164,7 +184,8 @@ class SimulatedCell:
     ) -> tuple[CellOutput, dict[str, Any]]:
         """Simulate one sweep; apply plasticity if it has theta windows. Advances the clock."""
         t0 = self.clock_s if at_s is None else max(at_s, 0.0)
-        weight = self.weight_at(t0)
+        # Slow run-up or run-down of the synapse over the recording, on top of plasticity.
+        weight = self.weight_at(t0) * max(0.2, 1.0 + self.epsp_trend_per_hour * t0 / 3600.0)
         rng = np.random.default_rng([self.seed, self._sweeps])
         self._sweeps += 1
         out = simulate_cell(command_pa, stim, sample_rate_hz, self.params, weight=weight, rng=rng)
@@ -187,7 +208,8 @@ class SimulatedCell:
                 self.kinase,
                 end_ms=math.floor(duration_s * 1000.0),
             )
-            ratio = weight_from_dwt(res.per_window, _expression_lrate(self.kinase))
+            lrate = _expression_lrate(self.kinase) * self.plasticity_scale
+            ratio = weight_from_dwt(res.per_window, lrate)
             t_end = t0 + duration_s
             now = self.weight_at(t_end)
             self._change = _WeightChange(t_end, now, self._change.after * ratio)
@@ -227,11 +249,14 @@ class SimRig:
         self.definition = definition
         self.paced = paced
         s = definition.sim.seed if seed is None else seed
+        trend, scale = cell_variation(definition.sim, s)
         self.cell = SimulatedCell(
             cell_params(definition.sim, s),
             s,
             plasticity=definition.sim.plasticity,
             expression_tau_s=definition.sim.expression_tau_s,
+            epsp_trend_per_hour=trend,
+            plasticity_scale=scale,
         )
         self._clock = clock
         self._sleep = sleep

@@ -1,0 +1,454 @@
+"""The crash-safe recording folder: every completed sweep survives anything.
+
+Layout of a recording folder::
+
+    recording.json      header, status and summary (rewritten atomically; derivable)
+    protocol.json       the experiment exactly as run
+    rig.toml            the rig file as run (text), rig.json its validated settings
+    journal.jsonl       append-only events (start, sweep, note, state, end), fsync'd
+    sweeps/NNNNN-<segment>.npz   one file per completed sweep, written atomically
+    analysis.csv        derived table, one row per sweep
+    recording.nwb       NWB export (written at the end, or by ``rigctl export-nwb``)
+
+A sweep file is written to a temporary name, flushed to disk and renamed, so it either
+exists complete or not at all; ``kill -9`` at any moment loses at most the sweep in
+flight. :func:`recover` rebuilds ``recording.json`` and ``analysis.csv`` from the sweep
+files and the journal (tolerating a torn last journal line).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "AsyncWriter",
+    "DataFolderError",
+    "LoadedSweep",
+    "Recording",
+    "RecordingWriter",
+    "SweepRecord",
+    "load_recording",
+    "recover",
+]
+
+FORMAT = "rigctl.recording"
+SWEEP_DIR = "sweeps"
+
+
+class DataFolderError(OSError):
+    """The data folder cannot be used (exists, unwritable, disk full); one sentence."""
+
+
+@dataclass(frozen=True, eq=False)
+class SweepRecord:
+    """A completed sweep as the runner hands it to the writer."""
+
+    index: int
+    kind: str
+    segment: str
+    at_s: float
+    since_induction_s: float
+    started_at: str
+    sample_rate_hz: float
+    vm_mv: npt.NDArray[np.float64]
+    command_pa: npt.NDArray[np.float64]
+    stim: npt.NDArray[np.uint8]
+    complete: bool
+    settings: dict[str, Any]
+    analysis: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def meta(self) -> dict[str, Any]:
+        """Everything but the arrays, as plain data."""
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "segment": self.segment,
+            "at_s": self.at_s,
+            "since_induction_s": self.since_induction_s,
+            "started_at": self.started_at,
+            "sample_rate_hz": self.sample_rate_hz,
+            "n_samples": int(self.vm_mv.shape[0]),
+            "complete": self.complete,
+            "settings": self.settings,
+            "analysis": self.analysis,
+            "extra": self.extra,
+        }
+
+    @property
+    def filename(self) -> str:
+        """Name of the sweep file in ``sweeps/``."""
+        return f"{self.index:05d}-{self.segment}.npz"
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+class RecordingWriter:
+    """Writes one recording folder; every method is safe to call from one writer thread.
+
+    Creating it checks the folder before anything runs: it must be new or empty,
+    writable, and have room for the recording (``expected_bytes``, twice over).
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        header: dict[str, Any],
+        *,
+        protocol_json: str,
+        rig_text: str,
+        rig_json: dict[str, Any],
+        expected_bytes: int = 0,
+    ) -> None:
+        self.folder = Path(folder)
+        try:
+            if self.folder.exists() and any(self.folder.iterdir()):
+                raise DataFolderError(
+                    f"{self.folder}: the data folder is not empty; choose a new folder so no "
+                    "recording is overwritten"
+                )
+            (self.folder / SWEEP_DIR).mkdir(parents=True, exist_ok=True)
+            probe = self.folder / ".write-test"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except DataFolderError:
+            raise
+        except OSError as exc:
+            raise DataFolderError(
+                f"{self.folder}: cannot write the data folder ({exc.strerror or exc})"
+            ) from None
+        free = shutil.disk_usage(self.folder).free
+        if expected_bytes and free < 2 * expected_bytes:
+            raise DataFolderError(
+                f"{self.folder}: only {free / 1e6:.0f} MB free, the recording needs about "
+                f"{expected_bytes / 1e6:.0f} MB (twice that is required)"
+            )
+        self.header = dict(header, format=FORMAT, status="running")
+        _atomic_write(self.folder / "protocol.json", protocol_json.encode("utf-8"))
+        _atomic_write(self.folder / "rig.toml", rig_text.encode("utf-8"))
+        _atomic_write(self.folder / "rig.json", _json(rig_json).encode("utf-8"))
+        _atomic_write(self.folder / "recording.json", _json(self.header).encode("utf-8"))
+        self._journal = open(self.folder / "journal.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self.event("start", header=self.header)
+
+    def event(self, kind: str, **data: Any) -> None:
+        """Append one event to the journal and flush it to disk."""
+        line = json.dumps(
+            {"event": kind, "time": datetime.now(UTC).isoformat(), **data}, default=str
+        )
+        self._journal.write(line + "\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    def write_sweep(self, record: SweepRecord) -> Path:
+        """Write a completed sweep atomically, then journal it."""
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            vm_mv=np.asarray(record.vm_mv, dtype=np.float32),
+            command_pa=np.asarray(record.command_pa, dtype=np.float32),
+            stim=np.asarray(record.stim, dtype=np.uint8),
+            meta=np.array(json.dumps(record.meta(), default=str)),
+        )
+        path = self.folder / SWEEP_DIR / record.filename
+        _atomic_write(path, buf.getvalue())
+        self.event(
+            "sweep",
+            index=record.index,
+            file=f"{SWEEP_DIR}/{record.filename}",
+            segment=record.segment,
+        )
+        return path
+
+    def finish(self, status: str, summary: dict[str, Any] | None = None) -> None:
+        """Record the final status and summary, and write the derived files."""
+        self.event("end", status=status)
+        self._journal.close()
+        recover(self.folder, status=status, summary=summary)
+
+
+class AsyncWriter:
+    """Runs a :class:`RecordingWriter` on its own thread so disk I/O never delays a sweep.
+
+    ``error`` holds the first exception the writer hit (e.g. disk full); the runner checks
+    it after every sweep and stops safely, keeping what was written.
+    """
+
+    def __init__(
+        self, writer: RecordingWriter, on_written: Callable[[Path], None] | None = None
+    ) -> None:
+        self.writer = writer
+        self.error: BaseException | None = None
+        # Bounded: a run faster than the disk (dry runs) waits for the writer, so a crash
+        # can only lose the sweep being written and at most one queued behind it.
+        self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=2)
+        self._on_written = on_written
+        self._thread = threading.Thread(target=self._loop, name="rigctl-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            what, payload = item
+            if self.error is not None:
+                continue
+            try:
+                if what == "sweep":
+                    path = self.writer.write_sweep(payload)
+                    if self._on_written is not None:
+                        self._on_written(path)
+                else:
+                    kind, data = payload
+                    self.writer.event(kind, **data)
+            except BaseException as exc:
+                self.error = exc
+
+    def sweep(self, record: SweepRecord) -> None:
+        """Queue a sweep for writing."""
+        self._queue.put(("sweep", record))
+
+    def event(self, kind: str, **data: Any) -> None:
+        """Queue a journal event."""
+        self._queue.put(("event", (kind, data)))
+
+    def close(self, status: str, summary: dict[str, Any] | None = None) -> None:
+        """Write everything queued, then finish the folder."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is None:
+            try:
+                self.writer.finish(status, summary)
+            except BaseException as exc:
+                self.error = exc
+        else:
+            with contextlib.suppress(BaseException):
+                self.writer._journal.close()
+            with contextlib.suppress(BaseException):
+                recover(self.writer.folder, status="failed", summary=summary)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedSweep:
+    """A sweep read back from a recording folder."""
+
+    path: Path
+    meta: dict[str, Any]
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Load ``vm_mv``, ``command_pa`` and ``stim``."""
+        with np.load(self.path, allow_pickle=False) as z:
+            return {k: z[k] for k in ("vm_mv", "command_pa", "stim")}
+
+    @property
+    def index(self) -> int:
+        """Position in the recording."""
+        return int(self.meta["index"])
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording folder read back: header, sweeps (in order), notes, journal state."""
+
+    folder: Path
+    header: dict[str, Any]
+    sweeps: tuple[LoadedSweep, ...]
+    notes: tuple[dict[str, Any], ...]
+    status: str
+    damaged: tuple[str, ...] = ()
+    induction_at_s: float | None = None
+    events: tuple[dict[str, Any], ...] = ()
+
+    def since_induction_s(self, sweep: LoadedSweep) -> float:
+        """Time of a sweep relative to the induction onset (s); NaN if there was none."""
+        if self.induction_at_s is None:
+            return float("nan")
+        return float(sweep.meta["at_s"]) - self.induction_at_s
+
+    def probes(self) -> Iterator[LoadedSweep]:
+        """The probe sweeps in order."""
+        return (s for s in self.sweeps if s.meta["kind"] == "probe")
+
+    def protocol_json(self) -> str:
+        """The experiment as run."""
+        return (self.folder / "protocol.json").read_text(encoding="utf-8")
+
+
+def _read_journal(folder: Path) -> tuple[list[dict[str, Any]], bool]:
+    events: list[dict[str, Any]] = []
+    torn = False
+    path = folder / "journal.jsonl"
+    if not path.exists():
+        return events, torn
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            torn = True  # a line cut by a crash: only the last one can be
+    return events, torn
+
+
+def load_recording(folder: str | os.PathLike[str]) -> Recording:
+    """Read a recording folder (whatever state a crash left it in)."""
+    root = Path(folder)
+    if not (root / SWEEP_DIR).is_dir():
+        raise DataFolderError(f"{root}: not a rigctl recording folder (no {SWEEP_DIR}/)")
+    events, torn = _read_journal(root)
+    header: dict[str, Any] = {}
+    for ev in events:
+        if ev.get("event") == "start":
+            header = dict(ev.get("header", {}))
+    if not header and (root / "recording.json").exists():
+        with contextlib.suppress(OSError, json.JSONDecodeError):
+            header = json.loads((root / "recording.json").read_text(encoding="utf-8"))
+    sweeps = []
+    damaged = []
+    for path in sorted((root / SWEEP_DIR).glob("*.npz")):
+        try:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                _ = z["vm_mv"].shape
+        except Exception:  # a file that does not load is reported, never fatal
+            damaged.append(path.name)
+            continue
+        sweeps.append(LoadedSweep(path, meta))
+    sweeps.sort(key=lambda s: s.index)
+    notes = tuple(ev for ev in events if ev.get("event") == "note")
+    ends = [ev for ev in events if ev.get("event") == "end"]
+    status = str(ends[-1].get("status")) if ends else "interrupted"
+    if torn:
+        damaged.append("journal.jsonl (last line torn)")
+    onset: float | None = None
+    for ev in events:
+        if ev.get("event") == "induction_onset":
+            onset = float(ev["at_s"])
+    if onset is None:
+        onset = next((float(s.meta["at_s"]) for s in sweeps if s.meta["kind"] == "induction"), None)
+    return Recording(
+        root, header, tuple(sweeps), notes, status, tuple(damaged), onset, tuple(events)
+    )
+
+
+def analysis_rows(rec: Recording) -> list[dict[str, Any]]:
+    """One row per sweep: time, segment and the analysis (normalized to the whole baseline)."""
+    rows = []
+    base = [
+        float(s.meta["analysis"]["epsp_mv"])
+        for s in rec.probes()
+        if rec.since_induction_s(s) < 0 and "epsp_mv" in s.meta.get("analysis", {})
+    ]
+    base = [b for b in base if b == b]  # drop NaN
+    base_mean = sum(base) / len(base) if base else float("nan")
+    for s in rec.sweeps:
+        a = dict(s.meta.get("analysis", {}))
+        if "epsp_mv" in a and base_mean == base_mean and base_mean > 0:
+            a["normalized_epsp"] = float(a["epsp_mv"]) / base_mean
+        rows.append(
+            {
+                "index": s.index,
+                "kind": s.meta["kind"],
+                "segment": s.meta["segment"],
+                "at_s": s.meta["at_s"],
+                "since_induction_min": rec.since_induction_s(s) / 60.0,
+                "epsp_mv": a.get("epsp_mv", ""),
+                "normalized_epsp": a.get("normalized_epsp", ""),
+                "rin_mohm": a.get("rin_mohm", ""),
+                "rest_mv": a.get("rest_mv", ""),
+                "flags": "; ".join(a.get("flags", [])),
+                "complete": s.meta.get("complete", True),
+            }
+        )
+    return rows
+
+
+def recover(
+    folder: str | os.PathLike[str],
+    *,
+    status: str | None = None,
+    summary: dict[str, Any] | None = None,
+) -> Recording:
+    """Rebuild ``recording.json`` and ``analysis.csv`` from the sweeps and the journal.
+
+    Used at the end of every run and by ``rigctl recover`` after a crash. Returns the
+    recording as read.
+    """
+    rec = load_recording(folder)
+    final = status or rec.status
+    if summary is None:
+        from rigctl.engine.summary import summary_of  # late: summary uses this module
+
+        summary = summary_of(rec)
+    header = dict(rec.header, format=FORMAT, status=final)
+    header["n_sweeps"] = len(rec.sweeps)
+    header["n_notes"] = len(rec.notes)
+    header["damaged"] = list(rec.damaged)
+    header["summary"] = summary
+    header["recovered_at"] = datetime.now(UTC).isoformat()
+    _atomic_write(rec.folder / "recording.json", _json(header).encode("utf-8"))
+    rows = analysis_rows(rec)
+    out = io.StringIO()
+    fields = [
+        "index",
+        "kind",
+        "segment",
+        "at_s",
+        "since_induction_min",
+        "epsp_mv",
+        "normalized_epsp",
+        "rin_mohm",
+        "rest_mv",
+        "flags",
+        "complete",
+    ]
+    w = csv.DictWriter(out, fieldnames=fields)
+    w.writeheader()
+    w.writerows(rows)
+    _atomic_write(rec.folder / "analysis.csv", out.getvalue().encode("utf-8"))
+    return replace(rec, header=header, status=final)

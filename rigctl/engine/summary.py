@@ -1,0 +1,46 @@
+"""The summary of one recording, derived from its folder (used by recover and export)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from rigctl import protocol as proto
+from rigctl.engine.analysis import summarize_recording
+from rigctl.engine.journal import Recording
+
+__all__ = ["condition_of", "summary_of"]
+
+
+def condition_of(rec: Recording) -> str:
+    """A label for grouping recordings: the paper condition ("25-50") or the protocol name."""
+    try:
+        exp = proto.loads(rec.protocol_json(), str(rec.folder / "protocol.json"))
+    except (OSError, proto.ProtocolFileError):
+        return str(rec.header.get("protocol_name", "unknown"))
+    ind = exp.induction
+    if len(ind.phases) == 2 and all(p.pre.rate_hz == p.post.target_rate_hz for p in ind.phases):
+        a, b = ind.phases[0].pre.rate_hz, ind.phases[1].pre.rate_hz
+        return f"{a:g}-{b:g}"
+    return exp.metadata.name
+
+
+def summary_of(rec: Recording) -> dict[str, Any]:
+    """Normalized-EPSP summary of a recording (baseline stats, 30-35 min mean, direction)."""
+    times = []
+    epsps = []
+    onset = rec.induction_at_s if rec.induction_at_s is not None else math.inf
+    for s in rec.probes():
+        e = s.meta.get("analysis", {}).get("epsp_mv")
+        if e is None:
+            continue
+        times.append((float(s.meta["at_s"]) - onset) / 60.0)
+        epsps.append(float(e))
+    out = summarize_recording(times, epsps).as_dict()
+    out["condition"] = condition_of(rec)
+    induction = [s for s in rec.sweeps if s.meta["kind"] == "induction"]
+    if induction:
+        out["phase_rates"] = induction[0].meta.get("analysis", {}).get("phase_rates", [])
+    clean: dict[str, Any] = json.loads(json.dumps(out, default=float))
+    return clean

@@ -1,0 +1,89 @@
+"""Simulated studies reproduce the paper's directions; studies refuse bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rigctl import protocol as proto
+from rigctl.engine import load_recording
+from rigctl.engine.study import StudyError, StudyProgress, run_study
+from tests.conftest import ROOT
+
+# Short schedules keep the test fast: the simulated synapse expresses its change within
+# minutes, so a 4-6 min window after a 6 min follow-up shows the same directions.
+SHORT = proto.ProbeSchedule(baseline_min=2, followup_min=6)
+WINDOW = (4.0, 6.0)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[StudyProgress]]:
+    out = tmp_path_factory.mktemp("study") / "out"
+    seen: list[StudyProgress] = []
+    run_study(None, out, 3, probes=SHORT, window_min=WINDOW, seed=0, progress=seen.append)
+    return out, seen
+
+
+def test_paper_directions(study: tuple[Path, list[StudyProgress]]) -> None:
+    out, _ = study
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    means = {c["condition"]: c["mean"] for c in s["conditions"]}
+    assert set(means) == {"25-25", "25-50", "50-25", "50-50"}
+    assert means["25-50"] > 1.2  # LTP
+    assert means["50-25"] < 0.9  # LTD
+    assert 0.85 < means["25-25"] < 1.3 and 0.85 < means["50-50"] < 1.3  # no big change
+    ltp = next(c for c in s["conditions"] if c["condition"] == "25-50")
+    assert all(v > 1.0 for v in ltp["values"]) and ltp["n"] == 3
+    welch = next(c for c in s["comparisons"] if (c["a"], c["b"]) == ("25-50", "50-25"))
+    assert welch["p"] < 0.05
+
+
+def test_layout_and_outputs(study: tuple[Path, list[StudyProgress]]) -> None:
+    out, seen = study
+    cells = sorted(p.relative_to(out).as_posix() for p in out.glob("*/cell-*"))
+    assert cells == [
+        f"{c}/cell-{k:02d}" for c in ("25-25", "25-50", "50-25", "50-50") for k in (1, 2, 3)
+    ]
+    assert (out / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert "25→50 Hz" in (out / "summary.txt").read_text(encoding="utf-8")
+    assert [p.done for p in seen] == [*range(1, 13), 12]
+    assert seen[-1].message == "summary written" and seen[0].fraction == pytest.approx(1 / 12)
+    # Every cell is a different simulated cell (its own seed and variability).
+    rins = {round(load_recording(out / c).sweeps[0].meta["analysis"]["rin_mohm"]) for c in cells}
+    assert len(rins) > 6
+    rec = load_recording(out / "25-50" / "cell-01")
+    assert rec.header["subject"]["subject_id"] == "sim-25-50-cell-01"
+    assert any(ev.get("event") == "calibration" for ev in rec.events)  # calibrated per cell
+
+
+def test_six_cells_make_ltp_and_ltd_significant(tmp_path: Path) -> None:
+    s = run_study(
+        None,
+        tmp_path / "s",
+        6,
+        conditions=("25-50", "50-25"),
+        probes=SHORT,
+        window_min=WINDOW,
+        seed=1,
+    )
+    assert s.condition("25-50").mean > 1 and s.condition("25-50").p < 0.05
+    assert s.condition("50-25").mean < 1 and s.condition("50-25").p < 0.05
+
+
+def test_refusals(tmp_path: Path) -> None:
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "x").write_text("x")
+    with pytest.raises(StudyError, match="not empty"):
+        run_study(None, used, 1)
+    with pytest.raises(StudyError, match="unknown condition '30-60'"):
+        run_study(None, tmp_path / "a", 1, conditions=("30-60",))
+    with pytest.raises(StudyError, match=r"outside 0-0\.5"):
+        run_study(None, tmp_path / "b", 1, variability=0.9)
+    with pytest.raises(StudyError, match="simulated rig"):
+        run_study(ROOT / "hardware" / "ni-x-series-multiclamp700b.toml", tmp_path / "c", 1)
+    with pytest.raises(StudyError, match="at least 1"):
+        run_study(None, tmp_path / "d", 0)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
