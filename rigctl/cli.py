@@ -12,6 +12,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -549,6 +550,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         write_nwb=not args.no_nwb,
         subject={"subject_id": args.subject} if args.subject else {},
     )
+    if args.out is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        args.out = str(Path("recordings") / f"{Path(args.file).stem}-{stamp}")
+        while Path(args.out).exists():  # two runs in the same second
+            args.out += "-1"
     runner = ExperimentRunner(rig, exp, args.out, options, rig_text=rig_text)
     tty = sys.stderr.isatty()
     last = [0.0]
@@ -825,7 +831,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a whole recording: baseline, induction, follow-up")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
-    p.add_argument("--out", required=True, metavar="DIR", help="new data folder")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="new data folder (default: recordings/<protocol>-<date>-<time>)",
+    )
     p.add_argument("--fast", action="store_true", help="no waits between sweeps (dry runs)")
     p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
