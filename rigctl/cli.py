@@ -343,6 +343,19 @@ def _open(args: argparse.Namespace) -> tuple[RigDefinition, Rig] | None:
     return definition, rig
 
 
+def _load_and_open(
+    args: argparse.Namespace,
+) -> tuple[proto.Experiment, RigDefinition, Rig] | None:
+    """The protocol ``args.file`` and the rig ``args.rig``, or None (problems printed)."""
+    exp = _load_or_report(args.file)
+    if exp is None:
+        return None
+    opened = _open(args)
+    if opened is None:
+        return None
+    return exp, *opened
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from rigctl.hardware import RigError
     from rigctl.hardware.calibration import calibrate_experiment, currents_for_rates
@@ -425,13 +438,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from rigctl.hardware.calibration import calibrate_experiment, phase_rates
     from rigctl.hardware.sim import SimRig
 
-    exp = _load_or_report(args.file)
-    if exp is None:
+    loaded = _load_and_open(args)
+    if loaded is None:
         return 1
-    opened = _open(args)
-    if opened is None:
-        return 1
-    definition, rig = opened
+    exp, definition, rig = loaded
     state_path = Path(args.state) if args.state else None
     meta: dict[str, object] = {
         "protocol_file": str(args.file),
@@ -533,13 +543,10 @@ def _progress_line(status: object) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from rigctl.engine import ExperimentRunner, RunOptions, RunState
 
-    exp = _load_or_report(args.file)
-    if exp is None:
+    loaded = _load_and_open(args)
+    if loaded is None:
         return 1
-    opened = _open(args)
-    if opened is None:
-        return 1
-    definition, rig = opened
+    exp, definition, rig = loaded
     rig_path = Path(args.rig) if args.rig else None
     from rigctl.hardware import DEFAULT_RIG_PATH
 

@@ -25,7 +25,6 @@ import json
 import os
 import queue
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from rigctl.protocol import write_atomic
 
 __all__ = [
     "AsyncWriter",
@@ -97,29 +98,6 @@ class SweepRecord:
         return f"{self.index:05d}-{self.segment}.npz"
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
@@ -165,10 +143,10 @@ class RecordingWriter:
                 f"{expected_bytes / 1e6:.0f} MB (twice that is required)"
             )
         self.header = dict(header, format=FORMAT, status="running")
-        _atomic_write(self.folder / "protocol.json", protocol_json.encode("utf-8"))
-        _atomic_write(self.folder / "rig.toml", rig_text.encode("utf-8"))
-        _atomic_write(self.folder / "rig.json", _json(rig_json).encode("utf-8"))
-        _atomic_write(self.folder / "recording.json", _json(self.header).encode("utf-8"))
+        write_atomic(self.folder / "protocol.json", protocol_json.encode("utf-8"))
+        write_atomic(self.folder / "rig.toml", rig_text.encode("utf-8"))
+        write_atomic(self.folder / "rig.json", _json(rig_json).encode("utf-8"))
+        write_atomic(self.folder / "recording.json", _json(self.header).encode("utf-8"))
         self._journal = open(self.folder / "journal.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self.event("start", header=self.header)
 
@@ -192,7 +170,7 @@ class RecordingWriter:
             meta=np.array(json.dumps(record.meta(), default=str)),
         )
         path = self.folder / SWEEP_DIR / record.filename
-        _atomic_write(path, buf.getvalue())
+        write_atomic(path, buf.getvalue())
         self.event(
             "sweep",
             index=record.index,
@@ -431,7 +409,7 @@ def recover(
     header["damaged"] = list(rec.damaged)
     header["summary"] = summary
     header["recovered_at"] = datetime.now(UTC).isoformat()
-    _atomic_write(rec.folder / "recording.json", _json(header).encode("utf-8"))
+    write_atomic(rec.folder / "recording.json", _json(header).encode("utf-8"))
     rows = analysis_rows(rec)
     out = io.StringIO()
     fields = [
@@ -450,5 +428,5 @@ def recover(
     w = csv.DictWriter(out, fieldnames=fields)
     w.writeheader()
     w.writerows(rows)
-    _atomic_write(rec.folder / "analysis.csv", out.getvalue().encode("utf-8"))
+    write_atomic(rec.folder / "analysis.csv", out.getvalue().encode("utf-8"))
     return replace(rec, header=header, status=final)

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from rigctl.protocol import model_at
+
 Key = str | int
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -72,24 +74,9 @@ def field_description(model: type[BaseModel], path: str) -> str:
 
     Returns an empty string when the model does not describe that field.
     """
-    current: Any = model
-    info = None
-    for key in parse_path(path):
-        if isinstance(key, int):
-            continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or key not in fields:
-            return ""
-        info = fields[key]
-        current = _model_in(info.annotation)
-    return (info.description or "") if info is not None else ""
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+    keys = parse_path(path)
+    holder = model_at(model, keys[:-1]) if keys else None
+    last = keys[-1] if keys else None
+    if holder is None or not isinstance(last, str) or last not in holder.model_fields:
+        return ""
+    return holder.model_fields[last].description or ""

@@ -35,9 +35,11 @@ from rigctl.protocol.io import (
     load,
     loads,
     migrate,
+    model_at,
     problems_of,
     register_migration,
     save,
+    write_atomic,
 )
 from rigctl.protocol.library import PAPER_CONDITIONS, TYPICAL_CURRENT_PA, paper_condition
 from rigctl.protocol.models import (
@@ -90,10 +92,12 @@ __all__ = [
     "load",
     "loads",
     "migrate",
+    "model_at",
     "paper_condition",
     "problems_of",
     "register_migration",
     "sample_index",
     "save",
     "schedule",
+    "write_atomic",
 ]

@@ -11,7 +11,7 @@ import difflib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,10 @@ __all__ = [
     "load",
     "loads",
     "migrate",
+    "model_at",
     "register_migration",
     "save",
+    "write_atomic",
 ]
 
 MAX_FILE_BYTES = 1_048_576
@@ -229,21 +231,27 @@ def _loc_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _known_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    """Field names of the model that holds the (unknown) key at ``loc``."""
-    current: Any = model
-    for part in loc[:-1]:
+def model_at(model: type[BaseModel], path: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model class that holds the fields at ``path`` (list indices ignored).
+
+    ``model_at(Experiment, ["induction", "phases", 0])`` is :class:`Phase`; ``None`` when
+    the path does not lead to a model.
+    """
+    current: type[BaseModel] | None = model
+    for part in path:
         if isinstance(part, int):
             continue
-        fields = getattr(current, "model_fields", None)
+        fields = current.model_fields if current is not None else None
         if not fields or part not in fields:
-            return []
-        ann = fields[part].annotation
-        current = _model_in(ann)
-        if current is None:
-            return []
-    fields = getattr(current, "model_fields", None)
-    return list(fields) if fields else []
+            return None
+        current = _model_in(fields[part].annotation)
+    return current
+
+
+def _known_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """Field names of the model that holds the (unknown) key at ``loc``."""
+    holder = model_at(model, loc[:-1])
+    return list(holder.model_fields) if holder is not None else []
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -419,24 +427,42 @@ def dumps(experiment: Experiment) -> str:
     return json.dumps(experiment.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
-def save(experiment: Experiment, path: str | os.PathLike[str]) -> Path:
-    """Write ``experiment`` to ``path`` atomically (a crash never leaves half a file).
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
 
-    Returns the path written.
+    The bytes go to a temporary file in the same folder, are flushed to disk, and the file
+    is renamed over ``path``; the folder entry is flushed too.
     """
     target = Path(path)
-    text = dumps(experiment)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    try:
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return target
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
     return target
+
+
+def save(experiment: Experiment, path: str | os.PathLike[str]) -> Path:
+    """Write ``experiment`` to ``path`` atomically (a crash never leaves half a file).
+
+    Returns the path written.
+    """
+    return write_atomic(path, dumps(experiment).encode("utf-8"))
 
 
 def json_schema() -> dict[str, Any]:
