@@ -111,7 +111,9 @@ def run_gui(
         QTimer.singleShot(0, lambda: window.showError("Cannot open protocol", str(error)))
 
     code = app.exec()
+    if window.runPanel is not None:
+        window.runPanel.shutdown()  # also when the loop ended without closing the window
     if window.rigPanel is not None:
-        window.rigPanel.shutdown()  # also when the loop ended without closing the window
+        window.rigPanel.shutdown()
     window.deleteLater()
     return status if screenshot is not None else code

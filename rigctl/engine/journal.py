@@ -198,6 +198,7 @@ class AsyncWriter:
     ) -> None:
         self.writer = writer
         self.error: BaseException | None = None
+        self.closed = False
         # Bounded: a run faster than the disk (dry runs) waits for the writer, so a crash
         # can only lose the sweep being written and at most one queued behind it.
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=2)
@@ -226,14 +227,18 @@ class AsyncWriter:
 
     def sweep(self, record: SweepRecord) -> None:
         """Queue a sweep for writing."""
+        if self.closed:
+            raise RuntimeError("the recording is closed")
         self._queue.put(("sweep", record))
 
     def event(self, kind: str, **data: Any) -> None:
-        """Queue a journal event."""
-        self._queue.put(("event", (kind, data)))
+        """Queue a journal event (ignored once the writer is closed)."""
+        if not self.closed:
+            self._queue.put(("event", (kind, data)))
 
     def close(self, status: str, summary: dict[str, Any] | None = None) -> None:
         """Write everything queued, then finish the folder."""
+        self.closed = True
         self._queue.put(None)
         self._thread.join()
         if self.error is None:

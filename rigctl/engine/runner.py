@@ -248,7 +248,12 @@ class ExperimentRunner:
         with self._lock:
             self._stop = True
             self._paused = False
+            running = not self._state.finished and self._state != RunState.IDLE
+            if running:
+                self._state = RunState.STOPPING
             self._wake.notify_all()
+        if running:
+            self.state_changed.emit(RunState.STOPPING)
 
     def abort(self) -> None:
         """Stop now: the sweep in flight is cut and the record is marked aborted."""
@@ -274,11 +279,18 @@ class ExperimentRunner:
             self._wake.notify_all()
 
     def add_note(self, text: str) -> None:
-        """Add a note at the current experiment time (kept in the journal and the NWB)."""
+        """Add a note at the current experiment time (kept in the journal and the NWB).
+
+        Raises
+        ------
+        RuntimeError
+            If the run has not started or is over (its journal is closed).
+        """
         with self._lock:
-            self._notes.append((self._t_exp, text))
             writer = self._writer
-        if writer is not None:
+            if writer is None or self._state.finished or writer.closed:
+                raise RuntimeError("notes can be added only while the run is in progress")
+            self._notes.append((self._t_exp, text))
             writer.event("note", text=text, at_s=self._t_exp)
 
     def extend_followup(self, minutes: float) -> None:
@@ -351,6 +363,9 @@ class ExperimentRunner:
                     raise _StopRunError
                 if self._induce_now and self._state == RunState.BASELINE:
                     return
+                if self._paused:
+                    self._check()  # pause now, not at the next sweep slot
+                    continue
                 remaining = t_wall - self._clock()
                 if remaining <= 0:
                     break
@@ -617,10 +632,10 @@ class ExperimentRunner:
         self._writer.event("induction_onset", at_s=t_ind, baseline_probes=i)
         # Induction.
         self._wait_until(t0_wall + t_ind)
-        self._set_state(RunState.INDUCTION)
         with self._lock:
             self._segment = "induction"
             self._t_exp = t_ind
+        self._set_state(RunState.INDUCTION)
         result = self._acquire(ind_prep, t_ind)
         rates = phase_rates(result.vm_mv, result.sample_rate_hz, comp.induction)
         for r in rates:

@@ -22,12 +22,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from rigctl.engine import ExperimentRunner, RunOptions
 from rigctl.gui.editor import ExperimentEditor
 from rigctl.gui.picker import PaperConditionPicker
 from rigctl.gui.plasticity_pane import PlasticityPane
 from rigctl.gui.preview import WaveformPreview
 from rigctl.gui.rig_panel import RigFactory, RigPanel
-from rigctl.hardware import DEFAULT_RIG_PATH
+from rigctl.gui.run_panel import RunPanel
+from rigctl.hardware import DEFAULT_RIG_PATH, RigError
 from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
 
 __all__ = ["MAX_RECENT", "MainWindow", "UnsavedAnswer"]
@@ -159,15 +161,23 @@ class MainWindow(QMainWindow):
         previews.setSizes([900, 900])
         splitter.setChildrenCollapsible(False)
         self._rig_panel: RigPanel | None = None
+        self._run_panel: RunPanel | None = None
         if rig_factory is None:
             self.setCentralWidget(splitter)
         else:
             self._rig_panel = RigPanel(rig_factory, rig_path, experiment=self.experiment)
             self._rig_panel.calibratedExperiment.connect(self._on_calibrated)
+            self._run_panel = RunPanel(
+                self._make_runner, self.experiment, self._rig_panel.definition
+            )
+            # One user of the rig at a time: the Rig tab rests while a recording runs.
+            self._run_panel.runStarted.connect(lambda _r: self._set_rig_tab_enabled(False))
+            self._run_panel.runFinished.connect(lambda _r: self._set_rig_tab_enabled(True))
             self._tabs = QTabWidget()
             self._tabs.setDocumentMode(True)
             self._tabs.addTab(splitter, "Protocol")
             self._tabs.addTab(self._rig_panel, "Rig")
+            self._tabs.addTab(self._run_panel, "Run")
             self.setCentralWidget(self._tabs)
 
         self._build_actions()
@@ -212,6 +222,29 @@ class MainWindow(QMainWindow):
     def rigPanel(self) -> RigPanel | None:
         """The rig tab (``None`` when the window was built without a rig factory)."""
         return self._rig_panel
+
+    @property
+    def runPanel(self) -> RunPanel | None:
+        """The run tab (``None`` when the window was built without a rig factory)."""
+        return self._run_panel
+
+    def _set_rig_tab_enabled(self, enabled: bool) -> None:
+        if self._rig_panel is not None:
+            self._rig_panel.setEnabled(enabled)
+
+    def _make_runner(
+        self, experiment: Experiment, folder: Path, options: RunOptions
+    ) -> ExperimentRunner:
+        """Build a runner on the rig the Rig tab has open (the run tab's factory)."""
+        panel = self._rig_panel
+        rig = panel.rig() if panel is not None else None
+        if panel is None or rig is None:
+            raise RigError("no rig is open: choose a rig file in the Rig tab")
+        if panel.isRunning():
+            raise RigError("the Rig tab is using the rig; wait for its sweep to finish")
+        path = panel.rigPath()
+        text = Path(path).read_text(encoding="utf-8") if path else ""
+        return ExperimentRunner(rig, experiment, folder, options, rig_text=text)
 
     def showRigPanel(self) -> None:
         """Bring the rig tab to the front (if there is one)."""
@@ -581,6 +614,8 @@ class MainWindow(QMainWindow):
             return
         if self.maybeSave():
             a0.accept()
+            if self._run_panel is not None:
+                self._run_panel.shutdown()  # a run still going is aborted, outputs at rest
             if self._rig_panel is not None:
                 self._rig_panel.shutdown()  # outputs at rest, rig closed
         else:

@@ -242,3 +242,67 @@ def test_chunks_and_analysis_signals(tmp_path: Path) -> None:
     status = runner.status()
     assert status.state == RunState.DONE and status.sweeps_done == result.sweeps
     assert np.isfinite(status.last_epsp_mv or np.nan)
+
+
+def test_notes_only_while_running_and_stopping_is_reported(tmp_path: Path) -> None:
+    rig = GatedRig()
+    runner = ExperimentRunner(rig, short(proto.paper_condition(25, 50)), tmp_path / "rec", FAST)
+    with pytest.raises(RuntimeError, match="in progress"):
+        runner.add_note("too early")
+    states: list[RunState] = []
+    runner.state_changed.connect(states.append)
+    runner.start()
+    assert rig.started.acquire(timeout=5)
+    runner.stop()
+    assert runner.state == RunState.STOPPING
+    rig.release(1)
+    result = runner.wait(10)
+    assert result is not None and result.state == RunState.STOPPED
+    assert RunState.STOPPING in states
+    with pytest.raises(RuntimeError, match="in progress"):
+        runner.add_note("too late")  # never blocks on a closed journal
+
+
+def test_status_during_the_induction(tmp_path: Path) -> None:
+    runner = ExperimentRunner(
+        SimRig(load_rig(), seed=2), short(proto.paper_condition(25, 50)), tmp_path / "rec", FAST
+    )
+    seen: list[float | None] = []
+    runner.state_changed.connect(
+        lambda s: (
+            seen.append(runner.status().since_induction_s) if s == RunState.INDUCTION else None
+        )
+    )
+    runner.run()
+    assert seen == [0.0]
+
+
+def test_real_time_waits_are_cooperative(tmp_path: Path) -> None:
+    # A frozen clock: the runner waits for the next probe slot forever unless told.
+    runner = ExperimentRunner(
+        SimRig(load_rig(), seed=2),
+        short(proto.paper_condition(25, 50)),
+        tmp_path / "rec",
+        RunOptions(fast=False, write_nwb=False),
+        clock=lambda: 0.0,
+    )
+    paused = threading.Event()
+
+    def on_state(state: RunState) -> None:
+        if state == RunState.PAUSED:
+            paused.set()
+
+    runner.state_changed.connect(on_state)
+    runner.start()
+    deadline = 50
+    while runner.status().sweeps_done < 1 and deadline:
+        threading.Event().wait(0.1)
+        deadline -= 1
+    assert runner.status().sweeps_done == 1  # the first probe, then waiting for the second
+    runner.pause()
+    assert paused.wait(5)  # paused during the wait, not at the next slot
+    runner.resume()
+    runner.abort()
+    result = runner.wait(10)
+    assert result is not None and result.state == RunState.ABORTED
+    assert result.sweeps == 1

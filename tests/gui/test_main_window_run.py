@@ -1,0 +1,61 @@
+"""The Run tab of the main window: a recording of the window's protocol on the rig tab's rig."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
+
+from rigctl import protocol as proto
+from rigctl.engine import RunState, load_recording
+from rigctl.gui import MainWindow
+from rigctl.hardware import SimRig, open_rig
+from tests.gui.conftest import Dialogs
+
+
+@pytest.fixture
+def run_window(
+    qtbot: QtBot, settings: QSettings, dialogs: Dialogs, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MainWindow]:
+    win = MainWindow(settings, rig_factory=open_rig)
+    dialogs.install(win, monkeypatch)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    dialogs.unsaved_answer = "discard"
+    win.close()
+
+
+def test_a_fast_recording_from_the_run_tab(
+    qtbot: QtBot, run_window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    win = run_window
+    run = win.runPanel
+    rig_tab = win.rigPanel
+    assert run is not None and rig_tab is not None
+    exp = proto.paper_condition(50, 25)
+    win.setDocument(exp.replace(probes=exp.probes.replace(baseline_min=1, followup_min=2)))
+    confirmations: list[object] = []
+
+    def confirm(details: object) -> bool:
+        confirmations.append(details)
+        return True
+
+    monkeypatch.setattr(run, "confirmStart", confirm)
+    monkeypatch.setattr(run, "askDataFolder", lambda start: tmp_path / "rec")
+    run.chooseDataFolder()
+    run.start()
+    qtbot.waitUntil(lambda: not rig_tab.isEnabled(), timeout=10_000)  # the rig has one user
+    qtbot.waitUntil(lambda: run.lastResult() is not None, timeout=30_000)
+    result = run.lastResult()
+    assert result is not None and result.state == RunState.DONE
+    assert confirmations and rig_tab.isEnabled()
+    rec = load_recording(tmp_path / "rec")
+    assert len(rec.sweeps) == 3 + 1 + 6
+    assert proto.loads(rec.protocol_json()).induction == exp.induction
+    rig = rig_tab.rig()
+    assert isinstance(rig, SimRig) and rig.outputs_at_rest
