@@ -51,6 +51,7 @@ from PyQt6.QtWidgets import (
 )
 
 from rigctl.gui.kinase_params_dialog import KinaseParamsDialog
+from rigctl.gui.plot_style import style_plot
 from rigctl.gui.preview import PHASE_COLORS
 from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
 from rigctl.plasticity.calibration import (
@@ -225,22 +226,6 @@ def _compute_in_thread(
 
     threading.Thread(target=work, name="rigctl-rate-map", daemon=True).start()
     return future
-
-
-def _style_plot(item: Any, *, y_label: str, x_label: str | None) -> None:
-    item.setMenuEnabled(False)
-    item.hideButtons()
-    for name in ("left", "bottom"):
-        axis = item.getAxis(name)
-        axis.setPen(pg.mkPen("#555555"))
-        axis.setTextPen(pg.mkPen("#222222"))
-        axis.enableAutoSIPrefix(False)
-    item.getAxis("left").setWidth(_AXIS_WIDTH)
-    item.setLabel("left", y_label, color="#222")
-    if x_label is None:
-        item.getAxis("bottom").setStyle(showValues=False)
-    else:
-        item.setLabel("bottom", x_label, color="#222")
 
 
 def _title(item: Any, html: str) -> None:
@@ -500,10 +485,17 @@ class PlasticityPane(QWidget):
         self._win_dwt = view.addPlot(row=1, col=0)
         self._all = view.addPlot(row=2, col=0)
         self._all_dwt = view.addPlot(row=3, col=0)
-        _style_plot(self._win, y_label="Ca (a.u.)", x_label=None)
-        _style_plot(self._win_dwt, y_label="dWt", x_label="time from window onset (ms)")
-        _style_plot(self._all, y_label="Ca (a.u.)", x_label=None)
-        _style_plot(self._all_dwt, y_label="dWt", x_label="time in the induction sweep (s)")
+        style_plot(self._win, left="Ca (a.u.)", bottom=None, axis_width=_AXIS_WIDTH)
+        style_plot(
+            self._win_dwt, left="dWt", bottom="time from window onset (ms)", axis_width=_AXIS_WIDTH
+        )
+        style_plot(self._all, left="Ca (a.u.)", bottom=None, axis_width=_AXIS_WIDTH)
+        style_plot(
+            self._all_dwt,
+            left="dWt",
+            bottom="time in the induction sweep (s)",
+            axis_width=_AXIS_WIDTH,
+        )
         self._win_dwt.setXLink(self._win)
         self._all_dwt.setXLink(self._all)
         for item in (self._win, self._win_dwt, self._all, self._all_dwt):
@@ -607,7 +599,12 @@ class PlasticityPane(QWidget):
         view.setMinimumSize(260, 260)
         self._map_view = view
         self._map = view.addPlot(row=0, col=0)
-        _style_plot(self._map, y_label="outcome rate (Hz)", x_label="prediction rate (Hz)")
+        style_plot(
+            self._map,
+            left="outcome rate (Hz)",
+            bottom="prediction rate (Hz)",
+            axis_width=_AXIS_WIDTH,
+        )
         self._map.setMouseEnabled(x=False, y=False)
         self._image = pg.ImageItem(axisOrder="col-major")  # values[i, j]: x = i, y = j
         self._map.addItem(self._image)

@@ -46,6 +46,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from rigctl.gui.plot_style import style_plot
 from rigctl.gui.preview import PHASE_COLORS
 from rigctl.gui.rig_jobs import (
     CalibrationDone,
@@ -108,20 +109,6 @@ _LIMIT_ROWS: Final = (
     ("max_sweep_s", "Max sweep length", "{:g} s"),
     ("max_duty_cycle", "Max stim duty cycle", "{:.3g} %"),
 )
-
-
-def _style_plot(item: Any, *, left: str, bottom: str) -> None:
-    item.setMenuEnabled(False)
-    item.hideButtons()
-    for name in ("left", "bottom"):
-        axis = item.getAxis(name)
-        axis.setPen(pg.mkPen("#555555"))
-        axis.setTextPen(pg.mkPen("#222222"))
-        axis.enableAutoSIPrefix(False)
-    item.getAxis("left").setWidth(_AXIS_WIDTH)
-    item.setLabel("left", left, color="#222")
-    item.setLabel("bottom", bottom, color="#222")
-    item.showGrid(x=True, y=True, alpha=0.15)
 
 
 def _table(headers: Sequence[str]) -> QTableWidget:
@@ -430,7 +417,7 @@ class RigPanel(QWidget):
         self._vm_view = pg.PlotWidget()
         self._vm_view.setBackground("w")
         self._vm_plot = self._vm_view.getPlotItem()
-        _style_plot(self._vm_plot, left="Vm (mV)", bottom="time (s)")
+        style_plot(self._vm_plot, left="Vm (mV)", bottom="time (s)", axis_width=_AXIS_WIDTH)
         self._title("")
         self._vm_curve = self._vm_plot.plot(pen=pg.mkPen(_VM_PEN, width=1))
         self._vm_curve.setDownsampling(auto=True, method="peak")
@@ -468,7 +455,12 @@ class RigPanel(QWidget):
         self._fi_view = pg.PlotWidget()
         self._fi_view.setBackground("w")
         self._fi_plot = self._fi_view.getPlotItem()
-        _style_plot(self._fi_plot, left="firing rate (Hz)", bottom="step current (pA)")
+        style_plot(
+            self._fi_plot,
+            left="firing rate (Hz)",
+            bottom="step current (pA)",
+            axis_width=_AXIS_WIDTH,
+        )
         self._fi_plot.setTitle("f–I curve (100 ms steps)", color="#222", size="9pt")  # noqa: RUF001
         self._fi_curve = self._fi_plot.plot(
             pen=pg.mkPen(_FI_PEN, width=1.5), symbol="o", symbolSize=5, symbolBrush=_FI_PEN

@@ -1,0 +1,37 @@
+"""The house style of rigctl's pyqtgraph plots (shared by every panel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyqtgraph as pg
+
+__all__ = ["style_plot"]
+
+
+def style_plot(item: Any, *, left: str, bottom: str | None, axis_width: int) -> None:
+    """Style a plot item: no context menu or buttons, dark axes without SI prefixes.
+
+    Parameters
+    ----------
+    item
+        A ``pyqtgraph.PlotItem``.
+    left, bottom
+        Axis labels with units; ``bottom=None`` hides the bottom tick labels (for a plot
+        that shares its x axis with the one below it).
+    axis_width
+        Width of the left axis in pixels, so stacked plots line up.
+    """
+    item.setMenuEnabled(False)
+    item.hideButtons()
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen("#555555"))
+        axis.setTextPen(pg.mkPen("#222222"))
+        axis.enableAutoSIPrefix(False)
+    item.getAxis("left").setWidth(axis_width)
+    item.setLabel("left", left, color="#222")
+    if bottom is None:
+        item.getAxis("bottom").setStyle(showValues=False)
+    else:
+        item.setLabel("bottom", bottom, color="#222")
