@@ -177,3 +177,23 @@ def test_detect_spikes_on_a_synthetic_trace() -> None:
     for i in (100, 112, 400, 700):  # 112 is 0.6 ms after 100: inside the 1 ms dead time
         v[i : i + 5] = 20.0
     assert detect_spikes(v, FS).tolist() == [100, 400, 700]
+
+
+def test_an_aborted_induction_learns_only_from_the_windows_delivered() -> None:
+    exp = proto.paper_condition(25, 50)
+    sweep = proto.compile_induction(exp.induction)
+    full = SimRig(load_rig(), seed=12)
+    whole = full.run(full.prepare(sweep, "induction")).extra
+    cut = SimRig(load_rig(), seed=12)
+    prepared = cut.prepare(sweep, "induction")
+
+    def abort_after_a_second(chunk: object) -> None:
+        if getattr(chunk, "stop", 0) >= 20_000:  # 1 s: the first window (0.2-0.4 s) is done
+            cut.abort()
+
+    res = cut.run(prepared, abort_after_a_second)
+    assert not res.complete
+    part = res.extra
+    assert len(part["sim_dwt_per_window"]) == 2  # windows ending before the cut
+    assert 1.0 < part["sim_weight_ratio"] < whole["sim_weight_ratio"]
+    assert cut.outputs_at_rest

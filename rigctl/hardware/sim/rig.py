@@ -181,8 +181,13 @@ class SimulatedCell:
         *,
         sweep: CompiledSweep | None = None,
         at_s: float | None = None,
+        learn: bool = True,
     ) -> tuple[CellOutput, dict[str, Any]]:
-        """Simulate one sweep; apply plasticity if it has theta windows. Advances the clock."""
+        """Simulate one sweep; apply plasticity if it has theta windows. Advances the clock.
+
+        With ``learn=False`` the plasticity is left to :meth:`learn`, so that a rig can
+        apply it only for the part of the sweep it actually delivered.
+        """
         t0 = self.clock_s if at_s is None else max(at_s, 0.0)
         # Slow run-up or run-down of the synapse over the recording, on top of plasticity.
         weight = self.weight_at(t0) * max(0.2, 1.0 + self.epsp_trend_per_hour * t0 / 3600.0)
@@ -196,32 +201,55 @@ class SimulatedCell:
             "sim_pulse_times_ms": (out.pulse_index * 1000.0 / sample_rate_hz).tolist(),
             "sim_at_s": t0,
         }
-        if self.plasticity and sweep is not None and sweep.window_length is not None:
-            on, _ = pulse_edges(stim)
-            pre_ms = on * 1000.0 / sample_rate_hz
-            post_ms = out.spike_times_ms(sample_rate_hz)
-            res = kinase_dwt(
-                pre_ms,
-                post_ms,
-                sweep.window_starts_ms,
-                float(sweep.window_length),
-                self.kinase,
-                end_ms=math.floor(duration_s * 1000.0),
-            )
-            lrate = _expression_lrate(self.kinase) * self.plasticity_scale
-            ratio = weight_from_dwt(res.per_window, lrate)
-            t_end = t0 + duration_s
-            now = self.weight_at(t_end)
-            self._change = _WeightChange(t_end, now, self._change.after * ratio)
-            info.update(
-                sim_dwt_total=res.total,
-                sim_dwt_per_window=res.per_window.tolist(),
-                sim_weight_ratio=ratio,
-                sim_target_weight=self._change.after,
-            )
-            self.history.append({"at_s": t_end, "dwt": res.total, "ratio": ratio})
         self.clock_s = t0 + duration_s
+        if learn:
+            info.update(self.learn(stim, out, sample_rate_hz, sweep, t0))
         return out, info
+
+    def learn(
+        self,
+        stim: np.ndarray,
+        out: CellOutput,
+        sample_rate_hz: float,
+        sweep: CompiledSweep | None,
+        t0: float,
+        delivered: int | None = None,
+    ) -> dict[str, Any]:
+        """Change the synaptic weight by the kinase rule for the theta windows delivered.
+
+        Uses the stimulation pulses and the cell's spikes in the first ``delivered``
+        samples (all by default); a window cut short by an abort does not count.
+        """
+        if not self.plasticity or sweep is None or sweep.window_length is None:
+            return {}
+        n = stim.shape[0] if delivered is None else min(delivered, stim.shape[0])
+        window_ms = float(sweep.window_length)
+        starts = sweep.window_starts_ms
+        starts = starts[starts + window_ms <= n * 1000.0 / sample_rate_hz]
+        if starts.size == 0:
+            return {"sim_dwt_total": 0.0, "sim_weight_ratio": 1.0}
+        on, _ = pulse_edges(stim[:n])
+        spikes = out.spike_index[out.spike_index < n]
+        res = kinase_dwt(
+            on * 1000.0 / sample_rate_hz,
+            spikes * 1000.0 / sample_rate_hz,
+            starts,
+            window_ms,
+            self.kinase,
+            end_ms=math.floor(n * 1000.0 / sample_rate_hz),
+        )
+        lrate = _expression_lrate(self.kinase) * self.plasticity_scale
+        ratio = weight_from_dwt(res.per_window, lrate)
+        t_end = t0 + n / sample_rate_hz
+        now = self.weight_at(t_end)
+        self._change = _WeightChange(t_end, now, self._change.after * ratio)
+        self.history.append({"at_s": t_end, "dwt": res.total, "ratio": ratio})
+        return {
+            "sim_dwt_total": res.total,
+            "sim_dwt_per_window": res.per_window.tolist(),
+            "sim_weight_ratio": ratio,
+            "sim_target_weight": self._change.after,
+        }
 
 
 class SimRig:
@@ -298,7 +326,12 @@ class SimRig:
                 self.output_pa = float(prepared.command_pa[0])
                 self.output_ttl = int(prepared.stim[0])
                 out, info = self.cell.respond(
-                    prepared.command_pa, prepared.stim, fs, sweep=prepared.sweep, at_s=at_s
+                    prepared.command_pa,
+                    prepared.stim,
+                    fs,
+                    sweep=prepared.sweep,
+                    at_s=at_s,
+                    learn=False,
                 )
                 chunk = max(1, round(self.definition.chunk_ms * fs / 1000.0))
                 for start in range(0, n, chunk):
@@ -318,6 +351,10 @@ class SimRig:
             complete = acquired == n
             if not complete:
                 info["aborted_at_sample"] = acquired
+            # The synapse learns from what the cell actually received.
+            info.update(
+                self.cell.learn(prepared.stim, out, fs, prepared.sweep, info["sim_at_s"], acquired)
+            )
             return SweepResult(
                 label=prepared.label,
                 sample_rate_hz=fs,
