@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -65,14 +65,24 @@ def exact(value: float | int | Fraction) -> Fraction:
         return value
     if isinstance(value, int):
         return Fraction(value)
+    return _exact_float(float(value))
+
+
+@lru_cache(maxsize=4096)
+def _exact_float(value: float) -> Fraction:
     if not math.isfinite(value):
         raise CompileError(f"time value {value!r} is not finite")
-    return Fraction(repr(float(value)))
+    return Fraction(repr(value))
 
 
 def sample_index(t_ms: Fraction, sample_rate_hz: Fraction) -> int:
-    """Sample of an edge at ``t_ms``: the nearest sample, ties rounded up."""
-    return math.floor(t_ms * sample_rate_hz / 1000 + Fraction(1, 2))
+    """Sample of an edge at ``t_ms``: the nearest sample, ties rounded up.
+
+    ``floor(t * fs / 1000 + 1/2)`` in integer arithmetic (no rounding anywhere).
+    """
+    p, q = t_ms.numerator, t_ms.denominator
+    a, b = sample_rate_hz.numerator, sample_rate_hz.denominator
+    return (2 * p * a + 1000 * q * b) // (2000 * q * b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,22 +276,25 @@ def _pulse_starts(
     phase: Phase, phase_start: Fraction, window: int, phase_index: int
 ) -> list[Fraction]:
     train = phase.pre
-    dur = exact(phase.duration_ms)
     period = 1000 / exact(train.rate_hz)
     onset = exact(train.onset_ms)
-    width = exact(train.pulse_width_us) / 1000
     count = phase.pulse_count()
-    offsets = [onset + k * period for k in range(count)]
     if train.timing == "jittered" and train.jitter_ms > 0:
+        dur = exact(phase.duration_ms)
+        latest = dur - exact(train.pulse_width_us) / 1000
         rng = _phase_rng(train.seed, window, phase_index)
         shifts = rng.uniform(-train.jitter_ms, train.jitter_ms, size=count)
-        latest = dur - width
-        offsets = [
-            min(max(off + Fraction(float(s)), Fraction(0)), latest)
-            for off, s in zip(offsets, shifts, strict=True)
-        ]
-        offsets.sort()
-    return [phase_start + off for off in offsets]
+        offsets = sorted(
+            min(max(onset + k * period + Fraction(float(s)), Fraction(0)), latest)
+            for k, s in enumerate(shifts)
+        )
+        return [phase_start + off for off in offsets]
+    # start + onset + k * period, one normalisation per pulse (integers, not Fraction sums)
+    base = phase_start + onset
+    num = base.numerator * period.denominator
+    step = period.numerator * base.denominator
+    den = base.denominator * period.denominator
+    return [Fraction(num + k * step, den) for k in range(count)]
 
 
 def _window_length(induction: Induction) -> Fraction:
