@@ -23,6 +23,7 @@ from rigctl import protocol as proto
 
 if TYPE_CHECKING:
     from rigctl.hardware import Rig, RigDefinition
+    from rigctl.plasticity.calibration import Dataset, MappingFit
 
 __all__ = ["main"]
 
@@ -197,18 +198,22 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
 
 def prediction_record(
-    name: str, exp: proto.Experiment, args: argparse.Namespace
+    name: str,
+    exp: proto.Experiment,
+    args: argparse.Namespace,
+    fit: MappingFit,
+    dataset: Dataset,
 ) -> dict[str, object]:
-    """The numbers ``rigctl predict`` reports for one file (also its JSON output)."""
-    from rigctl.plasticity import KinaseParams
-    from rigctl.plasticity.calibration import fit_mapping, match_paper_condition, paper_dataset
+    """The numbers ``rigctl predict`` reports for one file (also its JSON output).
+
+    ``fit`` is the EPSP-ratio mapping fitted to ``dataset`` with the same parameters.
+    """
+    from rigctl.plasticity.calibration import match_paper_condition
     from rigctl.plasticity.preview import DIRECTION_THRESHOLD_DWT, TrainOptions, predict
 
-    params = KinaseParams(d_scale=args.d_scale)
+    params = fit.params
     trains = TrainOptions(timing=args.trains, n_seeds=args.seeds)
     pred = predict(exp, params, trains=trains)
-    dataset = paper_dataset()
-    fit = fit_mapping(dataset, params)
     match = match_paper_condition(exp)
     measured = dataset.find(*match) if match else None
     return {
@@ -282,6 +287,12 @@ def _prediction_text(rec: dict[str, object]) -> str:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from rigctl.plasticity import KinaseParams
+    from rigctl.plasticity.calibration import fit_mapping, paper_dataset
+
+    # The mapping is fitted once for all files (four predictions of the paper protocols).
+    dataset = paper_dataset()
+    fit = fit_mapping(dataset, KinaseParams(d_scale=args.d_scale))
     records = []
     status = 0
     for name in args.files:
@@ -289,7 +300,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if exp is None:
             status = 1
             continue
-        records.append(prediction_record(name, exp, args))
+        records.append(prediction_record(name, exp, args, fit, dataset))
     if args.json:
         print(json.dumps(records, indent=2))
     else:

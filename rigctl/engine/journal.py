@@ -26,7 +26,7 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,16 +193,13 @@ class AsyncWriter:
     it after every sweep and stops safely, keeping what was written.
     """
 
-    def __init__(
-        self, writer: RecordingWriter, on_written: Callable[[Path], None] | None = None
-    ) -> None:
+    def __init__(self, writer: RecordingWriter) -> None:
         self.writer = writer
         self.error: BaseException | None = None
         self.closed = False
         # Bounded: a run faster than the disk (dry runs) waits for the writer, so a crash
         # can only lose the sweep being written and at most one queued behind it.
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=2)
-        self._on_written = on_written
         self._thread = threading.Thread(target=self._loop, name="rigctl-writer", daemon=True)
         self._thread.start()
 
@@ -216,9 +213,7 @@ class AsyncWriter:
                 continue
             try:
                 if what == "sweep":
-                    path = self.writer.write_sweep(payload)
-                    if self._on_written is not None:
-                        self._on_written(path)
+                    self.writer.write_sweep(payload)
                 else:
                     kind, data = payload
                     self.writer.event(kind, **data)

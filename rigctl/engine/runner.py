@@ -192,7 +192,6 @@ class ExperimentRunner:
         self._abort = False
         self._induce_now = False
         self._extra_followup = 0
-        self._notes: list[tuple[float, str]] = []
         self._thread: threading.Thread | None = None
         self._result: RunResult | None = None
         # progress
@@ -290,7 +289,6 @@ class ExperimentRunner:
             writer = self._writer
             if writer is None or self._state.finished or writer.closed:
                 raise RuntimeError("notes can be added only while the run is in progress")
-            self._notes.append((self._t_exp, text))
             writer.event("note", text=text, at_s=self._t_exp)
 
     def extend_followup(self, minutes: float) -> None:
