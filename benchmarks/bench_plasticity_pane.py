@@ -35,7 +35,7 @@ from collections.abc import Callable
 import numpy as np
 from PyQt6.QtWidgets import QApplication
 
-from rigctl.gui.plasticity_pane import RATE_MAP_HZ, PlasticityPane
+from rigctl.gui.plasticity.pane import RATE_MAP_HZ, PlasticityPane
 from rigctl.plasticity import KinaseParams
 from rigctl.plasticity.preview import TrainOptions, rate_map
 from rigctl.protocol import CompiledSweep, Experiment, compile_induction, paper_condition

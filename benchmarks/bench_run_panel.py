@@ -45,7 +45,7 @@ from PyQt6.QtWidgets import QApplication
 
 from rigctl import protocol as proto
 from rigctl.engine import AnalysisSettings, ExperimentRunner, RunOptions, RunResult, RunState
-from rigctl.gui.run_panel import RunConfirmation, RunPanel
+from rigctl.gui.run.panel import RunConfirmation, RunPanel
 from rigctl.hardware import SimRig, load_rig
 
 TARGET_FPS = 30.0

@@ -4,11 +4,11 @@ Editors know only the protocol model (``value()``, ``setValue()``, ``valueChange
 the main window composes them with the preview and the files.
 """
 
-from rigctl.gui.editor import EditInfo, ExperimentEditor
+from rigctl.gui.design.editor import EditInfo, ExperimentEditor
+from rigctl.gui.design.phases import PhasesTable
+from rigctl.gui.design.picker import PaperConditionPicker
+from rigctl.gui.design.preview import SAMPLE_RATE_HZ, WaveformPreview
 from rigctl.gui.main_window import MAX_RECENT, MainWindow, UnsavedAnswer
-from rigctl.gui.phases import PhasesTable
-from rigctl.gui.picker import PaperConditionPicker
-from rigctl.gui.preview import SAMPLE_RATE_HZ, WaveformPreview
 
 __all__ = [
     "MAX_RECENT",

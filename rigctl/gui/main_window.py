@@ -23,12 +23,12 @@ from PyQt6.QtWidgets import (
 )
 
 from rigctl.engine import ExperimentRunner, RunOptions
-from rigctl.gui.editor import ExperimentEditor
-from rigctl.gui.picker import PaperConditionPicker
-from rigctl.gui.plasticity_pane import PlasticityPane
-from rigctl.gui.preview import WaveformPreview
-from rigctl.gui.rig_panel import RigFactory, RigPanel
-from rigctl.gui.run_panel import RunPanel
+from rigctl.gui.design.editor import ExperimentEditor
+from rigctl.gui.design.picker import PaperConditionPicker
+from rigctl.gui.design.preview import WaveformPreview
+from rigctl.gui.plasticity.pane import PlasticityPane
+from rigctl.gui.rig.panel import RigFactory, RigPanel
+from rigctl.gui.run.panel import RunPanel
 from rigctl.hardware import DEFAULT_RIG_PATH, RigError
 from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
 
@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         Parent widget.
     rig_factory
         Opens a rig file's rig (``rigctl.hardware.open_rig``); with it the window has a
-        *Rig* tab (:class:`~rigctl.gui.rig_panel.RigPanel`) beside the designer.
+        *Rig* tab (:class:`~rigctl.gui.rig.panel.RigPanel`) beside the designer.
     rig_path
         The rig file the rig tab opens first (default: the simulated rig).
 

@@ -10,9 +10,9 @@ from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
 from rigctl.gui import ExperimentEditor
-from rigctl.gui._draft import get_in
-from rigctl.gui.fields import OptionalQuantityField, QuantityField, TextAreaField, problem_of
-from rigctl.gui.phases import COLUMNS
+from rigctl.gui.design._draft import get_in
+from rigctl.gui.design.fields import OptionalQuantityField, QuantityField, TextAreaField, problem_of
+from rigctl.gui.design.phases import COLUMNS
 from tests.conftest import PROTOCOLS
 from tests.gui.conftest import keys, type_into
 

@@ -18,8 +18,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QCheckBox, QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
-from rigctl.gui.kinase_params_dialog import KinaseParamsDialog
-from rigctl.gui.plasticity_pane import RATE_MAP_HZ, PlasticityPane, is_flat
+from rigctl.gui.plasticity.pane import RATE_MAP_HZ, PlasticityPane, is_flat
+from rigctl.gui.plasticity.params_dialog import KinaseParamsDialog
 from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
 from rigctl.plasticity.preview import TrainOptions, rate_map
 from rigctl.protocol import Experiment, compile_induction, paper_condition
@@ -254,7 +254,7 @@ def map_calls(monkeypatch: pytest.MonkeyPatch) -> list[KinaseParams]:
         calls.append(params or KinaseParams())
         return rate_map(source, minus, plus, params)
 
-    monkeypatch.setattr("rigctl.gui.plasticity_pane.rate_map", counting)
+    monkeypatch.setattr("rigctl.gui.plasticity.pane.rate_map", counting)
     return calls
 
 
@@ -372,7 +372,7 @@ def test_model_error_is_shown_not_raised(
     def broken(*_: Any, **__: Any) -> Any:
         raise ValueError("window_ms: a 0 ms window ends before the first 1 ms step does")
 
-    monkeypatch.setattr("rigctl.gui.plasticity_pane.predict", broken)
+    monkeypatch.setattr("rigctl.gui.plasticity.pane.predict", broken)
     pane.setExperiment(paper_condition(50, 25))
     assert pane.prediction() is None
     assert "No prediction" in pane.headlineText()

@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
 from rigctl.gui import SAMPLE_RATE_HZ, WaveformPreview
-from rigctl.gui.preview import hold_steps
+from rigctl.gui.design.preview import hold_steps
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
 from rigctl.gui import MainWindow
-from rigctl.gui.rig_jobs import (
+from rigctl.gui.rig.jobs import (
     CalibrationDone,
     JobAborted,
     JobFailed,
@@ -23,7 +23,7 @@ from rigctl.gui.rig_jobs import (
     SweepDone,
     sweep_work,
 )
-from rigctl.gui.rig_panel import RigPanel
+from rigctl.gui.rig.panel import RigPanel
 from rigctl.hardware import DEFAULT_RIG_PATH, Rig, RigDefinition, RigError, SimRig, open_rig
 from tests.gui.conftest import Dialogs
 

@@ -26,8 +26,8 @@ from rigctl.engine import (
     RunStatus,
     load_recording,
 )
-from rigctl.gui.run_bridge import LiveChunks, RunBridge
-from rigctl.gui.run_panel import RunConfirmation, RunPanel
+from rigctl.gui.run.bridge import LiveChunks, RunBridge
+from rigctl.gui.run.panel import RunConfirmation, RunPanel
 from rigctl.hardware import Chunk, Rig, RigDefinition, RigError, SimRig, load_rig
 from tests.engine.rigs import GatedRig, short
 

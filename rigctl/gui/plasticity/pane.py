@@ -50,9 +50,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.gui.kinase_params_dialog import KinaseParamsDialog
+from rigctl.gui.design.preview import PHASE_COLORS
+from rigctl.gui.plasticity.params_dialog import KinaseParamsDialog
 from rigctl.gui.plot_style import style_plot
-from rigctl.gui.preview import PHASE_COLORS
 from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
 from rigctl.plasticity.calibration import (
     ConditionData,

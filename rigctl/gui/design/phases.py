@@ -19,8 +19,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.gui._draft import field_description, get_in
-from rigctl.gui.fields import (
+from rigctl.gui.design._draft import field_description, get_in
+from rigctl.gui.design.fields import (
     ChoiceField,
     Field,
     IntField,

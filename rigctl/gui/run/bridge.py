@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from rigctl.engine import ExperimentRunner, RunResult, RunState, RunStatus, SweepRecord
-from rigctl.gui.run_data import SweepInfo
+from rigctl.gui.run.data import SweepInfo
 from rigctl.hardware import Chunk
 
 __all__ = ["LiveChunks", "RunBridge"]

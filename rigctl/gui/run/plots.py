@@ -24,7 +24,7 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from rigctl.engine import AnalysisSettings
-from rigctl.gui.run_data import RunHistory
+from rigctl.gui.run.data import RunHistory
 from rigctl.hardware import Chunk
 
 __all__ = ["LIVE_MIN_SPAN_MV", "RunPlots"]

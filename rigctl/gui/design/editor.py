@@ -27,8 +27,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.gui._draft import field_description, get_in, is_within, set_in, thaw
-from rigctl.gui.fields import (
+from rigctl.gui.design._draft import field_description, get_in, is_within, set_in, thaw
+from rigctl.gui.design.fields import (
     INVALID_STYLE,
     Field,
     IntField,
@@ -39,7 +39,7 @@ from rigctl.gui.fields import (
     TextField,
     set_problem,
 )
-from rigctl.gui.phases import COLUMNS, PhasesTable
+from rigctl.gui.design.phases import COLUMNS, PhasesTable
 from rigctl.protocol import Experiment, Metadata, Problem, problems_of
 
 __all__ = ["EditInfo", "ExperimentEditor"]

@@ -8,7 +8,7 @@ of every phase.
 
 The rig is opened by a factory passed in (``open_rig`` from the composition root) and
 used only through the :class:`~rigctl.hardware.Rig` protocol. Calibrations and sweeps
-run on a worker thread (:class:`~rigctl.gui.rig_jobs.RigJob`) that holds no widget; its
+run on a worker thread (:class:`~rigctl.gui.rig.jobs.RigJob`) that holds no widget; its
 reports reach the panel through queued signals.
 """
 
@@ -46,9 +46,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from rigctl.gui.design.preview import PHASE_COLORS
 from rigctl.gui.plot_style import style_plot
-from rigctl.gui.preview import PHASE_COLORS
-from rigctl.gui.rig_jobs import (
+from rigctl.gui.rig.jobs import (
     CalibrationDone,
     JobAborted,
     JobFailed,
@@ -216,7 +216,7 @@ class RigPanel(QWidget):
     stateChanged(str)
         The :data:`RigState` changed.
     jobFinished(object)
-        A calibration or sweep ended (a :data:`~rigctl.gui.rig_jobs.JobOutcome`).
+        A calibration or sweep ended (a :data:`~rigctl.gui.rig.jobs.JobOutcome`).
 
     Notes
     -----

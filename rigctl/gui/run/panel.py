@@ -10,7 +10,7 @@ resistance and resting Vm with the health flags, the warnings, the summary at th
 and the data folder.
 
 Threading: the runner reports from its worker thread through a
-:class:`~rigctl.gui.run_bridge.RunBridge` whose Qt signals reach the panel's slots by
+:class:`~rigctl.gui.run.bridge.RunBridge` whose Qt signals reach the panel's slots by
 queued connections; the slots only store what arrived, and a 30 Hz timer redraws what
 changed. A dry run of hundreds of sweeps per second therefore never floods the event
 loop, and the worker never holds a widget.
@@ -52,9 +52,9 @@ from PyQt6.QtWidgets import (
 )
 
 from rigctl.engine import ExperimentRunner, RunOptions, RunResult, RunState, RunStatus
-from rigctl.gui.run_bridge import RunBridge
-from rigctl.gui.run_data import PhaseRateInfo, RunHistory, SweepInfo
-from rigctl.gui.run_plots import RunPlots
+from rigctl.gui.run.bridge import RunBridge
+from rigctl.gui.run.data import PhaseRateInfo, RunHistory, SweepInfo
+from rigctl.gui.run.plots import RunPlots
 from rigctl.hardware import RigDefinition
 from rigctl.protocol import Experiment
 

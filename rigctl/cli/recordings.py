@@ -1,0 +1,304 @@
+"""Recording commands: ``run``, ``recover``, ``export-nwb``, ``summarize``, ``study``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from rigctl.cli._common import err, load_and_open
+
+
+def _progress_line(status: object) -> str:
+    from rigctl.engine import RunStatus
+
+    assert isinstance(status, RunStatus)
+    width = 30
+    done = round(width * status.fraction)
+    bar = "#" * done + "." * (width - done)
+    extra = ""
+    if status.since_induction_s is not None:
+        extra = f"  t = {status.since_induction_s / 60:+6.1f} min"
+    if status.last_normalized is not None and status.last_normalized == status.last_normalized:
+        extra += f"  EPSP {status.last_normalized:4.2f}"
+    return (
+        f"[{bar}] {status.sweeps_done:>3}/{status.sweeps_planned:<3} "
+        f"{status.state.value:<11}{extra}"
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from rigctl.engine import ExperimentRunner, RunOptions, RunState
+
+    loaded = load_and_open(args)
+    if loaded is None:
+        return 1
+    exp, definition, rig = loaded
+    rig_path = Path(args.rig) if args.rig else None
+    from rigctl.hardware import DEFAULT_RIG_PATH
+
+    rig_text = (rig_path or DEFAULT_RIG_PATH).read_text(encoding="utf-8")
+    options = RunOptions(
+        fast=args.fast,
+        calibrate=args.calibrate,
+        write_nwb=not args.no_nwb,
+        subject={"subject_id": args.subject} if args.subject else {},
+    )
+    if args.out is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        args.out = str(Path("recordings") / f"{Path(args.file).stem}-{stamp}")
+        while Path(args.out).exists():  # two runs in the same second
+            args.out += "-1"
+    runner = ExperimentRunner(rig, exp, args.out, options, rig_text=rig_text)
+    tty = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(status: object) -> None:
+        import time as _time
+
+        now = _time.monotonic()
+        if tty:
+            print("\r" + _progress_line(status), end="", file=sys.stderr, flush=True)
+        elif now - last[0] > 2.0:
+            print(_progress_line(status), file=sys.stderr, flush=True)
+            last[0] = now
+
+    runner.progress.connect(show)
+    runner.warning.connect(
+        lambda w: print(("\n" if tty else "") + f"warning: {w}", file=sys.stderr)
+    )
+    print(
+        f"{definition.name}: {definition.amplifier.model} {definition.amplifier.mode}, primary "
+        f"gain {definition.amplifier.primary_gain:g}, command "
+        f"{definition.channels.command.scale_pa_per_v:g} pA/V; data -> {args.out}",
+        file=sys.stderr,
+    )
+    runner.start()
+    try:
+        result = runner.wait()
+        while result is None:  # pragma: no cover - only when waiting is interrupted
+            result = runner.wait(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping after the sweep in flight (Ctrl-C again to abort)", file=sys.stderr)
+        runner.stop()
+        try:
+            result = runner.wait()
+        except KeyboardInterrupt:
+            runner.abort()
+            result = runner.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            rig.close()
+    assert result is not None
+    if tty:
+        print(file=sys.stderr)
+    s = result.summary
+    record = {
+        "state": result.state.value,
+        "folder": str(result.folder),
+        "sweeps": result.sweeps,
+        "message": result.message,
+        "nwb": str(result.nwb_path) if result.nwb_path else None,
+        "summary": s,
+    }
+    if args.json:
+        print(json.dumps(record, indent=2, default=float))
+    else:
+        print(
+            f"{result.folder}: {result.state.value}, {result.sweeps} sweeps"
+            + (f" ({result.message})" if result.message else "")
+        )
+        if s.get("n_window"):
+            lo, hi = s["window_min"]
+            print(
+                f"normalized EPSP at {lo:g}-{hi:g} min: {s['normalized_mean']:.2f} ± "
+                f"{s['normalized_sem']:.2f} (SEM, {s['n_window']} probes) -> {s['direction']}"
+            )
+            print(
+                f"baseline EPSP {s['baseline_mean_mv']:.2f} ± {s['baseline_sd_mv']:.2f} mV "
+                f"(SD, {s['n_baseline']} probes)"
+            )
+        if result.nwb_path:
+            print(f"NWB: {result.nwb_path}")
+    return 0 if result.state in (RunState.DONE, RunState.STOPPED) else 1
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from rigctl.engine import DataFolderError, recover
+
+    try:
+        rec = recover(args.folder)
+    except DataFolderError as exc:
+        err(str(exc))
+        return 1
+    print(f"{rec.folder}: {len(rec.sweeps)} sweeps recovered, status {rec.status}")
+    for d in rec.damaged:
+        print(f"  skipped: {d}")
+    s = rec.header.get("summary", {})
+    if s.get("n_window"):
+        print(
+            f"  normalized EPSP {s['normalized_mean']:.2f} ± {s['normalized_sem']:.2f} "
+            f"-> {s['direction']}"
+        )
+    if args.nwb:
+        return _cmd_export_nwb(args)
+    return 0
+
+
+def _cmd_export_nwb(args: argparse.Namespace) -> int:
+    from rigctl.engine.nwb import NwbExportError, export_nwb
+
+    subject = {
+        key: value
+        for key, value in (
+            ("subject_id", getattr(args, "subject_id", None)),
+            ("species", getattr(args, "species", None)),
+            ("sex", getattr(args, "sex", None)),
+            ("age", getattr(args, "age", None)),
+            ("strain", getattr(args, "strain", None)),
+        )
+        if value
+    }
+    session = {
+        key: value
+        for key, value in (
+            ("experimenter", getattr(args, "experimenter", None)),
+            ("lab", getattr(args, "lab", None)),
+            ("institution", getattr(args, "institution", None)),
+        )
+        if value
+    }
+    try:
+        path = export_nwb(
+            args.folder, subject=subject, session=session, path=getattr(args, "nwb_out", None)
+        )
+    except NwbExportError as exc:
+        err(str(exc))
+        return 1
+    print(f"NWB: {path}")
+    return 0
+
+
+def _cmd_summarize(args: argparse.Namespace) -> int:
+    from rigctl.engine.group import GroupError, summarize_paths, write_figure
+
+    try:
+        summary = summarize_paths(args.paths, window_min=(args.window[0], args.window[1]))
+    except GroupError as exc:
+        err(str(exc))
+        return 1
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2, allow_nan=False, default=float))
+    else:
+        print(summary.report())
+    if args.figure:
+        path = write_figure(summary, args.figure)
+        print(f"figure: {path}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from rigctl.engine.study import StudyError, run_study, write_summary
+
+    def progress(p: object) -> None:
+        done = getattr(p, "done", 0)
+        total = getattr(p, "total", 0)
+        print(f"{done}/{total} {getattr(p, 'message', '')}", file=sys.stderr, flush=True)
+
+    kwargs: dict[str, object] = {}
+    if args.conditions:
+        kwargs["conditions"] = tuple(args.conditions)
+    try:
+        summary = run_study(
+            args.rig,
+            args.out,
+            args.cells,
+            seed=args.seed,
+            variability=args.variability,
+            calibrate=not args.no_calibrate,
+            write_nwb=args.nwb,
+            progress=progress,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        paths = write_summary(summary, args.out)
+    except StudyError as exc:
+        err(str(exc))
+        return 1
+    print(summary.report())
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add this module's commands to the ``rigctl`` parser."""
+    p = sub.add_parser("run", help="run a whole recording: baseline, induction, follow-up")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="new data folder (default: recordings/<protocol>-<date>-<time>)",
+    )
+    p.add_argument("--fast", action="store_true", help="no waits between sweeps (dry runs)")
+    p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--calibrate",
+        choices=("missing", "always", "never"),
+        default="missing",
+        help="calibrate the currents before the baseline (default: when any is missing)",
+    )
+    p.add_argument("--no-nwb", action="store_true", help="skip the NWB export at the end")
+    p.add_argument("--subject", metavar="ID", help="subject id for the NWB file")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("recover", help="rebuild a recording folder after a crash")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--nwb", action="store_true", help="also write the NWB file")
+    p.set_defaults(func=_cmd_recover)
+
+    p = sub.add_parser("export-nwb", help="write recording.nwb for a recording folder")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--out", dest="nwb_out", metavar="FILE", help="default DIR/recording.nwb")
+    p.add_argument("--subject-id", metavar="ID")
+    p.add_argument("--species", metavar="NAME", help='default "Mus musculus"')
+    p.add_argument("--sex", choices=("M", "F", "U", "O"))
+    p.add_argument("--age", metavar="ISO8601", help="e.g. P17D")
+    p.add_argument("--strain", metavar="NAME")
+    p.add_argument("--experimenter", metavar="'Last, First'")
+    p.add_argument("--lab", metavar="NAME")
+    p.add_argument("--institution", metavar="NAME")
+    p.set_defaults(func=_cmd_export_nwb)
+
+    p = sub.add_parser(
+        "summarize", help="group recordings by condition: normalized EPSP, t-tests, figure"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="recording folders or their parents")
+    p.add_argument(
+        "--window",
+        type=float,
+        nargs=2,
+        default=[30.0, 35.0],
+        metavar=("FROM", "TO"),
+        help="summary window in minutes after induction (default 30 35)",
+    )
+    p.add_argument("--figure", metavar="PNG", help="write the time-course and bar figure")
+    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    p.set_defaults(func=_cmd_summarize)
+
+    p = sub.add_parser(
+        "study", help="run the paper's experiment on N simulated cells per condition"
+    )
+    p.add_argument("--rig", metavar="FILE", help="simulated rig file (default hardware/sim.toml)")
+    p.add_argument("--cells", type=int, required=True, metavar="N", help="cells per condition")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--conditions", nargs="+", metavar="A-B", help="default: the paper's four")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variability", type=float, default=0.15, help="cell-to-cell CV")
+    p.add_argument("--no-calibrate", action="store_true", help="use the protocols' currents")
+    p.add_argument("--nwb", action="store_true", help="also export every recording to NWB")
+    p.set_defaults(func=_cmd_study)

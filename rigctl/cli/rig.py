@@ -1,0 +1,225 @@
+"""Rig commands: ``devices``, ``calibrate``, ``sweep``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rigctl import protocol as proto
+from rigctl.cli._common import err, load_and_open, load_or_report, open_from_args
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from rigctl.hardware import DEFAULT_RIG_PATH, RigError
+
+    print(f"simulated rig: {DEFAULT_RIG_PATH} (always available)")
+    try:
+        from rigctl.hardware.nidaq import list_devices
+
+        devices = list_devices()
+    except RigError as exc:
+        print(f"NI-DAQmx: {exc}")
+        return 0
+    if not devices:
+        print("NI-DAQmx: the driver is installed but reports no devices")
+    for d in devices:
+        print(f"NI-DAQmx: {d.line()}")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from rigctl.hardware import RigError
+    from rigctl.hardware.calibration import calibrate_experiment, currents_for_rates
+
+    opened = open_from_args(args)
+    if opened is None:
+        return 1
+    definition, rig = opened
+    exp = None
+    if args.protocol:
+        exp = load_or_report(args.protocol)
+        if exp is None:
+            return 1
+    record: dict[str, object] = {"rig": definition.name}
+    try:
+        fi, found = currents_for_rates(rig, args.rates)
+        record["fi_curve"] = {"current_pa": list(fi.currents_pa), "rate_hz": list(fi.rates_hz)}
+        record["currents"] = [
+            {
+                "target_hz": r.target_hz,
+                "current_pa": r.current_pa,
+                "achieved_hz": r.achieved_hz,
+                "ok": r.ok,
+            }
+            for r in found
+        ]
+        cal = calibrate_experiment(rig, exp, curve=fi) if exp is not None else None
+    except RigError as exc:
+        err(f"calibration failed: {exc}")
+        return 1
+    finally:
+        rig.safe_state()
+        rig.close()
+    if cal is not None:
+        record["protocol"] = {
+            "file": args.protocol,
+            "currents_pa": cal.currents(),
+            "rates": [
+                {
+                    "phase": r.phase,
+                    "target_hz": r.target_hz,
+                    "achieved_hz": r.achieved_hz,
+                    "ok": r.ok,
+                }
+                for r in cal.rates
+            ],
+            "iterations": cal.iterations,
+        }
+        if args.out:
+            proto.save(cal.experiment, args.out)
+            record["protocol"]["saved"] = args.out  # type: ignore[index]
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0 if all(r.ok for r in found) else 1
+    print(f"f-I curve on {definition.name} (100 ms steps, rate from inter-spike intervals):")
+    for c, hz in zip(fi.currents_pa, fi.rates_hz, strict=True):
+        print(f"  {c:6.0f} pA  {hz:5.1f} Hz  {'#' * round(hz / 2)}")
+    print(f"  maximum {fi.max_rate_hz:.1f} Hz")
+    for r in found:
+        if r.current_pa is None:
+            print(
+                f"{r.target_hz:g} Hz: not reachable (the cell fires at most {r.achieved_hz:.1f} Hz)"
+            )
+        else:
+            flag = "ok" if r.ok else "MISS"
+            print(
+                f"{r.target_hz:g} Hz: {r.current_pa:g} pA (achieved {r.achieved_hz:.1f} Hz, {flag})"
+            )
+    if cal is not None:
+        print(f"\n{args.protocol}: calibrated in context in {cal.iterations} iteration(s)")
+        for rate in cal.rates:
+            print(f"  {rate.line()}  -> {cal.currents()[rate.phase]} pA")
+        if args.out:
+            print(f"calibrated protocol saved to {args.out}")
+    return 0 if all(r.ok for r in found) else 1
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from rigctl.hardware import LimitError, RigError
+    from rigctl.hardware.calibration import calibrate_experiment, phase_rates
+    from rigctl.hardware.sim import SimRig
+
+    loaded = load_and_open(args)
+    if loaded is None:
+        return 1
+    exp, definition, rig = loaded
+    state_path = Path(args.state) if args.state else None
+    meta: dict[str, object] = {
+        "protocol_file": str(args.file),
+        "which": args.which,
+        "seed": args.seed,
+        "rig_file": str(args.rig or "hardware/sim.toml"),
+    }
+    try:
+        if isinstance(rig, SimRig) and state_path is not None and state_path.exists():
+            rig.cell.restore(json.loads(state_path.read_text()))
+            # Sweeps on a kept cell follow each other at the protocol's probe interval.
+            rig.cell.clock_s += exp.probes.interval_s
+        if args.calibrate and args.which == "induction":
+            cal = calibrate_experiment(rig, exp)
+            exp = cal.experiment
+            meta["calibration"] = {
+                "currents_pa": cal.currents(),
+                "iterations": cal.iterations,
+                "rates": [
+                    {"phase": r.phase, "target_hz": r.target_hz, "achieved_hz": r.achieved_hz}
+                    for r in cal.rates
+                ],
+            }
+        comp = proto.compile_experiment(exp)
+        sweep = comp.induction if args.which == "induction" else comp.probe
+        prepared = rig.prepare(sweep, label=args.which)
+        result = rig.run(prepared)
+    except (LimitError, RigError, proto.CompileError) as exc:
+        err(f"{args.file}: {exc}")
+        return 1
+    finally:
+        rig.safe_state()
+        rig.close()
+    if isinstance(rig, SimRig) and state_path is not None:
+        state_path.write_text(json.dumps(rig.cell.state()))
+    meta["settings"] = result.settings
+    meta["complete"] = result.complete
+    meta["sample_rate_hz"] = result.sample_rate_hz
+    meta["started_at"] = result.started_at.isoformat()
+    meta["experiment"] = exp.model_dump(mode="json")
+    meta["backend_info"] = result.extra
+    lines = []
+    if args.which == "induction":
+        rates = phase_rates(result.vm_mv, result.sample_rate_hz, sweep)
+        meta["achieved_rates"] = [
+            {
+                "phase": r.phase,
+                "target_hz": r.target_hz,
+                "achieved_hz": r.achieved_hz,
+                "n_spikes": r.n_spikes,
+                "ok": r.ok,
+            }
+            for r in rates
+        ]
+        lines = [f"  {r.line()}" for r in rates]
+    try:
+        with open(args.out, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                t_s=result.t_s,
+                vm_mv=result.vm_mv,
+                command_pa=result.command_pa,
+                stim=result.stim,
+                metadata=np.array(json.dumps(meta)),
+            )
+    except OSError as exc:
+        err(f"{args.out}: cannot write ({exc.strerror})")
+        return 1
+    print(
+        f"{args.out}: {args.which} sweep on {definition.name}, {result.n_samples} samples at "
+        f"{result.sample_rate_hz:g} Hz ({result.n_samples / result.sample_rate_hz:g} s)"
+    )
+    for line in lines:
+        print(line)
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add this module's commands to the ``rigctl`` parser."""
+    p = sub.add_parser("devices", help="list NI-DAQmx devices (and the simulated rig)")
+    p.set_defaults(func=_cmd_devices)
+
+    p = sub.add_parser("calibrate", help="find the current steps that give target firing rates")
+    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
+    p.add_argument("--rates", type=float, nargs="+", default=[25.0, 50.0], metavar="HZ")
+    p.add_argument("--protocol", metavar="FILE", help="also calibrate every phase of FILE")
+    p.add_argument("--out", metavar="FILE", help="save the calibrated protocol to FILE")
+    p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=_cmd_calibrate)
+
+    p = sub.add_parser("sweep", help="run one sweep of a protocol on a rig and save it")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
+    p.add_argument("--which", choices=("induction", "probe"), default="induction")
+    p.add_argument("--out", required=True, metavar="OUT.npz")
+    p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
+    p.add_argument(
+        "--calibrate", action="store_true", help="calibrate the protocol's currents first"
+    )
+    p.add_argument("--paced", action="store_true", help="run the simulated rig in real time")
+    p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the simulated cell in FILE across commands (e.g. probes after an induction)",
+    )
+    p.set_defaults(func=_cmd_sweep)
