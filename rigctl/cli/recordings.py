@@ -128,15 +128,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_recover(args: argparse.Namespace) -> int:
     from rigctl.engine import DataFolderError, recover
+    from rigctl.engine.journal import describe_os_error
 
     try:
         rec = recover(args.folder)
     except DataFolderError as exc:
         err(str(exc))
         return 1
+    except OSError as exc:  # e.g. a sweep folder that cannot be listed
+        err(f"{args.folder}: cannot recover the recording ({describe_os_error(exc)})")
+        return 1
     print(f"{rec.folder}: {len(rec.sweeps)} sweeps recovered, status {rec.status}")
     for d in rec.damaged:
         print(f"  skipped: {d}")
+    for name in rec.header.get("removed_tmp", []):
+        print(f"  removed leftover temporary file: {name}")
     s = rec.header.get("summary", {})
     if s.get("n_window"):
         print(

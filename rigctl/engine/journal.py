@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -44,6 +45,7 @@ __all__ = [
     "Recording",
     "RecordingWriter",
     "SweepRecord",
+    "describe_os_error",
     "load_recording",
     "recover",
 ]
@@ -394,10 +396,63 @@ def recover(
 ) -> Recording:
     """Rebuild ``recording.json`` and ``analysis.csv`` from the sweeps and the journal.
 
-    Used at the end of every run and by ``rigctl recover`` after a crash. Returns the
-    recording as read.
+    Used at the end of every run and by ``rigctl recover`` after a crash. Temporary
+    files a crash left behind (``.NAME.XXXX.tmp``, from the atomic writer) are removed;
+    their names are listed in the header under ``"removed_tmp"``. The outcome of the last
+    NWB export (``"nwb_export"``) is kept. Returns the recording as read.
+
+    Raises
+    ------
+    DataFolderError
+        The folder is not a recording, or cannot be written (read-only, disk full);
+        ``str()`` is one sentence.
     """
     rec = load_recording(folder)
+    try:
+        return _rebuild(rec, status, summary)
+    except DataFolderError:
+        raise
+    except OSError as exc:
+        raise DataFolderError(
+            f"{rec.folder}: cannot rebuild the recording's record ({describe_os_error(exc)})"
+        ) from None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A few words for a file-system error: disk full, read-only, permission, or the OS's."""
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno == errno.EROFS:
+        return "the folder is on a read-only disk"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return str(exc.strerror or exc)
+
+
+def _remove_leftovers(folder: Path) -> tuple[list[str], list[str]]:
+    """Remove the atomic writer's temporary files; (removed, left) names, folder-relative."""
+    removed: list[str] = []
+    left: list[str] = []
+    for path in sorted([*folder.glob(".*.tmp"), *(folder / SWEEP_DIR).glob(".*.tmp")]):
+        name = str(path.relative_to(folder))
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            left.append(name)
+        else:
+            removed.append(name)
+    return removed, left
+
+
+def _rebuild(rec: Recording, status: str | None, summary: dict[str, Any] | None) -> Recording:
+    removed, left = _remove_leftovers(rec.folder)
+    if left:
+        raise DataFolderError(
+            f"{rec.folder}: cannot remove {len(left)} temporary file(s) left by a crash "
+            f"({', '.join(left)}); is the folder read-only?"
+        )
     final = status or rec.status
     if summary is None:
         from rigctl.engine.summary import summary_of  # late: summary uses this module
@@ -409,6 +464,12 @@ def recover(
     header["damaged"] = list(rec.damaged)
     header["summary"] = summary
     header["recovered_at"] = datetime.now(UTC).isoformat()
+    if removed:
+        header["removed_tmp"] = removed
+    with contextlib.suppress(OSError, ValueError):
+        previous = json.loads((rec.folder / "recording.json").read_text(encoding="utf-8"))
+        if isinstance(previous, dict) and "nwb_export" in previous:
+            header["nwb_export"] = previous["nwb_export"]
     write_atomic(rec.folder / "recording.json", _json(header).encode("utf-8"))
     rows = analysis_rows(rec)
     out = io.StringIO()

@@ -29,7 +29,7 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -45,9 +45,11 @@ from rigctl.engine.journal import (
     LoadedSweep,
     Recording,
     analysis_rows,
+    describe_os_error,
     load_recording,
 )
 from rigctl.engine.summary import condition_of, summary_of
+from rigctl.protocol import write_atomic
 
 __all__ = [
     "DEFAULT_SPECIES",
@@ -305,7 +307,12 @@ def export_nwb(
     ------
     NwbExportError
         The folder is not a recording, holds no readable sweep, a metadata field is
-        unknown, or the file cannot be written.
+        unknown, or the file cannot be written (disk full, read-only, no permission).
+        Free space is checked before anything is written; a failed write leaves no
+        partial file and any previous file untouched. The outcome of every export that
+        reached the writing stage is noted in the folder's ``recording.json`` as
+        ``"nwb_export": {"ok": ..., "at": ..., "path" | "error": ...}`` when the folder
+        can be written, so a later ``rigctl export-nwb`` can retry.
     """
     try:
         rec = load_recording(folder)
@@ -319,32 +326,90 @@ def export_nwb(
     _check_keys("session", sess, SESSION_FIELDS)
     target = rec.folder / NWB_FILENAME if path is None else Path(path)
     try:
-        from pynwb import NWBHDF5IO  # type: ignore[import-untyped, unused-ignore]
-    except ImportError:  # pragma: no cover - pynwb is a dependency
-        raise NwbExportError(
-            "NWB export needs pynwb; install it with 'pip install pynwb'"
-        ) from None
-    nwbfile = _build(rec, subj, sess)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=".nwb", dir=target.parent)
-    except OSError as exc:
-        raise NwbExportError(
-            f"{target}: cannot write the NWB file ({exc.strerror or exc})"
-        ) from None
-    os.close(fd)
-    try:
-        with NWBHDF5IO(tmp, "w") as io:
-            io.write(nwbfile)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise NwbExportError(
-            f"{target}: cannot write the NWB file ({exc.strerror or exc})"
-        ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _check_free(target, _estimate_bytes(rec))
+        image = _image(_build(rec, subj, sess))
+        _check_free(target, len(image))
+        write_atomic(target, image)
+    except NwbExportError as exc:
+        _record_export(rec.folder, target, exc)
         raise
+    except OSError as exc:
+        error = NwbExportError(f"{target}: cannot write the NWB file ({describe_os_error(exc)})")
+        _record_export(rec.folder, target, error)
+        raise error from None
+    _record_export(rec.folder, target, None)
     return target
+
+
+_MARGIN_BYTES = 1 << 20
+"""Room left free beyond the file itself (metadata, the folder entry, other writers)."""
+
+
+def _estimate_bytes(rec: Recording) -> int:
+    """A rough lower estimate of the NWB file's size: the compressed sweep data.
+
+    Sweep files hold raw samples; gzip with shuffle shrinks them about threefold.
+    """
+    total = 0
+    for s in rec.sweeps:
+        with contextlib.suppress(OSError):
+            total += s.path.stat().st_size
+    return total // 3
+
+
+def _check_free(target: Path, needed: int) -> None:
+    """Raise :class:`NwbExportError` if ``target``'s disk has no room for ``needed`` bytes."""
+    free = shutil.disk_usage(target.parent).free
+    if free < needed + _MARGIN_BYTES:
+        raise NwbExportError(
+            f"{target}: cannot write the NWB file (the disk is full: it needs about "
+            f"{(needed + _MARGIN_BYTES) / 1e6:.1f} MB and {free / 1e6:.1f} MB are free)"
+        )
+
+
+def _image(nwbfile: Any) -> bytes:
+    """The NWB file as bytes, built in memory.
+
+    HDF5 never touches the disk: an I/O error can only come from the plain write of these
+    bytes afterwards, so h5py never goes on writing (or flushing, at close) after one.
+    """
+    import h5py  # type: ignore[import-untyped, unused-ignore]
+    from pynwb import NWBHDF5IO  # type: ignore[import-untyped, unused-ignore]
+
+    name = f"rigctl-{uuid.uuid4().hex}.nwb"  # in-memory only; unique per open file
+    h5 = h5py.File(name, "w", driver="core", backing_store=False)
+    try:
+        with NWBHDF5IO(mode="w", file=h5) as io:
+            io.write(nwbfile)
+            h5.flush()
+            image: bytes = h5.id.get_file_image()
+    finally:
+        h5.close()
+    return image
+
+
+def _record_export(folder: Path, target: Path, error: NwbExportError | None) -> None:
+    """Note the export's outcome in ``recording.json`` (``"nwb_export"``), best effort.
+
+    A folder that cannot be written (full, read-only) keeps its previous record: the
+    export's error is what the caller reports.
+    """
+    path = folder / "recording.json"
+    try:
+        header = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(header, dict):
+        return
+    outcome: dict[str, Any] = {"ok": error is None, "at": datetime.now(UTC).isoformat()}
+    if error is None:
+        outcome["path"] = str(target)
+    else:
+        outcome["error"] = str(error)
+    header["nwb_export"] = outcome
+    text = json.dumps(header, indent=2, ensure_ascii=False, default=str) + "\n"
+    with contextlib.suppress(OSError):
+        write_atomic(path, text.encode("utf-8"))
 
 
 def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:

@@ -7,6 +7,7 @@ problem is reported as a :class:`ProtocolFileError` whose lines read
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -427,21 +428,66 @@ def dumps(experiment: Experiment) -> str:
     return json.dumps(experiment.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no way to read it without setting it elsewhere
+    os.umask(mask)
+    return mask
 
-    The bytes go to a temporary file in the same folder, are flushed to disk, and the file
-    is renamed over ``path``; the folder entry is flushed too.
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[Path], object]) -> Path:
+    """Write ``path`` so that a crash leaves either the old file or the new one.
+
+    The content goes to a temporary file in the same folder, is flushed to disk, and the
+    file is renamed over ``path``; the folder entry is flushed too. The file gets the
+    permissions a plain ``open(path, "w")`` would give it (``0o666`` minus the umask), so
+    files shared with the lab stay readable. This is the one atomic writer of rigctl.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    data
+        The bytes, or a function that writes the content to the temporary path it is
+        given (for writers that need a file name, such as HDF5).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written; the temporary file is removed and ``path`` is
+        untouched.
     """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        with contextlib.suppress(AttributeError, OSError):  # Windows has no modes
+            os.fchmod(fd, 0o666 & ~_umask())
+        fh = os.fdopen(fd, "r+b")
+        fd = -1  # the file object owns it now
+        with fh:
+            if callable(data):
+                data(Path(tmp))
+            else:
+                fh.write(data)
+                fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
         Path(tmp).unlink(missing_ok=True)
         raise
     try:

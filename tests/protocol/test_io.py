@@ -179,3 +179,29 @@ def test_mutated_documents_never_crash(data: st.DataObject) -> None:
         proto.loads(json.dumps(doc), "m.json")
     except proto.ProtocolFileError as exc:
         assert all(line.startswith("m.json: ") for line in exc.lines())
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_write_atomic_gives_the_umask_mode(tmp_path: Path, mask: int, mode: int) -> None:
+    old = os.umask(mask)
+    try:
+        a = proto.write_atomic(tmp_path / "a.json", b"{}")
+        b = proto.write_atomic(tmp_path / "b.bin", lambda tmp: tmp.write_bytes(b"by name"))
+    finally:
+        os.umask(old)
+    assert a.stat().st_mode & 0o777 == mode and b.stat().st_mode & 0o777 == mode
+    assert b.read_bytes() == b"by name"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.bin"]
+
+
+def test_write_atomic_failure_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    target = proto.write_atomic(tmp_path / "a.json", b"old")
+
+    def broken(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        proto.write_atomic(target, broken)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
