@@ -14,6 +14,7 @@ from PyQt6.QtCore import QCoreApplication, QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
 
 from rigctl import __version__
+from rigctl.gui.errors import ErrorReporter
 from rigctl.gui.main_window import MainWindow
 from rigctl.hardware import DEFAULT_RIG_PATH, open_rig
 from rigctl.protocol import ProtocolFileError, load, paper_condition
@@ -89,6 +90,9 @@ def run_gui(
     if path is not None and error is None:
         window.setDocument(experiment, Path(path))
     window.resize(*_SIZE)
+    # An exception in a slot or a thread is logged and shown; the app keeps running.
+    reporter = ErrorReporter(window, rest_outputs=window.restOutputs)
+    reporter.install()
     window.show()
 
     status = 0
@@ -110,7 +114,10 @@ def run_gui(
         window.showStatus(str(error))
         QTimer.singleShot(0, lambda: window.showError("Cannot open protocol", str(error)))
 
-    code = app.exec()
+    try:
+        code = app.exec()
+    finally:
+        reporter.uninstall()
     if window.runPanel is not None:
         window.runPanel.shutdown()  # also when the loop ended without closing the window
     if window.rigPanel is not None:

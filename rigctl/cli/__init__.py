@@ -9,11 +9,13 @@ never as tracebacks.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
 from rigctl import __version__
 from rigctl.cli import gui, predict, protocols, recordings, rig
+from rigctl.logs import setup_logging
 
 __all__ = ["build_parser", "main"]
 
@@ -26,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"rigctl {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print debug messages to stderr (the log file is always written)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (gui, protocols, predict, rig, recordings):
         module.add_parsers(sub)
@@ -36,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rigctl`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     if args.command is None:
-        args = build_parser().parse_args(["gui"])
+        args = build_parser().parse_args(["--verbose", "gui"] if args.verbose else ["gui"])
+    path = setup_logging(verbose=args.verbose)
+    words = sys.argv[1:] if argv is None else list(argv)
+    logging.getLogger(__name__).debug("rigctl %s: %s (log %s)", __version__, " ".join(words), path)
     status: int = args.func(args)
     return status
 

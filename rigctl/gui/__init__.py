@@ -8,7 +8,7 @@ from rigctl.gui.design.editor import EditInfo, ExperimentEditor
 from rigctl.gui.design.phases import PhasesTable
 from rigctl.gui.design.picker import PaperConditionPicker
 from rigctl.gui.design.preview import SAMPLE_RATE_HZ, WaveformPreview
-from rigctl.gui.main_window import MAX_RECENT, MainWindow, UnsavedAnswer
+from rigctl.gui.main_window import MAX_RECENT, MainWindow, QuitAnswer, UnsavedAnswer
 
 __all__ = [
     "MAX_RECENT",
@@ -18,6 +18,7 @@ __all__ = [
     "MainWindow",
     "PaperConditionPicker",
     "PhasesTable",
+    "QuitAnswer",
     "UnsavedAnswer",
     "WaveformPreview",
 ]

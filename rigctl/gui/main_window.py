@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from PyQt6.QtCore import QSettings, QSize, Qt
+from PyQt6.QtCore import QSettings, QSize, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoCommand, QUndoStack
 from PyQt6.QtWidgets import (
     QFileDialog,
@@ -32,13 +32,17 @@ from rigctl.gui.run.panel import RunPanel
 from rigctl.hardware import DEFAULT_RIG_PATH, RigError
 from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
 
-__all__ = ["MAX_RECENT", "MainWindow", "UnsavedAnswer"]
+__all__ = ["MAX_RECENT", "MainWindow", "QuitAnswer", "UnsavedAnswer"]
 
 MAX_RECENT = 8
 """Number of files kept in *Open Recent*."""
 
 UnsavedAnswer = Literal["save", "discard", "cancel"]
 """What to do with unsaved changes."""
+
+QuitAnswer = Literal["keep", "stop", "abort"]
+"""What to do with a recording in progress when the window is closed: keep recording
+(the window stays open), stop after the sweep in flight (then close), or abort now."""
 
 _RECENT_KEY = "recentFiles"
 _FILTER = "rigctl protocols (*.json);;All files (*)"
@@ -115,8 +119,8 @@ class MainWindow(QMainWindow):
     Notes
     -----
     Every question to the user goes through one method (:meth:`askUnsavedChanges`,
-    :meth:`askOpenPath`, :meth:`askSavePath`, :meth:`showError`), so tests and scripts
-    can answer it without a modal dialog.
+    :meth:`askQuitDuringRun`, :meth:`askOpenPath`, :meth:`askSavePath`,
+    :meth:`showError`), so tests and scripts can answer it without a modal dialog.
     """
 
     def __init__(
@@ -162,6 +166,7 @@ class MainWindow(QMainWindow):
         splitter.setChildrenCollapsible(False)
         self._rig_panel: RigPanel | None = None
         self._run_panel: RunPanel | None = None
+        self._close_after_run = False
         if rig_factory is None:
             self.setCentralWidget(splitter)
         else:
@@ -173,6 +178,7 @@ class MainWindow(QMainWindow):
             # One user of the rig at a time: the Rig tab rests while a recording runs.
             self._run_panel.runStarted.connect(lambda _r: self._set_rig_tab_enabled(False))
             self._run_panel.runFinished.connect(lambda _r: self._set_rig_tab_enabled(True))
+            self._run_panel.runFinished.connect(self._on_run_finished)
             self._tabs = QTabWidget()
             self._tabs.setDocumentMode(True)
             self._tabs.addTab(splitter, "Protocol")
@@ -246,6 +252,21 @@ class MainWindow(QMainWindow):
         text = Path(path).read_text(encoding="utf-8") if path else ""
         return ExperimentRunner(rig, experiment, folder, options, rig_text=text)
 
+    def restOutputs(self) -> None:
+        """Put the rig's outputs at rest now (after an error in code that drives the rig).
+
+        A recording in progress is aborted (its runner rests the outputs and marks the
+        record aborted), a Rig-tab sweep or calibration is aborted, and an idle open rig
+        gets ``safe_state()``.
+        """
+        run, rig_tab = self._run_panel, self._rig_panel
+        if run is not None and run.isRunning():
+            run.abort()
+        elif rig_tab is not None and rig_tab.isRunning():
+            rig_tab.abort()
+        elif rig_tab is not None and (rig := rig_tab.rig()) is not None:
+            rig.safe_state()
+
     def showRigPanel(self) -> None:
         """Bring the rig tab to the front (if there is one)."""
         if self._rig_panel is not None:
@@ -306,6 +327,29 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Discard:
             return "discard"
         return "cancel"
+
+    def askQuitDuringRun(self) -> QuitAnswer:
+        """Ask what to do with the recording in progress before the window closes."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("A recording is in progress")
+        box.setText("A recording is in progress. Close rigctl?")
+        box.setInformativeText(
+            "Stop after this sweep keeps a complete record and closes when it ends; "
+            "Abort now cuts the sweep in flight and marks the recording aborted."
+        )
+        keep = box.addButton("Keep recording", QMessageBox.ButtonRole.RejectRole)
+        stop = box.addButton("Stop after this sweep", QMessageBox.ButtonRole.AcceptRole)
+        abort = box.addButton("Abort now", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is stop:
+            return "stop"
+        if clicked is abort:
+            return "abort"
+        return "keep"
 
     def askOpenPath(self) -> str | None:
         """Ask which protocol file to open (``None``: cancelled)."""
@@ -609,9 +653,27 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{self._display_name()}[*] — {_APP_TITLE}")
 
     def closeEvent(self, a0: QCloseEvent | None) -> None:
-        """Ask about unsaved changes before closing."""
+        """Ask about a recording in progress and unsaved changes before closing.
+
+        A recording in progress is kept (the window stays), stopped after the sweep in
+        flight (the window closes when the run has ended), or aborted now, as
+        :meth:`askQuitDuringRun` answers.
+        """
         if a0 is None:
             return
+        run = self._run_panel
+        if run is not None and run.isRunning():
+            answer = self.askQuitDuringRun()
+            if answer == "keep":
+                self._close_after_run = False
+                a0.ignore()
+                return
+            if answer == "stop" and run.isRunning():
+                self._close_after_run = True
+                run.stop()
+                self.showStatus("Closing after the sweep in flight: the run is stopping…")
+                a0.ignore()
+                return
         if self.maybeSave():
             a0.accept()
             if self._run_panel is not None:
@@ -619,4 +681,10 @@ class MainWindow(QMainWindow):
             if self._rig_panel is not None:
                 self._rig_panel.shutdown()  # outputs at rest, rig closed
         else:
+            self._close_after_run = False
             a0.ignore()
+
+    def _on_run_finished(self, _result: object) -> None:
+        if self._close_after_run:
+            self._close_after_run = False
+            QTimer.singleShot(0, self.close)  # after the panel has shown the result

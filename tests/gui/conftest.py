@@ -16,7 +16,7 @@ from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtWidgets import QAbstractSpinBox, QFileDialog, QLineEdit, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from rigctl.gui import ExperimentEditor, MainWindow, UnsavedAnswer
+from rigctl.gui import ExperimentEditor, MainWindow, QuitAnswer, UnsavedAnswer
 from rigctl.protocol import paper_condition
 
 
@@ -44,6 +44,8 @@ class Dialogs:
     """Scripted answers to the window's questions, and a record of what it said."""
 
     unsaved_answer: UnsavedAnswer = "cancel"
+    quit_answer: QuitAnswer = "abort"
+    quit_prompts: int = 0
     open_path: str | None = None
     save_path: str | None = None
     prompts: int = 0
@@ -54,7 +56,12 @@ class Dialogs:
             self.prompts += 1
             return self.unsaved_answer
 
+        def ask_quit() -> QuitAnswer:
+            self.quit_prompts += 1
+            return self.quit_answer
+
         monkeypatch.setattr(window, "askUnsavedChanges", ask_unsaved)
+        monkeypatch.setattr(window, "askQuitDuringRun", ask_quit)
         monkeypatch.setattr(window, "askOpenPath", lambda: self.open_path)
         monkeypatch.setattr(window, "askSavePath", lambda: self.save_path)
         monkeypatch.setattr(window, "showError", lambda t, m: self.errors.append((t, m)))

@@ -121,6 +121,7 @@ def panel(
     )
     monkeypatch.setattr(p, "confirmStart", confirm)
     monkeypatch.setattr(p, "askDataFolder", lambda start: None)
+    monkeypatch.setattr(p, "confirmAbort", lambda: True)
     qtbot.addWidget(p)
     p.resize(1400, 900)
     p.show()

@@ -382,9 +382,10 @@ class RunPanel(QWidget):
 
     Notes
     -----
-    The two questions the panel asks go through overridable methods, so tests and
+    The questions the panel asks go through overridable methods, so tests and
     scripts answer them without a modal dialog: :meth:`confirmStart` (the rig and its
-    gains, before every start) and :meth:`askDataFolder` (the folder chooser).
+    gains, before every start), :meth:`confirmAbort` (the *Abort* button) and
+    :meth:`askDataFolder` (the folder chooser).
     Call :meth:`shutdown` before the application quits: a run still in progress is
     aborted (outputs to rest) and its thread joined.
     """
@@ -508,7 +509,7 @@ class RunPanel(QWidget):
             "Cut the sweep in flight now and end the run (outputs to rest; marked aborted)"
         )
         self.abortButton.setStyleSheet(f"QPushButton:enabled {{ color: {_RED.name()}; }}")
-        self.abortButton.clicked.connect(lambda _checked=False: self.abort())
+        self.abortButton.clicked.connect(lambda _checked=False: self.requestAbort())
         buttons = QHBoxLayout()
         buttons.setSpacing(4)
         for b in (self.startButton, self.pauseButton, self.stopButton, self.abortButton):
@@ -670,6 +671,23 @@ class RunPanel(QWidget):
         clicked = box.clickedButton()
         return clicked is not None and box.buttonRole(clicked) == QMessageBox.ButtonRole.AcceptRole
 
+    def confirmAbort(self) -> bool:
+        """Ask whether to abort the run now (the *Abort* button); override in tests."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Abort the recording?")
+        box.setText("Abort the recording now?")
+        box.setInformativeText(
+            "The sweep in flight is cut, the outputs go to rest and the recording is "
+            "marked aborted. To end it cleanly after this sweep, use Stop instead."
+        )
+        abort = box.addButton("Abort now", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep recording", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()
+        return box.clickedButton() is abort
+
     def askDataFolder(self, start: Path) -> Path | None:
         """Ask for the data folder (``None``: cancelled); override in tests and scripts."""
         path = QFileDialog.getExistingDirectory(
@@ -829,8 +847,21 @@ class RunPanel(QWidget):
         self._say("Stopping: the sweep in flight finishes, then the run ends.")
         self._update_controls()
 
+    def requestAbort(self) -> bool:
+        """Abort after :meth:`confirmAbort` says yes (what the *Abort* button does).
+
+        Returns whether the abort was requested.
+        """
+        if self._runner is None or self._abort_requested or not self.confirmAbort():
+            return False
+        self.abort()  # the run may have ended while the question was open: then a no-op
+        return self._abort_requested
+
     def abort(self) -> None:
-        """Cut the sweep in flight now and end the run (outputs to rest, marked aborted)."""
+        """Cut the sweep in flight now and end the run (outputs to rest, marked aborted).
+
+        No question asked (scripts, shutdown); the button goes through :meth:`requestAbort`.
+        """
         if self._runner is None or self._abort_requested:
             return
         self._runner.abort()
