@@ -2,7 +2,9 @@
 
 Each recording gives one number, its mean normalized EPSP 30-35 min after the induction
 (:func:`rigctl.engine.analysis.summarize_recording`). Recordings are grouped by condition
-(:func:`rigctl.engine.summary.condition_of`: "25-50" for the paper's protocols); each group
+by what the induction delivered (:func:`rigctl.engine.summary.condition_of`: "25-50" for the
+paper's inductions, else the :func:`rigctl.protocol.condition_key` such as
+"25→50 Hz, 50+150 ms \u00d710"; never by the free-text name, which is shown beside it); each group
 is summarized as mean ± SEM across cells and tested against 1 (no change) with a two-tailed
 one-sample t-test, and every pair of conditions is compared with a two-tailed Welch t-test
 (unequal variances; p values uncorrected for multiple comparisons, as in the paper).
@@ -98,12 +100,14 @@ class CellResult:
     status: str
     times_min: tuple[float, ...]
     normalized: tuple[float, ...]
+    protocol_name: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON-able; NaN as None)."""
         return {
             "folder": str(self.folder),
             "condition": self.condition,
+            "protocol_name": self.protocol_name,
             "normalized_epsp": _finite(self.value),
             "n_window": self.n_window,
             "status": self.status,
@@ -122,17 +126,25 @@ class ConditionStats:
     t: float
     p: float
     values: tuple[float, ...]
+    names: tuple[str, ...] = ()
+    """The protocol names of its recordings (sorted, each once)."""
 
     @property
     def label(self) -> str:
         """Display name, e.g. ``"25→50 Hz"``."""
         return condition_label(self.condition)
 
+    @property
+    def display(self) -> str:
+        """The label with the protocol names, e.g. ``"25→50 Hz (Theta 25-50 Hz)"``."""
+        return f"{self.label} ({', '.join(self.names)})" if self.names else self.label
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON-able; NaN as None)."""
         return {
             "condition": self.condition,
             "label": self.label,
+            "protocol_names": list(self.names),
             "n": self.n,
             "mean": _finite(self.mean),
             "sd": _finite(self.sd),
@@ -278,7 +290,7 @@ class GroupSummary:
         """A plain-text report: the table per condition, then the tests between conditions."""
         lo, hi = self.window_min
         mark = f"* p < {self.alpha:g}"
-        width = max([len(c.label) for c in self.conditions] + [9])
+        width = max([len(c.display) for c in self.conditions] + [9])
         lines = [
             f"Normalized EPSP at {lo:g}-{hi:g} min after induction (per cell: mean of the "
             "probes in the window; across cells: mean ± SEM)",
@@ -288,7 +300,7 @@ class GroupSummary:
         for cs in self.conditions:
             star = "  *" if math.isfinite(cs.p) and cs.p < self.alpha else ""
             lines.append(
-                f"{cs.label:<{width}} {cs.n:3d}  {_num(cs.mean, 6, 3)}  {_num(cs.sem, 5, 3)}  "
+                f"{cs.display:<{width}} {cs.n:3d}  {_num(cs.mean, 6, 3)}  {_num(cs.sem, 5, 3)}  "
                 f"{_num(cs.sd, 6, 3)}  {_num(cs.t, 7, 2)}  {_p_text(cs.p):>7}{star}"
             )
         lines += ["", f"{mark}; two-tailed one-sample t-test against 1 (no change)."]
@@ -376,6 +388,7 @@ def _cell(rec: Recording, settings: AnalysisSettings) -> CellResult:
         status=rec.status,
         times_min=rs.times_min,
         normalized=rs.normalized,
+        protocol_name=str(rec.header.get("protocol_name", "")),
     )
 
 
@@ -447,6 +460,7 @@ def summarize_recordings(
                 t=t,
                 p=p,
                 values=tuple(float(x) for x in v),
+                names=tuple(sorted({c.protocol_name for c in cells if c.condition == name} - {""})),
             )
         )
     comparisons = []

@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
 
         first = experiment if experiment is not None else paper_condition(25, 50)
         self._editor = ExperimentEditor(first)
+        self._editor.setOrigin(first)  # from the library: edits give it a new identity
         self._shown = self._editor.value()
         self._preview = WaveformPreview()
         self._plasticity = PlasticityPane()
@@ -604,7 +605,9 @@ class MainWindow(QMainWindow):
             self.showStatus("")
 
     def _load_document(self, experiment: Experiment, path: Path | None) -> None:
+        self._editor.setOrigin(None)
         self._apply(experiment)
+        self._editor.setOrigin(self._editor.value())  # edits give it a new identity
         self._undo.clear()  # also makes the stack clean
         self._path = path
         self.setWindowModified(False)

@@ -24,6 +24,13 @@ from rigctl.protocol.compile import (
     sample_index,
     schedule,
 )
+from rigctl.protocol.identity import (
+    MODIFIED_SUFFIX,
+    condition_key,
+    content_hash,
+    derive,
+    strip_expected,
+)
 from rigctl.protocol.io import (
     MAX_FILE_BYTES,
     MIGRATIONS,
@@ -45,6 +52,7 @@ from rigctl.protocol.library import PAPER_CONDITIONS, TYPICAL_CURRENT_PA, paper_
 from rigctl.protocol.models import (
     FORMAT,
     SCHEMA_VERSION,
+    DerivedFrom,
     Experiment,
     Induction,
     Metadata,
@@ -60,12 +68,14 @@ __all__ = [
     "FORMAT",
     "MAX_FILE_BYTES",
     "MIGRATIONS",
+    "MODIFIED_SUFFIX",
     "PAPER_CONDITIONS",
     "SCHEMA_VERSION",
     "TYPICAL_CURRENT_PA",
     "CompileError",
     "CompiledExperiment",
     "CompiledSweep",
+    "DerivedFrom",
     "Event",
     "EventKind",
     "Experiment",
@@ -86,6 +96,9 @@ __all__ = [
     "compile_experiment",
     "compile_induction",
     "compile_probe",
+    "condition_key",
+    "content_hash",
+    "derive",
     "dumps",
     "exact",
     "json_schema",
@@ -99,5 +112,6 @@ __all__ = [
     "sample_index",
     "save",
     "schedule",
+    "strip_expected",
     "write_atomic",
 ]

@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "FORMAT",
     "SCHEMA_VERSION",
+    "DerivedFrom",
     "Experiment",
     "Induction",
     "Metadata",
@@ -372,6 +373,13 @@ class ProbeSchedule(FrozenModel):
         return max(1, math.floor(self.followup_min * 60.0 / self.interval_s + 1e-9))
 
 
+class DerivedFrom(FrozenModel):
+    """The protocol an edited one was made from (see :mod:`rigctl.protocol.identity`)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    content_hash: Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
+
+
 class Metadata(FrozenModel):
     """Who made the protocol, what it is for."""
 
@@ -382,6 +390,7 @@ class Metadata(FrozenModel):
     tags: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] = Field(
         default=(), max_length=64
     )
+    derived_from: DerivedFrom | None = None
 
 
 class Experiment(FrozenModel):

@@ -6,6 +6,7 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,15 +31,22 @@ VALUES = {
 
 
 def fake_recording(
-    folder: Path, condition: str, value: float, *, followup_min: int = 40, ramp: bool = False
+    folder: Path,
+    condition: str,
+    value: float,
+    *,
+    followup_min: int = 40,
+    ramp: bool = False,
+    exp: proto.Experiment | None = None,
 ) -> Path:
     """A recording whose EPSPs are BASE_MV before induction and value x BASE_MV after it.
 
     Probes once a minute from -5 to -1 min and from 1 to ``followup_min`` min; the induction
     at 300 s. With ``ramp`` the follow-up EPSPs grow linearly to the value at 30 min.
     """
-    a, b = (float(x) for x in condition.split("-"))
-    exp = proto.paper_condition(a, b)
+    if exp is None:
+        a, b = (float(x) for x in condition.split("-"))
+        exp = proto.paper_condition(a, b)
     writer = RecordingWriter(
         folder,
         {"protocol_name": exp.metadata.name, "backend": "sim"},
@@ -192,3 +200,35 @@ def test_figure_is_a_png(study: Path, tmp_path: Path) -> None:
     out = write_figure(summarize_paths([study]), tmp_path / "fig.png", title="Synthetic")
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def _named(exp: proto.Experiment, name: str, **induction: Any) -> proto.Experiment:
+    ind = exp.induction
+    if "durations" in induction:
+        a, b = induction.pop("durations")
+        phases = (ind.phases[0].replace(duration_ms=a), ind.phases[1].replace(duration_ms=b))
+        induction["phases"] = phases
+    return exp.replace(metadata=exp.metadata.replace(name=name), induction=ind.replace(**induction))
+
+
+def test_recordings_group_by_induction_content_not_by_name(tmp_path: Path) -> None:
+    paper = proto.paper_condition(25, 50)
+    # Two files with different names, the same induction: one condition, both names shown.
+    fake_recording(tmp_path / "a", "", 1.4, exp=_named(paper, "Lab LTP protocol"))
+    fake_recording(tmp_path / "b", "", 1.5, exp=_named(paper, "My copy of 25-50"))
+    # The same name over a different induction (50+150 ms phases): another condition.
+    other = _named(paper, "Lab LTP protocol", durations=(50.0, 150.0))
+    fake_recording(tmp_path / "c", "", 1.1, exp=other)
+    fake_recording(tmp_path / "d", "", 1.2, exp=_named(paper, "Lab LTP protocol", repeats=5))
+    s = summarize_paths([tmp_path])
+    keys = [c.condition for c in s.conditions]
+    assert keys == ["25-50", "25→50 Hz, 100+100 ms \u00d75", "25→50 Hz, 50+150 ms \u00d710"]
+    same = s.condition("25-50")
+    assert same.n == 2 and same.names == ("Lab LTP protocol", "My copy of 25-50")
+    assert s.condition(proto.condition_key(other)).n == 1
+    report = s.report()
+    assert "25→50 Hz (Lab LTP protocol, My copy of 25-50)" in report
+    assert "25→50 Hz, 50+150 ms \u00d710 (Lab LTP protocol)" in report
+    data = s.as_dict()
+    assert data["conditions"][0]["protocol_names"] == ["Lab LTP protocol", "My copy of 25-50"]
+    assert {c["protocol_name"] for c in data["cells"]} == {"Lab LTP protocol", "My copy of 25-50"}

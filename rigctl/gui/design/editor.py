@@ -40,7 +40,7 @@ from rigctl.gui.design.fields import (
     set_problem,
 )
 from rigctl.gui.design.phases import COLUMNS, PhasesTable
-from rigctl.protocol import Experiment, Metadata, Problem, problems_of
+from rigctl.protocol import Experiment, Metadata, Problem, derive, problems_of
 
 __all__ = ["EditInfo", "ExperimentEditor"]
 
@@ -116,6 +116,7 @@ class ExperimentEditor(QWidget):
         self._labels: dict[str, str] = {}
         self._session = 0
         self._last_edit = EditInfo(None, 0, "")
+        self._origin: Experiment | None = None
         self.setStyleSheet(INVALID_STYLE)
         self._build()
         self.setValue(initial)
@@ -133,6 +134,16 @@ class ExperimentEditor(QWidget):
         self._session += 1
         self._last_edit = EditInfo(None, self._session, "Set protocol")
         self._revalidate()
+
+    def setOrigin(self, origin: Experiment | None) -> None:
+        """The protocol as opened (from the library or a file), or ``None``.
+
+        Once set, a value that runs something else than ``origin`` gets its own identity
+        (:func:`rigctl.protocol.derive`): the name is marked as modified, ``created`` is
+        now, ``derived_from`` names ``origin``, and the "Expected: …" sentence goes. The
+        name and description fields show it at once.
+        """
+        self._origin = origin
 
     def isValid(self) -> bool:
         """Whether the fields as shown make a valid experiment."""
@@ -384,6 +395,8 @@ class ExperimentEditor(QWidget):
             self._show_problems(_root_causes(problems_of(exc)))
             return
         self._show_problems([])
+        if self._origin is not None:
+            value = self._derived(self._origin, value)
         changed = value != self._value
         self._value = value
         probes = value.probes
@@ -392,6 +405,15 @@ class ExperimentEditor(QWidget):
         )
         if changed:
             self.valueChanged.emit(value)
+
+    def _derived(self, origin: Experiment, value: Experiment) -> Experiment:
+        derived = derive(origin, value)
+        if derived.metadata != value.metadata:
+            self._draft["metadata"] = thaw(derived.metadata.model_dump())
+            for path in ("metadata.name", "metadata.description"):
+                if path in self._fields:
+                    self._fields[path].setFieldValue(get_in(self._draft, path))
+        return derived
 
     def _widgets_for(self, path: str) -> list[QWidget]:
         """The widgets to flag for a problem at ``path``."""
