@@ -256,3 +256,37 @@ def test_read_only_folder_recover_and_export_then_retry(
     with NWBHDF5IO(folder / "recording.nwb", "r") as io:
         assert len(io.read().acquisition) > 0
     assert _export_record(folder)["ok"] is True
+
+
+def test_a_run_whose_nwb_export_fails_records_it_and_can_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rigctl.engine import nwb
+
+    real = proto.write_atomic
+
+    def full(path: Path, data: bytes) -> Path:  # the NWB does not fit; the record does
+        if path.suffix == ".nwb":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(nwb, "write_atomic", full)
+    exp = proto.load(PROTOCOLS / "theta-25-50.json")
+    exp = exp.replace(probes=exp.probes.replace(baseline_min=1, followup_min=1))
+    runner = ExperimentRunner(
+        SimRig(load_rig(), seed=2), exp, tmp_path / "r", RunOptions(fast=True)
+    )
+    warnings: list[str] = []
+    runner.warning.connect(warnings.append)
+    result = runner.run()
+    assert result.state == RunState.DONE and result.nwb_path is None
+    assert any("NWB export failed" in w and "disk is full" in w for w in warnings), warnings
+    outcome = _export_record(tmp_path / "r")
+    assert outcome["ok"] is False and "disk is full" in outcome["error"]
+    assert (
+        not list((tmp_path / "r").rglob("*.tmp"))
+        and not (tmp_path / "r" / "recording.nwb").exists()
+    )
+    monkeypatch.undo()
+    assert main(["export-nwb", str(tmp_path / "r")]) == 0
+    assert _export_record(tmp_path / "r")["ok"] is True
