@@ -429,30 +429,35 @@ def describe_os_error(exc: OSError) -> str:
     return str(exc.strerror or exc)
 
 
-def _remove_leftovers(folder: Path) -> tuple[list[str], list[str]]:
-    """Remove the atomic writer's temporary files; (removed, left) names, folder-relative."""
+def _remove_leftovers(folder: Path) -> list[str]:
+    """Remove the atomic writer's temporary files; their names, folder-relative.
+
+    Raises :class:`DataFolderError` naming those that cannot be removed.
+    """
     removed: list[str] = []
     left: list[str] = []
+    why = ""
     for path in sorted([*folder.glob(".*.tmp"), *(folder / SWEEP_DIR).glob(".*.tmp")]):
         name = str(path.relative_to(folder))
         try:
             path.unlink()
         except FileNotFoundError:
             continue
-        except OSError:
+        except OSError as exc:
             left.append(name)
+            why = why or describe_os_error(exc)
         else:
             removed.append(name)
-    return removed, left
+    if left:
+        raise DataFolderError(
+            f"{folder}: cannot remove {len(left)} temporary file(s) left by a crash "
+            f"({', '.join(left)}): {why}"
+        )
+    return removed
 
 
 def _rebuild(rec: Recording, status: str | None, summary: dict[str, Any] | None) -> Recording:
-    removed, left = _remove_leftovers(rec.folder)
-    if left:
-        raise DataFolderError(
-            f"{rec.folder}: cannot remove {len(left)} temporary file(s) left by a crash "
-            f"({', '.join(left)}); is the folder read-only?"
-        )
+    removed = _remove_leftovers(rec.folder)
     final = status or rec.status
     if summary is None:
         from rigctl.engine.summary import summary_of  # late: summary uses this module
