@@ -19,6 +19,7 @@ always ends at rest even when the last phase drives to the very end of the sweep
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,10 +41,13 @@ __all__ = [
     "PhaseSpan",
     "ScheduledSweep",
     "Waveforms",
+    "check_experiment_sampling",
+    "check_sampling",
     "compile_experiment",
     "compile_induction",
     "compile_probe",
     "exact",
+    "induction_samples",
     "sample_index",
     "schedule",
 ]
@@ -51,12 +55,20 @@ __all__ = [
 EventKind = Literal["pre_pulse", "post_epoch", "probe_pulse", "test_step"]
 _KIND_ORDER: dict[str, int] = {"post_epoch": 0, "test_step": 1, "pre_pulse": 2, "probe_pulse": 3}
 
-#: Hard cap on the samples of one compiled sweep per channel (protects memory).
-MAX_SAMPLES = 200_000_000
+#: Hard cap on the samples of one rendered sweep per channel (protects memory: a sweep
+#: takes 9 bytes a sample for its two output channels, 17 with the recorded Vm).
+MAX_SAMPLES = 40_000_000
 
 
 class CompileError(ValueError):
-    """A protocol cannot be rendered at the requested sample rate."""
+    """A protocol cannot be rendered at the requested sample rate.
+
+    ``field`` is the dotted path of the protocol field to change, when there is one.
+    """
+
+    def __init__(self, message: str, field: str = "") -> None:
+        self.field = field
+        super().__init__(message)
 
 
 def exact(value: float | int | Fraction) -> Fraction:
@@ -174,6 +186,7 @@ class CompiledSweep:
     window_starts: tuple[Fraction, ...] = ()
     window_length: Fraction | None = None
     post_targets: tuple[Fraction, ...] = ()
+    jittered: frozenset[str] = frozenset()
 
     @property
     def duration_ms(self) -> float:
@@ -227,42 +240,173 @@ class CompiledSweep:
             If a pulse would be shorter than one sample or merge with the next pulse, or
             the sweep would exceed ``MAX_SAMPLES``.
         """
-        if not (math.isfinite(sample_rate_hz) and sample_rate_hz > 0):
-            raise CompileError(f"sample rate {sample_rate_hz!r} Hz must be a positive number")
+        n = check_sampling(self, sample_rate_hz)
         fs = exact(sample_rate_hz)
-        n = sample_index(self.duration, fs) + 1
-        if n > MAX_SAMPLES:
-            raise CompileError(
-                f"the {self.kind} sweep would need {n:,} samples per channel at "
-                f"{sample_rate_hz:g} Hz (at most {MAX_SAMPLES:,})"
-            )
         stim = np.zeros(n, dtype=np.uint8)
         command = np.zeros(n, dtype=np.float64)
-        last_off = -1
-        sample_us = 1e6 / sample_rate_hz
         for ev in self.events:
             i0 = sample_index(ev.start, fs)
             i1 = sample_index(ev.stop, fs)
             if ev.kind in ("pre_pulse", "probe_pulse"):
-                if i1 <= i0:
-                    raise CompileError(
-                        f"a {float(ev.duration) * 1000:g} µs stimulation pulse is shorter than "
-                        f"one sample ({sample_us:g} µs at {sample_rate_hz:g} Hz); raise the "
-                        "sample rate or widen the pulse"
-                    )
-                if i0 <= last_off:
-                    raise CompileError(
-                        f"stimulation pulses at {ev.start_ms:g} ms and before it merge at "
-                        f"{sample_rate_hz:g} Hz sampling (no low sample between them); raise "
-                        "the sample rate"
-                    )
                 stim[i0:i1] = 1
-                last_off = i1
             else:
                 command[i0:i1] = ev.amplitude_pa
         stim[-1] = 0
         command[-1] = 0.0
         return Waveforms(sample_rate_hz=float(sample_rate_hz), stim=stim, command_pa=command)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _where(ev: Event, sweep: CompiledSweep) -> str:
+    if ev.kind == "probe_pulse":
+        return "the probe pulse"
+    if ev.kind == "test_step":
+        return "the test step"
+    window = "" if ev.window is None else f", window {ev.window + 1}"
+    return f"phase {ev.phase!r}{window}" if ev.phase else sweep.kind
+
+
+def _field(ev: Event, sweep: CompiledSweep, attr: str) -> str:
+    """Dotted protocol path of ``attr`` of the phase (or probe part) that made ``ev``."""
+    if ev.kind == "probe_pulse":
+        return "probes.probe.pulse_width_us"
+    if ev.kind == "test_step":
+        return "probes.test_step.duration_ms"
+    names = [p.name for p in sweep.phases if p.window == 0]
+    index = names.index(ev.phase) if ev.phase in names else 0
+    return f"induction.phases[{index}].{attr}"
+
+
+def check_sampling(sweep: CompiledSweep, sample_rate_hz: float, *, budget: bool = True) -> int:
+    """Check that ``sweep`` renders honestly at ``sample_rate_hz``; return its sample count.
+
+    Refuses, before anything is allocated, a sweep of more than :data:`MAX_SAMPLES`
+    samples, a stimulation pulse or current step shorter than one sample (it would vanish),
+    and two pulses with no low sample between them (they would merge into one).
+
+    Raises
+    ------
+    CompileError
+        Naming the event, the rate and what to change; ``field`` is the protocol field.
+    """
+    if not (isinstance(sample_rate_hz, int | float) and math.isfinite(sample_rate_hz)):
+        raise CompileError(f"sample rate {sample_rate_hz!r} Hz must be a positive number")
+    if sample_rate_hz <= 0:
+        raise CompileError(f"sample rate {sample_rate_hz!r} Hz must be a positive number")
+    fs = exact(sample_rate_hz)
+    n = sample_index(sweep.duration, fs) + 1
+    if budget and n > MAX_SAMPLES:
+        longest_s = MAX_SAMPLES / sample_rate_hz
+        raise CompileError(
+            f"the {sweep.kind} sweep would need {n:,} samples per channel at "
+            f"{sample_rate_hz:g} Hz, over the budget of {MAX_SAMPLES:,} "
+            f"({MAX_SAMPLES * 9 // 1_000_000} MB); shorten it to at most {longest_s:g} s "
+            "or lower the sample rate",
+            "induction.repeats" if sweep.kind == "induction" else "probes.sweep_ms",
+        )
+    sample_us = 1e6 / sample_rate_hz
+    last: Event | None = None
+    last_off = -1
+    for ev in sweep.events:
+        i0 = sample_index(ev.start, fs)
+        i1 = sample_index(ev.stop, fs)
+        pulse = ev.kind in ("pre_pulse", "probe_pulse")
+        if i1 <= i0 and (pulse or ev.duration > 0):
+            what = "stimulation pulse" if pulse else "current step"
+            field_ = _field(ev, sweep, "pre.pulse_width_us" if pulse else "post.lag_ms")
+            raise CompileError(
+                f"a {float(ev.duration) * 1000:g} µs {what} ({_where(ev, sweep)}, at "
+                f"{ev.start_ms:g} ms) is shorter than one sample ({sample_us:g} µs at "
+                f"{sample_rate_hz:g} Hz) and would vanish; "
+                + ("widen the pulse" if pulse else "lengthen the step")
+                + " or raise the sample rate",
+                field_,
+            )
+        if not pulse:
+            continue
+        if i0 <= last_off and last is not None:
+            jittered = next((p for p in (ev.phase, last.phase) if p in sweep.jittered), None)
+            if jittered is not None:
+                culprit = ev if ev.phase == jittered else last
+                field_ = _field(culprit, sweep, "pre.jitter_ms")
+                advice = (
+                    f"lower jitter_ms of phase {jittered!r} (jittered pulses are kept inside "
+                    "their phase, so they can land on a neighbour) or raise the sample rate"
+                )
+            elif ev.phase != last.phase:
+                field_ = _field(ev, sweep, "pre.onset_ms")
+                advice = (
+                    f"delay the first pulse of phase {ev.phase!r} (onset_ms) or raise the "
+                    "sample rate"
+                )
+            else:
+                field_ = _field(ev, sweep, "pre.rate_hz")
+                advice = "lower the rate or the pulse width, or raise the sample rate"
+            raise CompileError(
+                f"the pulses at {last.start_ms:g} ms ({_where(last, sweep)}) and "
+                f"{ev.start_ms:g} ms ({_where(ev, sweep)}) merge at {sample_rate_hz:g} Hz "
+                f"sampling (no low sample between them, {sample_us:g} µs); {advice}",
+                field_,
+            )
+        last, last_off = ev, i1
+    return n
+
+
+def _surely_sampled(induction: Induction, sample_rate_hz: float) -> bool:
+    """Whether every pulse and step is at least one sample long and apart (exact bounds).
+
+    A sufficient condition computed from the phases alone (no events): continuous-time
+    gaps of at least one sample cannot merge, and widths of one sample cannot vanish.
+    Jittered pulses are taken at their worst-case shifts; a train whose jitter could be
+    clamped at a phase edge is not decided here.
+    """
+    t = 1000 / exact(sample_rate_hz)
+    edges: list[tuple[Fraction, Fraction]] = []  # (first start, last end) in the window
+    start = Fraction(0)
+    for phase in induction.phases:
+        train = phase.pre
+        dur, onset, width = (
+            exact(phase.duration_ms),
+            exact(train.onset_ms),
+            exact(train.pulse_width_us) / 1000,
+        )
+        period = 1000 / exact(train.rate_hz)
+        jit = exact(train.jitter_ms) if train.timing == "jittered" else Fraction(0)
+        count = phase.pulse_count()
+        last = onset + (count - 1) * period
+        if width < t or onset - jit < 0 or last + jit > dur - width:
+            return False
+        if count > 1 and period - width - 2 * jit < t:
+            return False
+        if phase.post.target_rate_hz > 0 and dur - exact(phase.post.lag_ms) < t:
+            return False
+        edges.append((start + onset - jit, start + last + jit + width))
+        start += dur
+    for (_, end), (nxt, _) in itertools.pairwise(edges):
+        if nxt - end < t:
+            return False
+    stride = _window_length(induction) + exact(induction.gap_ms)
+    return induction.repeats == 1 or stride + edges[0][0] - edges[-1][1] >= t
+
+
+def check_experiment_sampling(experiment: Experiment, sample_rate_hz: float) -> None:
+    """Refuse an experiment whose pulses or steps would vanish or merge at ``sample_rate_hz``.
+
+    What ``rigctl validate --rate`` checks: the probe sweep and the induction, exactly
+    (event by event) unless the phases alone prove every pulse and step at least one
+    sample long and apart. The length of the sweeps is not limited here (that is the
+    rig's ``max_sweep_s`` and the render budget).
+
+    Raises
+    ------
+    CompileError
+        Naming the pulse or step, the rate, the advice and (``field``) the protocol field.
+    """
+    check_sampling(compile_probe(experiment.probes), sample_rate_hz, budget=False)
+    if not _surely_sampled(experiment.induction, sample_rate_hz):
+        check_sampling(compile_induction(experiment.induction), sample_rate_hz, budget=False)
 
 
 # --------------------------------------------------------------------------- induction
@@ -306,6 +450,11 @@ def _window_length(induction: Induction) -> Fraction:
 def _induction_length(induction: Induction) -> Fraction:
     stride = _window_length(induction) + exact(induction.gap_ms)
     return exact(induction.lead_in_ms) + induction.repeats * stride
+
+
+def induction_samples(induction: Induction, sample_rate_hz: float) -> int:
+    """Samples per channel of the induction sweep at ``sample_rate_hz``, without compiling it."""
+    return sample_index(_induction_length(induction), exact(sample_rate_hz)) + 1
 
 
 def compile_induction(induction: Induction) -> CompiledSweep:
@@ -364,6 +513,9 @@ def compile_induction(induction: Induction) -> CompiledSweep:
         window_starts=tuple(starts),
         window_length=window_len,
         post_targets=tuple(targets),
+        jittered=frozenset(
+            p.name for p in induction.phases if p.pre.timing == "jittered" and p.pre.jitter_ms > 0
+        ),
     )
 
 
