@@ -17,7 +17,6 @@ from rigctl.protocol.compile import (
     PhaseSpan,
     ScheduledSweep,
     Waveforms,
-    check_experiment_sampling,
     check_sampling,
     compile_experiment,
     compile_induction,
@@ -61,6 +60,7 @@ from rigctl.protocol.models import (
     StimTrain,
     TestStep,
 )
+from rigctl.protocol.sampling import check_experiment_sampling
 
 __all__ = [
     "FORMAT",

@@ -19,7 +19,6 @@ always ends at rest even when the last phase drives to the very end of the sweep
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,7 +40,6 @@ __all__ = [
     "PhaseSpan",
     "ScheduledSweep",
     "Waveforms",
-    "check_experiment_sampling",
     "check_sampling",
     "compile_experiment",
     "compile_induction",
@@ -352,61 +350,6 @@ def check_sampling(sweep: CompiledSweep, sample_rate_hz: float, *, budget: bool 
             )
         last, last_off = ev, i1
     return n
-
-
-def _surely_sampled(induction: Induction, sample_rate_hz: float) -> bool:
-    """Whether every pulse and step is at least one sample long and apart (exact bounds).
-
-    A sufficient condition computed from the phases alone (no events): continuous-time
-    gaps of at least one sample cannot merge, and widths of one sample cannot vanish.
-    Jittered pulses are taken at their worst-case shifts; a train whose jitter could be
-    clamped at a phase edge is not decided here.
-    """
-    t = 1000 / exact(sample_rate_hz)
-    edges: list[tuple[Fraction, Fraction]] = []  # (first start, last end) in the window
-    start = Fraction(0)
-    for phase in induction.phases:
-        train = phase.pre
-        dur, onset, width = (
-            exact(phase.duration_ms),
-            exact(train.onset_ms),
-            exact(train.pulse_width_us) / 1000,
-        )
-        period = 1000 / exact(train.rate_hz)
-        jit = exact(train.jitter_ms) if train.timing == "jittered" else Fraction(0)
-        count = phase.pulse_count()
-        last = onset + (count - 1) * period
-        if width < t or onset - jit < 0 or last + jit > dur - width:
-            return False
-        if count > 1 and period - width - 2 * jit < t:
-            return False
-        if phase.post.target_rate_hz > 0 and dur - exact(phase.post.lag_ms) < t:
-            return False
-        edges.append((start + onset - jit, start + last + jit + width))
-        start += dur
-    for (_, end), (nxt, _) in itertools.pairwise(edges):
-        if nxt - end < t:
-            return False
-    stride = _window_length(induction) + exact(induction.gap_ms)
-    return induction.repeats == 1 or stride + edges[0][0] - edges[-1][1] >= t
-
-
-def check_experiment_sampling(experiment: Experiment, sample_rate_hz: float) -> None:
-    """Refuse an experiment whose pulses or steps would vanish or merge at ``sample_rate_hz``.
-
-    What ``rigctl validate --rate`` checks: the probe sweep and the induction, exactly
-    (event by event) unless the phases alone prove every pulse and step at least one
-    sample long and apart. The length of the sweeps is not limited here (that is the
-    rig's ``max_sweep_s`` and the render budget).
-
-    Raises
-    ------
-    CompileError
-        Naming the pulse or step, the rate, the advice and (``field``) the protocol field.
-    """
-    check_sampling(compile_probe(experiment.probes), sample_rate_hz, budget=False)
-    if not _surely_sampled(experiment.induction, sample_rate_hz):
-        check_sampling(compile_induction(experiment.induction), sample_rate_hz, budget=False)
 
 
 # --------------------------------------------------------------------------- induction
