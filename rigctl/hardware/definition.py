@@ -330,13 +330,17 @@ def loads_rig(text: str, source: str = "<rig>") -> RigDefinition:
     problem = check_tree(data)
     if problem is not None:
         raise RigFileError(source, [problem])
-    missing = _missing_keys(data)
-    if missing:
-        raise RigFileError(source, missing)
+    problems: list[Problem] = []
+    definition: RigDefinition | None = None
     try:
-        return RigDefinition.model_validate(data)
+        definition = RigDefinition.model_validate(data)
     except ValidationError as exc:
-        raise RigFileError(source, problems_of(exc, RigDefinition)) from None
+        problems = problems_of(exc, RigDefinition)
+    seen = {p.path for p in problems}
+    problems += [p for p in _missing_keys(data) if p.path not in seen]
+    if problems or definition is None:
+        raise RigFileError(source, problems)
+    return definition
 
 
 def load_rig(path: str | os.PathLike[str] | None = None) -> RigDefinition:
