@@ -89,9 +89,21 @@ def preflight_or_report(
             which=("probe", "induction") if which is None else (which,),
         )
     except RigError as exc:
-        err(f"{args.file}: refused, nothing was output: {exc}")
+        err(f"{args.file}: refused, nothing was output: {exc}{_rig_field(args, exc)}")
         return False
     return True
+
+
+def _rig_field(args: argparse.Namespace, exc: Exception) -> str:
+    """`` (rig file FILE: limits.max_sweep_s)``: the rig-file field a refusal rests on."""
+    from rigctl.hardware import DEFAULT_RIG_PATH, LimitError
+
+    if not isinstance(exc, LimitError):
+        return ""
+    field = exc.limit
+    if "." not in field and field != "sample_rate_hz":
+        field = f"limits.{field}"
+    return f" (rig file {args.rig or DEFAULT_RIG_PATH}: {field})"
 
 
 def load_and_open(

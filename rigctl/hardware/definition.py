@@ -8,6 +8,7 @@ Errors are reported as one line naming the file, the field and the limit.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,8 +24,15 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from rigctl.protocol import Problem, problems_of
-from rigctl.protocol.io import MAX_DEPTH, FileRefusedError, check_tree, read_limited
-from rigctl.protocol.models import Flag, Number, OneLine, Text, Whole
+from rigctl.protocol.io import (
+    MAX_DEPTH,
+    FileRefusedError,
+    check_tree,
+    line_column,
+    read_limited,
+    too_deep_at,
+)
+from rigctl.protocol.models import Flag, Number, OneLine, Text, Version, Whole
 
 __all__ = [
     "DEFAULT_RIG_PATH",
@@ -47,6 +55,8 @@ DEFAULT_RIG_PATH = Path(__file__).resolve().parents[2] / "hardware" / "sim.toml"
 """The default rig: the simulated CA1 neuron (``hardware/sim.toml``)."""
 
 MAX_RIG_FILE_BYTES = 262_144
+
+_GIANT_INT = re.compile(r"[0-9_]{1000,}")
 
 _Terminal = Annotated[OneLine, StringConstraints(min_length=1, max_length=128)]
 
@@ -173,7 +183,7 @@ class RigDefinition(_Model):
     """A rig: what it is, how its channels are wired and scaled, and its limits."""
 
     format: Literal["rigctl.rig"] = "rigctl.rig"
-    schema_version: Literal[1] = 1
+    schema_version: Version = 1
     name: Annotated[OneLine, StringConstraints(min_length=1, max_length=200)]
     description: Annotated[Text, StringConstraints(max_length=5000)] = ""
     backend: Literal["sim", "nidaq"] = "sim"
@@ -322,11 +332,16 @@ def loads_rig(text: str, source: str = "<rig>") -> RigDefinition:
     except tomllib.TOMLDecodeError as exc:
         raise RigFileError(source, [Problem("", f"is not valid TOML ({exc})")]) from None
     except RecursionError:
+        where = too_deep_at(text, toml=True) or "somewhere"
         raise RigFileError(
-            source, [Problem("", f"is nested more than {MAX_DEPTH} levels deep")]
+            source, [Problem("", f"is nested more than {MAX_DEPTH} levels deep ({where})")]
         ) from None
-    except ValueError as exc:  # e.g. an integer of thousands of digits
-        raise RigFileError(source, [Problem("", f"is not a usable TOML file ({exc})")]) from None
+    except ValueError:  # an integer of thousands of digits (Python's int() limit)
+        match = _GIANT_INT.search(text)
+        where = f" ({line_column(text, match.start())})" if match else ""
+        raise RigFileError(
+            source, [Problem("", f"holds a number with thousands of digits{where}")]
+        ) from None
     problem = check_tree(data)
     if problem is not None:
         raise RigFileError(source, [problem])

@@ -103,7 +103,7 @@ def check_experiment(
         Naming the limit (``limit``) and the sweep; nothing has been output.
     """
     fs = definition.sample_rate_hz
-    check_amplifier(definition, "run")
+    check_amplifier(definition, "the protocol")
     ind = experiment.induction
     probes = experiment.probes
     n_probe = proto.sample_index(proto.exact(probes.sweep_ms), proto.exact(fs)) + 1

@@ -277,6 +277,29 @@ def _field(ev: Event, sweep: CompiledSweep, attr: str) -> str:
     return f"induction.phases[{index}].{attr}"
 
 
+def _merge_advice(last: Event, ev: Event, sweep: CompiledSweep) -> tuple[str, str]:
+    """The field to change and advice that is true for two pulses that merge."""
+    gap = ev.start - last.stop
+    faster = (
+        f", or raise the sample rate to at least {1000 / float(gap):.6g} Hz"
+        if gap > 0
+        else " (they touch or overlap, so no sample rate separates them)"
+    )
+    jittered = [p for p in dict.fromkeys((last.phase, ev.phase)) if p in sweep.jittered]
+    if jittered:
+        culprit = ev if ev.phase in jittered else last
+        names = " and ".join(repr(p) for p in jittered)
+        return _field(culprit, sweep, "pre.jitter_ms"), (
+            f"lower jitter_ms of phase{'s' * (len(jittered) > 1)} {names} (a jittered "
+            f"pulse is kept inside its phase, so it can land next to its neighbour){faster}"
+        )
+    if ev.phase != last.phase:
+        return _field(ev, sweep, "pre.onset_ms"), (
+            f"delay the first pulse of phase {ev.phase!r} (onset_ms){faster}"
+        )
+    return _field(ev, sweep, "pre.rate_hz"), f"lower the rate or the pulse width{faster}"
+
+
 def check_sampling(sweep: CompiledSweep, sample_rate_hz: float, *, budget: bool = True) -> int:
     """Check that ``sweep`` renders honestly at ``sample_rate_hz``; return its sample count.
 
@@ -319,29 +342,13 @@ def check_sampling(sweep: CompiledSweep, sample_rate_hz: float, *, budget: bool 
                 f"{ev.start_ms:g} ms) is shorter than one sample ({sample_us:g} µs at "
                 f"{sample_rate_hz:g} Hz) and would vanish; "
                 + ("widen the pulse" if pulse else "lengthen the step")
-                + " or raise the sample rate",
+                + f" or raise the sample rate to at least {1000 / float(ev.duration):.6g} Hz",
                 field_,
             )
         if not pulse:
             continue
         if i0 <= last_off and last is not None:
-            jittered = next((p for p in (ev.phase, last.phase) if p in sweep.jittered), None)
-            if jittered is not None:
-                culprit = ev if ev.phase == jittered else last
-                field_ = _field(culprit, sweep, "pre.jitter_ms")
-                advice = (
-                    f"lower jitter_ms of phase {jittered!r} (jittered pulses are kept inside "
-                    "their phase, so they can land on a neighbour) or raise the sample rate"
-                )
-            elif ev.phase != last.phase:
-                field_ = _field(ev, sweep, "pre.onset_ms")
-                advice = (
-                    f"delay the first pulse of phase {ev.phase!r} (onset_ms) or raise the "
-                    "sample rate"
-                )
-            else:
-                field_ = _field(ev, sweep, "pre.rate_hz")
-                advice = "lower the rate or the pulse width, or raise the sample rate"
+            field_, advice = _merge_advice(last, ev, sweep)
             raise CompileError(
                 f"the pulses at {last.start_ms:g} ms ({_where(last, sweep)}) and "
                 f"{ev.start_ms:g} ms ({_where(ev, sweep)}) merge at {sample_rate_hz:g} Hz "
@@ -479,7 +486,10 @@ def compile_probe(probes: ProbeSchedule) -> CompiledSweep:
 
 
 def _ordered(events: Iterable[Event]) -> tuple[Event, ...]:
-    return tuple(sorted(events, key=lambda e: (e.start, _KIND_ORDER[e.kind])))
+    # float(t) is monotone in t, so comparing it first keeps the exact order while
+    # sparing the Fraction comparisons that dominated long inductions; the exact time
+    # decides only between times equal as floats.
+    return tuple(sorted(events, key=lambda e: (float(e.start), e.start, _KIND_ORDER[e.kind])))
 
 
 # --------------------------------------------------------------------------- schedule

@@ -33,6 +33,7 @@ __all__ = [
     "check_tree",
     "dumps",
     "json_schema",
+    "line_column",
     "load",
     "loads",
     "migrate",
@@ -41,6 +42,7 @@ __all__ = [
     "read_limited",
     "register_migration",
     "save",
+    "too_deep_at",
     "write_atomic",
 ]
 
@@ -156,6 +158,54 @@ def _loc_text(path: Sequence[int | str]) -> str:
     return out
 
 
+def line_column(text: str, offset: int) -> str:
+    """``line L, column C`` (1-based) of character ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def too_deep_at(text: str, max_depth: int = MAX_DEPTH, *, toml: bool = False) -> str | None:
+    """Where brackets first nest deeper than ``max_depth`` (``line L, column C``), or None.
+
+    Skips strings (JSON and TOML quoting) and, for TOML, comments; iterative, so it
+    locates the place in files too deep for the parsers' recursion.
+    """
+    depth = 0
+    i, n = 0, len(text)
+    quotes = ('"""', "'''", '"', "'") if toml else ('"',)
+    while i < n:
+        ch = text[i]
+        if toml and ch == "#":
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        quote = next((q for q in quotes if text.startswith(q, i)), None)
+        if quote is not None:
+            i = _string_end(text, i + len(quote), quote)
+            continue
+        if ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                return line_column(text, i)
+        elif ch in "]}":
+            depth -= 1
+        i += 1
+    return None
+
+
+def _string_end(text: str, i: int, quote: str) -> int:
+    escapes = quote[0] == '"'
+    while i < len(text):
+        if escapes and text[i] == "\\":
+            i += 2
+            continue
+        if text.startswith(quote, i):
+            return i + len(quote)
+        i += 1
+    return i
+
+
 def check_tree(data: object, max_depth: int = MAX_DEPTH) -> Problem | None:
     """First structural problem of parsed file data, by field path (iterative, no recursion).
 
@@ -191,15 +241,18 @@ def check_tree(data: object, max_depth: int = MAX_DEPTH) -> Problem | None:
 
 
 def _type_name(value: object) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
+    for kind, name in (
+        (bool, "true/false"),
+        (dict, "an object"),
+        (list, "a list"),
+        (str, "a string"),
+        (int, "a number"),
+        (float, "a number"),
+        (type(None), "null"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _unclosed(text: str) -> bool:
@@ -239,8 +292,9 @@ def _parse(text: str, source: str) -> dict[str, Any]:
             source, [Problem("", f"{what} (line {exc.lineno}, column {exc.colno}: {exc.msg})")]
         ) from None
     except RecursionError:
+        where = too_deep_at(text) or "somewhere"
         raise ProtocolFileError(
-            source, [Problem("", f"is nested more than {MAX_DEPTH} levels deep")]
+            source, [Problem("", f"is nested more than {MAX_DEPTH} levels deep ({where})")]
         ) from None
     problem = check_tree(data)
     if problem is not None:

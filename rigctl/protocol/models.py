@@ -91,6 +91,16 @@ Text = Annotated[str, Strict(), AfterValidator(_no_control_in_text)]
 """Free text: never a number; newlines and tabs allowed, other control characters refused."""
 
 
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise PydanticCustomError("not_bool", "must be the number 1, not true/false")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_not_bool)]
+"""A schema version field: the number 1, never ``true`` (which Python equates with 1)."""
+
+
 def _iso_datetime(value: object) -> object:
     if value is None or isinstance(value, datetime):
         return value
@@ -447,7 +457,7 @@ class Experiment(FrozenModel):
     """A complete experiment: baseline probes, the induction, follow-up probes."""
 
     format: Literal["rigctl.experiment"] = FORMAT
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Version = SCHEMA_VERSION
     metadata: Metadata
     induction: Induction = Field(default_factory=Induction)
     probes: ProbeSchedule = Field(default_factory=ProbeSchedule)
