@@ -81,7 +81,7 @@ def test_amplifier_not_in_current_clamp_is_refused(mode: str) -> None:
         check_experiment(definition, exp)
     assert info.value.limit == "amplifier.mode"
     rig = SimRig(definition)
-    with pytest.raises(LimitError, match="amplifier.mode"):
+    with pytest.raises(LimitError, match=r"amplifier\.mode"):
         rig.prepare(proto.compile_probe(exp.probes))
     good = SimRig(load_rig()).prepare(proto.compile_probe(exp.probes))
     with pytest.raises(LimitError, match=mode):
@@ -95,9 +95,7 @@ def test_check_experiment_covers_every_sweep() -> None:
     check_experiment(rig, exp, calibrate=True)
     fast = exp.replace(
         induction=exp.induction.replace(
-            phases=tuple(
-                p.replace(pre=p.pre.replace(rate_hz=200.0)) for p in exp.induction.phases
-            )
+            phases=tuple(p.replace(pre=p.pre.replace(rate_hz=200.0)) for p in exp.induction.phases)
         )
     )
     with pytest.raises(LimitError, match="max_stim_rate_hz") as info:
@@ -105,7 +103,7 @@ def test_check_experiment_covers_every_sweep() -> None:
     assert info.value.limit == "max_stim_rate_hz"
     check_experiment(rig, fast, which=("probe",))  # a probe sweep alone is fine
     short = _edit(rig, "limits", max_sweep_s=1.5)
-    with pytest.raises(LimitError, match="induction: the sweep lasts 6.2"):
+    with pytest.raises(LimitError, match=r"induction: the sweep lasts 6\.2"):
         check_experiment(short, exp)
     # One short window: the sweeps fit, but the calibration ladder (1.7 s) does not.
     tiny = exp.replace(induction=exp.induction.replace(repeats=1))
