@@ -65,8 +65,9 @@ Flag = Annotated[bool, Strict()]
 """A switch: exactly true or false, never 0/1 or "yes"."""
 
 
-def _no_control(value: str) -> str:
-    if _CONTROL.search(value):
+def _no_control(value: object) -> object:
+    # Before stripping: a trailing newline is refused, not silently trimmed away.
+    if isinstance(value, str) and _CONTROL.search(value):
         raise PydanticCustomError(
             "control_character",
             "must not contain control characters (newline, tab, NUL, ...)",
@@ -84,7 +85,7 @@ def _no_control_in_text(value: str) -> str:
 
 
 _Strip = StringConstraints(strip_whitespace=True)
-OneLine = Annotated[str, Strict(), _Strip, AfterValidator(_no_control)]
+OneLine = Annotated[str, Strict(), _Strip, BeforeValidator(_no_control)]
 """One line of text (names, terminals): never a number, no control characters."""
 
 Text = Annotated[str, Strict(), AfterValidator(_no_control_in_text)]
