@@ -109,8 +109,8 @@ def summary(exp: proto.Experiment) -> str:
         f"  baseline {pr.baseline_min:g} min ({n_base} probes), follow-up "
         f"{pr.followup_min:g} min ({n_follow} probes)"
     )
-    step = pr.test_step
-    probe_charge = step.amplitude_pa * step.duration_ms / 1000.0 * (n_base + n_follow)
+    test = pr.test_step
+    probe_charge = test.amplitude_pa * test.duration_ms / 1000.0 * (n_base + n_follow)
     last = sweeps[-1]
     tail_ms = ind.duration_ms if last.kind == "induction" else pr.sweep_ms
     total_s = last.start_s + tail_ms / 1000.0

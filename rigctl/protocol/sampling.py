@@ -120,11 +120,11 @@ class _Pulses:
         count = ph.pulse_count()
         k = np.arange(count, dtype=np.int64)
         period = 1000.0 / train.rate_hz
-        raw = train.onset_ms + k * period
+        raw = (train.onset_ms + k * period).astype(np.float64)
         if train.timing == "jittered" and train.jitter_ms > 0:
             s = _phase_rng(train.seed, w, i).uniform(-train.jitter_ms, train.jitter_ms, count)
             latest = ph.duration_ms - train.pulse_width_us / 1000.0
-            off = np.clip(raw + s, 0.0, latest)
+            off: npt.NDArray[np.float64] = np.clip(raw + s, 0.0, latest)
             order = np.argsort(off, kind="stable")
             return off[order], k[order], s[order]
         return raw, k, np.zeros(count)

@@ -243,7 +243,7 @@ def test_round_trip_with_ints_or_floats(rate: float, gap: float, repeats: int) -
     assert all(isinstance(p.pre.rate_hz, float) for p in again.induction.phases)
 
 
-_wrong = st.sampled_from([True, False, "25", " 1.6e2 ", "", None, [], {}])
+_wrong: st.SearchStrategy[Any] = st.sampled_from([True, False, "25", " 1.6e2 ", "", None, [], {}])
 _FIELDS = [
     ("induction", "phases", 0, "pre", "rate_hz"),
     ("induction", "phases", 1, "post", "target_rate_hz"),
