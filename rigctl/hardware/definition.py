@@ -27,6 +27,7 @@ from rigctl.protocol import Problem, problems_of
 from rigctl.protocol.io import (
     MAX_DEPTH,
     FileRefusedError,
+    byte_position,
     check_tree,
     line_column,
     read_limited,
@@ -55,6 +56,9 @@ DEFAULT_RIG_PATH = Path(__file__).resolve().parents[2] / "hardware" / "sim.toml"
 """The default rig: the simulated CA1 neuron (``hardware/sim.toml``)."""
 
 MAX_RIG_FILE_BYTES = 262_144
+
+MIN_VM_RANGE_MV = 100.0
+"""Smallest membrane-potential span (±mV) the AI must read: rest near -70 mV, spikes."""
 
 _GIANT_INT = re.compile(r"[0-9_]{1000,}")
 
@@ -215,6 +219,14 @@ class RigDefinition(_Model):
                 f"{self.channels.stim.high_v:g} V pulses do not reach the isolator's "
                 f"{self.stimulator.ttl_threshold_v:g} V TTL threshold",
             )
+        if self.vm_range_mv < MIN_VM_RANGE_MV:
+            raise _refuse(
+                "channels.vm.range_v",
+                f"±{self.channels.vm.range_v:g} V at {self.channels.vm.mv_per_mv:g} mV/mV x "
+                f"gain {self.amplifier.primary_gain:g} reads only ±{self.vm_range_mv:.3g} mV of "
+                f"membrane potential; at least ±{MIN_VM_RANGE_MV:g} mV is needed to see rest "
+                "and spikes (lower amplifier.primary_gain or raise the range)",
+            )
         if 1e6 / self.sample_rate_hz > self.limits.max_pulse_width_us:
             raise _refuse(
                 "sample_rate_hz",
@@ -374,7 +386,8 @@ def load_rig(path: str | os.PathLike[str] | None = None) -> RigDefinition:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RigFileError(
-            source, [Problem("", f"is not a UTF-8 text file (byte {exc.start})")]
+            source,
+            [Problem("", f"is not a UTF-8 text file (at {byte_position(raw, exc.start)})")],
         ) from None
     if "\x00" in text:
         raise RigFileError(source, [Problem("", "is not a text file (it holds NUL bytes)")])

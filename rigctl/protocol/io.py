@@ -30,6 +30,7 @@ __all__ = [
     "Migration",
     "Problem",
     "ProtocolFileError",
+    "byte_position",
     "check_tree",
     "dumps",
     "json_schema",
@@ -162,6 +163,13 @@ def line_column(text: str, offset: int) -> str:
     """``line L, column C`` (1-based) of character ``offset`` in ``text``."""
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def byte_position(raw: bytes, offset: int) -> str:
+    """``line L, column C`` (1-based, columns in bytes) of byte ``offset`` in ``raw``."""
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
     return f"line {line}, column {column}"
 
 
@@ -503,9 +511,11 @@ def loads(
             )
         try:
             text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            where = byte_position(text, exc.start)
             raise ProtocolFileError(
-                source, [Problem("", "is not a text file (it is not UTF-8 encoded JSON)")]
+                source,
+                [Problem("", f"is not a text file (not UTF-8 encoded JSON at {where})")],
             ) from None
     elif len(text) > MAX_FILE_BYTES:
         raise ProtocolFileError(

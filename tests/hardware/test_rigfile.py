@@ -96,6 +96,11 @@ def test_shipped_rig_files_load() -> None:
         ('mode = "I-Clamp"', "", "amplifier.mode: is required but missing"),
         ('kind = "do"', 'kind = "ao"', "channels.stim.high_v: is required for an AO"),
         ("[limits]", "[limits_old]", "limits_old: is not a known field"),
+        (
+            "primary_gain = 2.0",
+            "primary_gain = 200.0",
+            "channels.vm.range_v: ±5 V at 10 mV/mV x gain 200 reads only ±2.5 mV",
+        ),
         ("seed = 0", "seed = 0\nseed = 1", "is not valid TOML (Cannot overwrite a value (at line"),
         ("seed = 0", "x = " + "[" * 40 + "]" * 40, "is nested more than 32 levels deep"),
         ("seed = 0", "x = " + "{a = " * 3000 + "1" + "}" * 3000, "32 levels deep (line "),

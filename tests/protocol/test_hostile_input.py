@@ -83,6 +83,7 @@ def test_a_bom_is_accepted_in_both_kinds_of_file(tmp_path: Path) -> None:
         ("dup-top", "format: appears twice in one object"),
         ("deep-40", "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a: is nested"),
         ("deep-json", "is nested more than 32 levels deep (line 1, column 33)"),
+        ("latin1", "is not a text file (not UTF-8 encoded JSON at line 1, column "),
     ],
 )
 def test_problems_name_the_field_path_or_line(tmp_path: Path, name: str, line: str) -> None:
