@@ -512,7 +512,7 @@ def loads(
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            where = byte_position(text, exc.start)
+            where = byte_position(exc.object, exc.start)
             raise ProtocolFileError(
                 source,
                 [Problem("", f"is not a text file (not UTF-8 encoded JSON at {where})")],
