@@ -147,6 +147,11 @@ PROTOCOLS: list[tuple[str, bytes]] = [
     ("typo", _set(f"{P0}.pre.rat_hz", 25)),
     ("too-long-induction", _long_too()),
     ("baseline-huge", _set("probes.baseline_min", 1e308)),
+    ("key-newline", _set("metadata.na\nme", "x")),
+    ("key-huge", _set("metadata." + "k" * 100_000, 1)),
+    ("name-surrogate", _raw("metadata.name", b'"\\ud800x"')),
+    ("name-line-separator", _set("metadata.name", "a\u2028b")),
+    ("trailing-newline-name", _set("metadata.name", "theta\n")),
 ]
 
 
@@ -238,6 +243,9 @@ RIGS: list[tuple[str, bytes]] = [
     ("too-large", RIG.encode() + b"\n# " + b"x" * 300_000 + b"\n"),
     ("sample-too-slow", _rig("max_pulse_width_us = 500.0", "max_pulse_width_us = 40.0")),
     ("limit-huge-float", _rig("max_command_pa = 600.0", "max_command_pa = 1e400")),
+    ("key-newline", RIG.encode() + b'\n[extra]\n"a\\nb" = 1\n'),
+    ("gain-too-high", _rig("primary_gain = 2.0", "primary_gain = 200.0")),
+    ("bad-utf8", RIG.encode().replace(b"seed = 0", b"seed = 0 # caf\xe9", 1)),
 ]
 
 RIGS_VALID: list[tuple[str, bytes]] = [

@@ -11,6 +11,7 @@ import difflib
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -152,10 +153,20 @@ def _float(text: str) -> float | _Bad:
     return value
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
 def _loc_text(path: Sequence[int | str]) -> str:
+    """A dotted field path for one line of text: odd keys quoted, escaped and shortened."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            out += f".{part}" if out else part
+        else:  # a key with spaces, newlines, non-ASCII or thousands of characters
+            shown = part if len(part) <= 40 else part[:40] + "..."
+            out += f"[{json.dumps(shown)}]"
     return out
 
 
@@ -366,13 +377,7 @@ def migrate(
 
 
 def _loc_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
+    return _loc_text(loc)
 
 
 def model_at(model: type[BaseModel], path: Sequence[int | str]) -> type[BaseModel] | None:
