@@ -378,17 +378,35 @@ def _pulse_starts(
         latest = dur - exact(train.pulse_width_us) / 1000
         rng = _phase_rng(train.seed, window, phase_index)
         shifts = rng.uniform(-train.jitter_ms, train.jitter_ms, size=count)
-        offsets = sorted(
-            min(max(onset + k * period + Fraction(float(s)), Fraction(0)), latest)
-            for k, s in enumerate(shifts)
-        )
-        return [phase_start + off for off in offsets]
+        return _jittered_starts(phase_start, onset, period, latest, shifts.tolist())
     # start + onset + k * period, one normalisation per pulse (integers, not Fraction sums)
     base = phase_start + onset
     num = base.numerator * period.denominator
     step = period.numerator * base.denominator
     den = base.denominator * period.denominator
     return [Fraction(num + k * step, den) for k in range(count)]
+
+
+def _jittered_starts(
+    phase_start: Fraction, onset: Fraction, period: Fraction, latest: Fraction, shifts: list[float]
+) -> list[Fraction]:
+    """``phase_start + sorted(clamp(onset + k * period + shift_k, 0, latest))``, exactly.
+
+    The same values as Fraction arithmetic (each float shift is the exact dyadic rational
+    it holds), computed on integers over one common denominator: a long jittered
+    induction compiles several times faster than with a Fraction per operation.
+    """
+    ratios = [s.as_integer_ratio() for s in shifts]
+    den = math.lcm(onset.denominator, period.denominator, latest.denominator)
+    den = math.lcm(den, max((b for _, b in ratios), default=1))  # shifts: powers of two
+    first = onset.numerator * (den // onset.denominator)
+    step = period.numerator * (den // period.denominator)
+    top = latest.numerator * (den // latest.denominator)
+    offsets = sorted(
+        min(max(first + k * step + a * (den // b), 0), top) for k, (a, b) in enumerate(ratios)
+    )
+    p_num, p_den = phase_start.numerator, phase_start.denominator
+    return [Fraction(p_num * den + off * p_den, p_den * den) for off in offsets]
 
 
 def _window_length(induction: Induction) -> Fraction:
