@@ -283,3 +283,23 @@ def test_names_with_control_characters_are_refused(name: str) -> None:
         assert has_control or not name.strip(), exc
         return
     assert not has_control and exp.metadata.name == name.strip()
+
+
+def test_jittered_starts_on_integers_equal_fraction_arithmetic() -> None:
+    from fractions import Fraction
+
+    from rigctl.protocol.compile import _jittered_starts
+
+    rnd = random.Random(11)
+    for _ in range(200):
+        onset = proto.exact(rnd.choice([0.0, 1.1, 7.25]))
+        period = 1000 / proto.exact(rnd.choice([3.0, 33.3, 50.0, 500.0]))
+        latest = proto.exact(rnd.choice([37.4, 99.9, 250.15]))
+        start = Fraction(rnd.randint(0, 10**6), rnd.choice([1, 3, 10]))
+        shifts = [rnd.uniform(-5, 5) for _ in range(rnd.randint(0, 30))]
+        naive = sorted(
+            min(max(onset + k * period + Fraction(s), Fraction(0)), latest)
+            for k, s in enumerate(shifts)
+        )
+        got = _jittered_starts(start, onset, period, latest, shifts)
+        assert got == [start + off for off in naive]
