@@ -53,9 +53,11 @@ __all__ = [
 EventKind = Literal["pre_pulse", "post_epoch", "probe_pulse", "test_step"]
 _KIND_ORDER: dict[str, int] = {"post_epoch": 0, "test_step": 1, "pre_pulse": 2, "probe_pulse": 3}
 
-#: Hard cap on the samples of one rendered sweep per channel (protects memory: a sweep
-#: takes 9 bytes a sample for its two output channels, 17 with the recorded Vm).
-MAX_SAMPLES = 40_000_000
+#: Hard cap on the samples of one rendered sweep per channel (5 min at 20 kHz). It bounds
+#: memory: a sweep takes 9 bytes a sample for its two outputs, 17 with the recorded Vm,
+#: and a run holds the compiled events, the waveforms and the simulation together (a
+#: 9-minute 500 Hz sweep peaked at 1.1 GB). Real inductions last seconds.
+MAX_SAMPLES = 6_000_000
 
 
 class CompileError(ValueError):

@@ -218,7 +218,7 @@ def test_compile_at_10_mhz_is_refused_before_allocating(
 
 def test_render_budget_names_itself() -> None:
     sweep = proto.compile_induction(proto.Induction(repeats=1000, gap_ms=3000))
-    with pytest.raises(proto.CompileError, match="over the budget of 40,000,000"):
+    with pytest.raises(proto.CompileError, match="over the budget of 6,000,000"):
         sweep.waveforms(20_000)
 
 
