@@ -102,8 +102,8 @@ def test_long_protocols_stay_fast(tmp_path: Path) -> None:
         status, text = call(["show", str(f)])
         assert status == 0 and "1770000 pulses" in text
         status, text = call(["compile", str(f), "--out", str(tmp_path / "x.npz")])
-        assert status == 1 and "over compile's budget of 10,000,000 samples" in text
-        assert "--rate 2778 or lower" in text
+        assert status == 1 and "over compile's budget of 6,000,000 samples" in text
+        assert "--rate 1666 or lower" in text
         status, text = call(["run", str(f), "--fast", "--no-nwb", "--out", str(tmp_path / "r")])
         assert status == 1 and "max_sweep_s" in text and not (tmp_path / "r").exists()
 

@@ -12,8 +12,8 @@ import numpy as np
 from rigctl import protocol as proto
 from rigctl.cli._common import err, fmt_s, load_or_report, positive_rate
 
-COMPILE_BUDGET_SAMPLES = 10_000_000
-"""Most samples per channel ``rigctl compile`` renders (about 170 MB in memory)."""
+COMPILE_BUDGET_SAMPLES = proto.MAX_SAMPLES
+"""Most samples per channel ``rigctl compile`` renders: the render budget of every sweep."""
 
 DEFAULT_RATE_HZ = 20_000.0
 """Sample rate ``validate`` and ``compile`` assume without ``--rate`` (the shipped rigs')."""
@@ -149,11 +149,11 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     else:
         n = proto.sample_index(proto.exact(exp.probes.sweep_ms), proto.exact(args.rate)) + 1
     if n > COMPILE_BUDGET_SAMPLES:
-        most_hz = COMPILE_BUDGET_SAMPLES / (n / args.rate)
+        most_hz = math.floor((COMPILE_BUDGET_SAMPLES - 1) / (n / args.rate))
         err(
             f"{args.file}: the {args.which} sweep would be {n:,} samples per channel at "
             f"{args.rate:g} Hz, over compile's budget of {COMPILE_BUDGET_SAMPLES:,} samples "
-            f"(about {COMPILE_BUDGET_SAMPLES * 17 // 1_000_000} MB); use --rate {most_hz:.0f} "
+            f"(about {COMPILE_BUDGET_SAMPLES * 17 // 1_000_000} MB); use --rate {most_hz} "
             "or lower, or shorten the induction (repeats, window_ms, gap_ms)"
         )
         return 1

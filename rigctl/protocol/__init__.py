@@ -9,6 +9,7 @@ Typical use::
 """
 
 from rigctl.protocol.compile import (
+    MAX_SAMPLES,
     CompiledExperiment,
     CompiledSweep,
     CompileError,
@@ -66,6 +67,7 @@ __all__ = [
     "FORMAT",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
+    "MAX_SAMPLES",
     "MIGRATIONS",
     "PAPER_CONDITIONS",
     "SCHEMA_VERSION",
