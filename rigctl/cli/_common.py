@@ -47,11 +47,14 @@ def load_rig_or_report(path: str | None) -> RigDefinition | None:
         return None
 
 
-def open_from_args(args: argparse.Namespace) -> tuple[RigDefinition, Rig] | None:
-    """The rig named by ``args.rig``, opened, or None after printing the problem."""
+def open_from_args(
+    args: argparse.Namespace, definition: RigDefinition | None = None
+) -> tuple[RigDefinition, Rig] | None:
+    """The rig of ``args.rig`` (or ``definition`` loaded from it) opened, or None (printed)."""
     from rigctl.hardware import RigError, open_rig
 
-    definition = load_rig_or_report(args.rig)
+    if definition is None:
+        definition = load_rig_or_report(args.rig)
     if definition is None:
         return None
     try:
@@ -62,14 +65,62 @@ def open_from_args(args: argparse.Namespace) -> tuple[RigDefinition, Rig] | None
     return definition, rig
 
 
+def preflight_or_report(
+    args: argparse.Namespace, exp: proto.Experiment, definition: RigDefinition
+) -> bool:
+    """Whether everything the command will output passes the rig's checks (else printed).
+
+    Run before the rig is opened and before any data folder exists: ``rigctl run`` and
+    ``rigctl sweep`` refuse here, never half-way (e.g. after calibrating).
+    """
+    from rigctl.hardware import RigError, check_experiment, needs_calibration
+
+    cal = getattr(args, "calibrate", False)
+    which = getattr(args, "which", None)
+    if isinstance(cal, str):
+        calibrate = needs_calibration(exp, cal)
+    else:
+        calibrate = bool(cal) and which in (None, "induction")
+    try:
+        check_experiment(
+            definition,
+            exp,
+            calibrate=calibrate,
+            which=("probe", "induction") if which is None else (which,),
+        )
+    except RigError as exc:
+        err(f"{args.file}: refused, nothing was output: {exc}{_rig_field(args, exc)}")
+        return False
+    return True
+
+
+def _rig_field(args: argparse.Namespace, exc: Exception) -> str:
+    """`` (rig file FILE: limits.max_sweep_s)``: the rig-file field a refusal rests on."""
+    from rigctl.hardware import DEFAULT_RIG_PATH, LimitError
+
+    if not isinstance(exc, LimitError):
+        return ""
+    field = exc.limit
+    if "." not in field and field != "sample_rate_hz":
+        field = f"limits.{field}"
+    return f" (rig file {args.rig or DEFAULT_RIG_PATH}: {field})"
+
+
 def load_and_open(
     args: argparse.Namespace,
 ) -> tuple[proto.Experiment, RigDefinition, Rig] | None:
-    """The protocol ``args.file`` and the rig ``args.rig``, or None (problems printed)."""
+    """The protocol ``args.file`` and the rig ``args.rig``, or None (problems printed).
+
+    The experiment is checked against the rig (:func:`preflight_or_report`) before the
+    rig is opened.
+    """
     exp = load_or_report(args.file)
     if exp is None:
         return None
-    opened = open_from_args(args)
+    definition = load_rig_or_report(args.rig)
+    if definition is None or not preflight_or_report(args, exp, definition):
+        return None
+    opened = open_from_args(args, definition)
     if opened is None:
         return None
     return exp, *opened

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,27 +12,50 @@ import numpy as np
 from rigctl import protocol as proto
 from rigctl.cli._common import err, fmt_s, load_or_report, positive_rate
 
+COMPILE_BUDGET_SAMPLES = proto.MAX_SAMPLES
+"""Most samples per channel ``rigctl compile`` renders: the render budget of every sweep."""
+
+DEFAULT_RATE_HZ = 20_000.0
+"""Sample rate ``validate`` and ``compile`` assume without ``--rate`` (the shipped rigs')."""
+
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     for name in args.files:
         try:
-            proto.load(name)
+            exp = proto.load(name)
+            proto.check_experiment_sampling(exp, args.rate)
         except proto.ProtocolFileError as exc:
             bad += 1
             for line in exc.lines():
                 print(line)
+        except proto.CompileError as exc:
+            bad += 1
+            print(proto.Problem(exc.field, str(exc)).line(name))
         else:
             if not args.quiet:
                 print(f"{name}: ok")
     return 1 if bad else 0
 
 
+def _induction_charge_pc(ind: proto.Induction) -> float:
+    per_window = math.fsum(
+        (ph.post.current_pa or 0.0) * (ph.duration_ms - ph.post.lag_ms) / 1000.0
+        for ph in ind.phases
+        if ph.post.target_rate_hz > 0
+    )
+    return ind.repeats * per_window
+
+
 def summary(exp: proto.Experiment) -> str:
-    """A readable summary of an experiment (the text of ``rigctl show``)."""
+    """A readable summary of an experiment (the text of ``rigctl show``).
+
+    Computed from the phases and the schedule, never from the per-pulse events, so it
+    takes the same time for a 60-minute 500 Hz induction as for the paper's.
+    """
     ind = exp.induction
-    comp = proto.compile_experiment(exp)
-    sweep = comp.induction
+    sweeps = proto.schedule(exp)
+    charge = _induction_charge_pc(ind)
     lines = [f"{exp.metadata.name}"]
     if exp.metadata.author:
         lines.append(f"  author: {exp.metadata.author}")
@@ -41,7 +65,7 @@ def summary(exp: proto.Experiment) -> str:
     lines.append(
         f"Induction: {ind.repeats} x {ind.effective_window_ms:g} ms theta window, "
         f"{ind.gap_ms:g} ms gaps, {ind.lead_in_ms:g} ms lead-in "
-        f"-> {sweep.duration_ms / 1000:g} s sweep"
+        f"-> {ind.duration_ms / 1000:g} s sweep"
     )
     head = (
         f"  {'phase':<14}{'ms':>8}{'pre Hz':>9}{'pulses':>8}{'width':>9}"
@@ -58,15 +82,17 @@ def summary(exp: proto.Experiment) -> str:
             f"{ph.pre.pulse_width_us:>7g}µs{ph.post.target_rate_hz:>9g}"
             f"{ph.post_spike_count():>8d}{step:>14}{timing}"
         )
-    n_pulses = len(sweep.of_kind("pre_pulse"))
+    per_window = sum(p.pulse_count() for p in ind.phases)
     lines.append(
-        f"  per window: {sum(p.pulse_count() for p in ind.phases)} pulses; "
-        f"whole induction: {n_pulses} pulses, injected charge {sweep.injected_charge_pc():g} pC"
+        f"  per window: {per_window} pulses; "
+        f"whole induction: {per_window * ind.repeats} pulses, injected charge {charge:g} pC"
     )
-    uncal = [e for e in sweep.of_kind("post_epoch") if not e.calibrated]
+    uncal = ind.repeats * sum(
+        1 for p in ind.phases if p.post.target_rate_hz > 0 and p.post.current_pa is None
+    )
     if uncal:
         lines.append(
-            f"  note: {len(uncal)} current step(s) are uncalibrated and inject nothing "
+            f"  note: {uncal} current step(s) are uncalibrated and inject nothing "
             "until a calibration sets them"
         )
     pr = exp.probes
@@ -83,11 +109,15 @@ def summary(exp: proto.Experiment) -> str:
         f"  baseline {pr.baseline_min:g} min ({n_base} probes), follow-up "
         f"{pr.followup_min:g} min ({n_follow} probes)"
     )
-    probe_charge = comp.probe.injected_charge_pc() * (n_base + n_follow)
+    test = pr.test_step
+    probe_charge = test.amplitude_pa * test.duration_ms / 1000.0 * (n_base + n_follow)
+    last = sweeps[-1]
+    tail_ms = ind.duration_ms if last.kind == "induction" else pr.sweep_ms
+    total_s = last.start_s + tail_ms / 1000.0
     lines.append("")
     lines.append(
-        f"Total: {fmt_s(comp.total_s)} from the first probe to the end of the last; "
-        f"{len(comp.sweeps)} sweeps; injected charge {sweep.injected_charge_pc():g} pC "
+        f"Total: {fmt_s(total_s)} from the first probe to the end of the last; "
+        f"{len(sweeps)} sweeps; injected charge {charge:g} pC "
         f"(induction) {probe_charge:+g} pC (test steps)"
     )
     return "\n".join(lines)
@@ -114,12 +144,28 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     exp = load_or_report(args.file)
     if exp is None:
         return 1
-    comp = proto.compile_experiment(exp)
-    sweep = comp.induction if args.which == "induction" else comp.probe
+    if args.which == "induction":
+        n = proto.induction_samples(exp.induction, args.rate)
+    else:
+        n = proto.sample_index(proto.exact(exp.probes.sweep_ms), proto.exact(args.rate)) + 1
+    if n > COMPILE_BUDGET_SAMPLES:
+        most_hz = math.floor((COMPILE_BUDGET_SAMPLES - 1) / (n / args.rate))
+        err(
+            f"{args.file}: the {args.which} sweep would be {n:,} samples per channel at "
+            f"{args.rate:g} Hz, over compile's budget of {COMPILE_BUDGET_SAMPLES:,} samples "
+            f"(about {COMPILE_BUDGET_SAMPLES * 17 // 1_000_000} MB); use --rate {most_hz} "
+            "or lower, or shorten the induction (repeats, window_ms, gap_ms)"
+        )
+        return 1
+    sweep = (
+        proto.compile_induction(exp.induction)
+        if args.which == "induction"
+        else proto.compile_probe(exp.probes)
+    )
     try:
         wave = sweep.waveforms(args.rate)
     except proto.CompileError as exc:
-        err(f"{args.file}: {exc}")
+        err(proto.Problem(exc.field, str(exc)).line(str(args.file)))
         return 1
     meta = {
         "source": str(args.file),
@@ -160,6 +206,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("validate", help="check protocol files; one line per problem")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    p.add_argument(
+        "--rate",
+        type=positive_rate,
+        default=DEFAULT_RATE_HZ,
+        help="check that every pulse and step survives sampling at this rate, Hz (default 20000)",
+    )
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("show", help="summarise a protocol file")
@@ -172,7 +224,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     p = sub.add_parser("compile", help="render a protocol's sweep to sample-exact waveforms")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--rate", type=positive_rate, default=20_000.0, help="sample rate, Hz")
+    p.add_argument("--rate", type=positive_rate, default=DEFAULT_RATE_HZ, help="sample rate, Hz")
     p.add_argument("--out", required=True, metavar="OUT.npz")
     p.add_argument("--which", choices=("induction", "probe"), default="induction")
     p.set_defaults(func=_cmd_compile)

@@ -46,6 +46,7 @@ from rigctl.engine.journal import AsyncWriter, DataFolderError, RecordingWriter,
 from rigctl.engine.signals import Signal
 from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError, SweepResult
 from rigctl.hardware.calibration import calibrate_experiment, phase_rates
+from rigctl.hardware.preflight import preflight
 
 __all__ = ["ExperimentRunner", "RunOptions", "RunResult", "RunState", "RunStatus"]
 
@@ -465,6 +466,12 @@ class ExperimentRunner:
         message = ""
         summary: dict[str, Any] = {}
         nwb_path: Path | None = None
+        refusal = preflight(self.rig, self.experiment, self.options.calibrate)
+        if refusal:  # nothing output, no data folder created
+            self._set_state(RunState.FAILED, refusal)
+            self._result = RunResult(RunState.FAILED, self.folder, 0, {}, refusal)
+            self.finished.emit(self._result)
+            return self._result
         try:
             self._writer = self._open_writer()
         except DataFolderError as exc:

@@ -18,6 +18,7 @@ from rigctl.hardware.base import (
     check_limits,
     prepare_checked,
     pulse_edges,
+    recheck_prepared,
 )
 from rigctl.hardware.definition import (
     DEFAULT_RIG_PATH,
@@ -26,6 +27,7 @@ from rigctl.hardware.definition import (
     load_rig,
     loads_rig,
 )
+from rigctl.hardware.preflight import check_experiment, needs_calibration
 from rigctl.hardware.sim import SimRig
 
 __all__ = [
@@ -41,12 +43,15 @@ __all__ = [
     "SimRig",
     "SweepAborted",
     "SweepResult",
+    "check_experiment",
     "check_limits",
     "load_rig",
     "loads_rig",
+    "needs_calibration",
     "open_rig",
     "prepare_checked",
     "pulse_edges",
+    "recheck_prepared",
 ]
 
 

@@ -31,8 +31,11 @@ __all__ = [
     "RigError",
     "SweepAborted",
     "SweepResult",
+    "check_amplifier",
     "check_limits",
+    "prepare_checked",
     "pulse_edges",
+    "recheck_prepared",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -196,7 +199,7 @@ def check_limits(
             f"{label}: the sweep lasts {duration_s:g} s, over the rig's limit "
             f"max_sweep_s = {limits.max_sweep_s:g} s",
         )
-    peak = float(np.max(np.abs(command_pa)))
+    peak = max(float(command_pa.max()), -float(command_pa.min()))  # no |x| temporary
     if peak > limits.max_command_pa + 1e-9:
         raise LimitError(
             "max_command_pa",
@@ -241,11 +244,66 @@ def check_limits(
         )
 
 
+CURRENT_CLAMP_MODE = "I-Clamp"
+"""The amplifier mode every rigctl protocol needs (it commands current, reads Vm)."""
+
+
+def check_amplifier(definition: RigDefinition, label: str = "sweep") -> None:
+    """Refuse a sweep when the rig file says the amplifier is not in current clamp.
+
+    ``amplifier.mode``: in V-Clamp the command would be read as a voltage, in I=0 it
+    would be ignored while the protocol believes it was injected.
+    """
+    mode = definition.amplifier.mode
+    if mode != CURRENT_CLAMP_MODE:
+        raise LimitError(
+            "amplifier.mode",
+            f"{label}: the rig's amplifier is in {mode} mode (amplifier.mode in the rig file), "
+            f"but rigctl protocols are current clamp; switch the amplifier to "
+            f'{CURRENT_CLAMP_MODE} and set mode = "{CURRENT_CLAMP_MODE}" in the rig file',
+        )
+
+
+def recheck_prepared(definition: RigDefinition, prepared: PreparedSweep) -> None:
+    """The last line of defence, run by every backend's ``run`` before the first sample.
+
+    Checks the prepared arrays themselves (not how they were made) against the rig they
+    are about to be played on: sample rate, array types, amplifier mode and every limit.
+    A :class:`PreparedSweep` built by hand, or prepared for another rig, is refused here.
+
+    Raises
+    ------
+    LimitError, RigError
+        Naming the limit; nothing has been output.
+    """
+    label = prepared.label
+    if prepared.sample_rate_hz != definition.sample_rate_hz:
+        raise RigError(
+            f"{label}: prepared at {prepared.sample_rate_hz:g} Hz, but the rig "
+            f"samples at {definition.sample_rate_hz:g} Hz"
+        )
+    command, stim = prepared.command_pa, prepared.stim
+    if not (
+        isinstance(command, np.ndarray)
+        and isinstance(stim, np.ndarray)
+        and command.dtype == np.float64
+        and stim.dtype == np.uint8
+        and command.ndim == 1
+        and stim.ndim == 1
+    ):
+        raise RigError(f"{label}: the waveforms are not 1-D float64 command / uint8 TTL arrays")
+    if stim.size and int(stim.max()) > 1:
+        raise RigError(f"{label}: the TTL waveform holds values other than 0 and 1")
+    check_amplifier(definition, label)
+    check_limits(command, stim, definition.sample_rate_hz, definition.limits, label)
+
+
 def prepare_checked(
     definition: RigDefinition, source: CompiledSweep | Waveforms, label: str
 ) -> PreparedSweep:
     """Render ``source`` at the rig's sample rate and check it against the rig's limits."""
     fs = definition.sample_rate_hz
+    check_amplifier(definition, label)
     if isinstance(source, CompiledSweep):
         sweep: CompiledSweep | None = source
         wave = source.waveforms(fs)

@@ -9,6 +9,7 @@ Typical use::
 """
 
 from rigctl.protocol.compile import (
+    MAX_SAMPLES,
     CompiledExperiment,
     CompiledSweep,
     CompileError,
@@ -17,10 +18,12 @@ from rigctl.protocol.compile import (
     PhaseSpan,
     ScheduledSweep,
     Waveforms,
+    check_sampling,
     compile_experiment,
     compile_induction,
     compile_probe,
     exact,
+    induction_samples,
     sample_index,
     schedule,
 )
@@ -32,8 +35,10 @@ from rigctl.protocol.identity import (
     strip_expected,
 )
 from rigctl.protocol.io import (
+    MAX_DEPTH,
     MAX_FILE_BYTES,
     MIGRATIONS,
+    FileRefusedError,
     Migration,
     Problem,
     ProtocolFileError,
@@ -44,6 +49,7 @@ from rigctl.protocol.io import (
     migrate,
     model_at,
     problems_of,
+    read_limited,
     register_migration,
     save,
     write_atomic,
@@ -63,10 +69,13 @@ from rigctl.protocol.models import (
     StimTrain,
     TestStep,
 )
+from rigctl.protocol.sampling import check_experiment_sampling
 
 __all__ = [
     "FORMAT",
+    "MAX_DEPTH",
     "MAX_FILE_BYTES",
+    "MAX_SAMPLES",
     "MIGRATIONS",
     "MODIFIED_SUFFIX",
     "PAPER_CONDITIONS",
@@ -79,6 +88,7 @@ __all__ = [
     "Event",
     "EventKind",
     "Experiment",
+    "FileRefusedError",
     "Induction",
     "Metadata",
     "Migration",
@@ -93,6 +103,8 @@ __all__ = [
     "StimTrain",
     "TestStep",
     "Waveforms",
+    "check_experiment_sampling",
+    "check_sampling",
     "compile_experiment",
     "compile_induction",
     "compile_probe",
@@ -101,6 +113,7 @@ __all__ = [
     "derive",
     "dumps",
     "exact",
+    "induction_samples",
     "json_schema",
     "load",
     "loads",
@@ -108,6 +121,7 @@ __all__ = [
     "model_at",
     "paper_condition",
     "problems_of",
+    "read_limited",
     "register_migration",
     "sample_index",
     "save",

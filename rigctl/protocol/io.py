@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import math
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,19 +25,27 @@ from pydantic import BaseModel, ValidationError
 from rigctl.protocol.models import FORMAT, SCHEMA_VERSION, Experiment
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MIGRATIONS",
+    "FileRefusedError",
     "Migration",
     "Problem",
     "ProtocolFileError",
+    "byte_position",
+    "check_tree",
     "dumps",
     "json_schema",
+    "line_column",
     "load",
     "loads",
     "migrate",
     "model_at",
+    "problems_of",
+    "read_limited",
     "register_migration",
     "save",
+    "too_deep_at",
     "write_atomic",
 ]
 
@@ -95,33 +106,173 @@ class ProtocolFileError(ValueError):
 # --------------------------------------------------------------------------- parsing
 
 
-class _DuplicateKeyError(ValueError):
-    pass
+MAX_DEPTH = 32
+"""Deepest nesting of objects/lists accepted in a protocol or rig file (real files: 5)."""
+
+MAX_INT_DIGITS = 18
+"""Longest integer literal accepted; larger numbers are refused by field path."""
+
+
+class _Objects(dict[str, Any]):
+    """A parsed JSON object that remembers the keys it saw twice."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Bad:
+    """A JSON number that cannot be used (NaN, Infinity, too large); reported by path."""
+
+    what: str
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out = _Objects()
+    dups: list[str] = []
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKeyError(key)
+            dups.append(key)
         out[key] = value
+    out.duplicates = tuple(dups)
     return out
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
+def _constant(name: str) -> _Bad:
+    return _Bad(f"{name} is not a number JSON allows here (use a finite number)")
+
+
+def _int(text: str) -> int | _Bad:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        return _Bad(f"the number {text[:20]}... ({len(text)} digits) is far too large")
+    return int(text)
+
+
+def _float(text: str) -> float | _Bad:
+    value = float(text)
+    if not math.isfinite(value):
+        return _Bad(f"the number {text[:30]} is too large to be represented")
+    return value
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _loc_text(path: Sequence[int | str]) -> str:
+    """A dotted field path for one line of text: odd keys quoted, escaped and shortened."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            out += f".{part}" if out else part
+        else:  # a key with spaces, newlines, non-ASCII or thousands of characters
+            shown = part if len(part) <= 40 else part[:40] + "..."
+            out += f"[{json.dumps(shown)}]"
+    return out
+
+
+def line_column(text: str, offset: int) -> str:
+    """``line L, column C`` (1-based) of character ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def byte_position(raw: bytes, offset: int) -> str:
+    """``line L, column C`` (1-based, columns in bytes) of byte ``offset`` in ``raw``."""
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def too_deep_at(text: str, max_depth: int = MAX_DEPTH, *, toml: bool = False) -> str | None:
+    """Where brackets first nest deeper than ``max_depth`` (``line L, column C``), or None.
+
+    Skips strings (JSON and TOML quoting) and, for TOML, comments; iterative, so it
+    locates the place in files too deep for the parsers' recursion.
+    """
+    depth = 0
+    i, n = 0, len(text)
+    quotes = ('"""', "'''", '"', "'") if toml else ('"',)
+    while i < n:
+        ch = text[i]
+        if toml and ch == "#":
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        quote = next((q for q in quotes if text.startswith(q, i)), None)
+        if quote is not None:
+            i = _string_end(text, i + len(quote), quote)
+            continue
+        if ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                return line_column(text, i)
+        elif ch in "]}":
+            depth -= 1
+        i += 1
+    return None
+
+
+def _string_end(text: str, i: int, quote: str) -> int:
+    escapes = quote[0] == '"'
+    while i < len(text):
+        if escapes and text[i] == "\\":
+            i += 2
+            continue
+        if text.startswith(quote, i):
+            return i + len(quote)
+        i += 1
+    return i
+
+
+def check_tree(data: object, max_depth: int = MAX_DEPTH) -> Problem | None:
+    """First structural problem of parsed file data, by field path (iterative, no recursion).
+
+    Refuses nesting deeper than ``max_depth``, keys that appear twice in one object,
+    NaN/Infinity and numbers too large to be used (JSON and TOML alike).
+    """
+    stack: list[tuple[object, tuple[int | str, ...]]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > max_depth:
+            return Problem(
+                _loc_text(path[:max_depth]),
+                f"is nested more than {max_depth} levels deep (a real file has about 5)",
+            )
+        if isinstance(node, _Bad):
+            return Problem(_loc_text(path), node.what)
+        if isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 10**MAX_INT_DIGITS:
+            return Problem(
+                _loc_text(path), f"the number ({len(str(abs(node)))} digits) is far too large"
+            )
+        if isinstance(node, float) and not math.isfinite(node):
+            return Problem(_loc_text(path), f"{node!r} is not a finite number")
+        if isinstance(node, dict):
+            dups = getattr(node, "duplicates", ())
+            if dups:
+                return Problem(
+                    _loc_text((*path, dups[0])), "appears twice in one object (keep one)"
+                )
+            stack.extend((v, (*path, str(k))) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list | tuple):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def _type_name(value: object) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
+    for kind, name in (
+        (bool, "true/false"),
+        (dict, "an object"),
+        (list, "a list"),
+        (str, "a string"),
+        (int, "a number"),
+        (float, "a number"),
+        (type(None), "null"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _unclosed(text: str) -> bool:
@@ -147,23 +298,27 @@ def _unclosed(text: str) -> bool:
 
 def _parse(text: str, source: str) -> dict[str, Any]:
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except _DuplicateKeyError as exc:
-        raise ProtocolFileError(
-            source, [Problem("", f"the key {exc.args[0]!r} appears twice in one object")]
-        ) from None
+        data = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_constant,
+            parse_int=_int,
+            parse_float=_float,
+        )
     except json.JSONDecodeError as exc:
         truncated = exc.pos >= len(text.rstrip()) or _unclosed(text)
         what = "is truncated or not valid JSON" if truncated else "is not valid JSON"
         raise ProtocolFileError(
             source, [Problem("", f"{what} (line {exc.lineno}, column {exc.colno}: {exc.msg})")]
         ) from None
-    except ValueError as exc:  # NaN / Infinity constants
-        raise ProtocolFileError(
-            source, [Problem("", f"{exc.args[0]} is not a number JSON allows here")]
-        ) from None
     except RecursionError:
-        raise ProtocolFileError(source, [Problem("", "is nested too deeply")]) from None
+        where = too_deep_at(text) or "somewhere"
+        raise ProtocolFileError(
+            source, [Problem("", f"is nested more than {MAX_DEPTH} levels deep ({where})")]
+        ) from None
+    problem = check_tree(data)
+    if problem is not None:
+        raise ProtocolFileError(source, [problem])
     if not isinstance(data, dict):
         raise ProtocolFileError(
             source, [Problem("", f"must hold a JSON object, not {_type_name(data)}")]
@@ -223,13 +378,7 @@ def migrate(
 
 
 def _loc_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
+    return _loc_text(loc)
 
 
 def model_at(model: type[BaseModel], path: Sequence[int | str]) -> type[BaseModel] | None:
@@ -293,13 +442,19 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> Problem:
         return Problem(path, "is required but missing")
     if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
         want = "a whole number" if kind.startswith("int") else "a number"
-        return Problem(path, f"must be {want} (got {_type_name(value)} {value!r})")
+        return Problem(path, f"must be {want} (got {_type_name(value)} {_short(value)})")
+    if kind in ("string_type", "str_type"):
+        return Problem(path, f"must be text in quotes (got {_type_name(value)} {_short(value)})")
+    if kind == "bool_type":
+        return Problem(path, f"must be true or false (got {_type_name(value)} {_short(value)})")
     if kind == "finite_number":
         return Problem(path, f"must be a finite number (got {value!r})")
     if kind == "literal_error":
         return Problem(path, f"must be one of {ctx.get('expected')} (got {value!r})")
-    if kind in ("string_too_short",):
+    if kind == "string_too_short" or (kind == "too_short" and isinstance(value, str)):
         return Problem(path, "must not be empty")
+    if kind == "too_long" and isinstance(value, str):
+        return Problem(path, f"must be at most {ctx['max_length']} characters long")
     if kind == "too_short":
         return Problem(
             path, f"must have at least {ctx['min_length']} item(s) (got {ctx['actual_length']})"
@@ -318,6 +473,11 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> Problem:
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return Problem(path, f"{err['msg'][0].lower()}{err['msg'][1:]} (got {shown})")
+
+
+def _short(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def problems_of(exc: ValidationError, model: type[BaseModel] = Experiment) -> list[Problem]:
@@ -353,26 +513,96 @@ def loads(
     if isinstance(text, bytes):
         if len(text) > MAX_FILE_BYTES:
             raise ProtocolFileError(
-                source,
-                [
-                    Problem(
-                        "",
-                        f"is {len(text) / 1_048_576:.1f} MiB, larger than the "
-                        f"{MAX_FILE_BYTES // 1024} KiB a protocol file may be",
-                    )
-                ],
+                source, [Problem("", _too_large(len(text), MAX_FILE_BYTES, "protocol file"))]
             )
         try:
             text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            where = byte_position(exc.object, exc.start)
             raise ProtocolFileError(
-                source, [Problem("", "is not a text file (it is not UTF-8 encoded JSON)")]
+                source,
+                [Problem("", f"is not a text file (not UTF-8 encoded JSON at {where})")],
             ) from None
+    elif len(text) > MAX_FILE_BYTES:
+        raise ProtocolFileError(
+            source, [Problem("", _too_large(len(text), MAX_FILE_BYTES, "protocol file"))]
+        )
+    else:
+        text = text.removeprefix("\ufeff")
     data = migrate(_parse(text, source), source, migrations)
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
         raise ProtocolFileError(source, problems_of(exc)) from None
+
+
+class FileRefusedError(ValueError):
+    """A path that is not read: not a regular file, too large, or unreadable."""
+
+
+def _too_large(size: int, max_bytes: int, what: str) -> str:
+    shown = f"{size / 1_048_576:.1f} MiB" if size >= 1_048_576 else f"{size / 1024:.0f} KiB"
+    return f"is {shown}, larger than the {max_bytes // 1024} KiB a {what} may be"
+
+
+def read_limited(path: str | os.PathLike[str], max_bytes: int, what: str) -> bytes:
+    """The bytes of the regular file ``path``, refusing anything else before reading it.
+
+    The path is checked with ``os.stat`` before it is opened (opening a FIFO for reading
+    would block), opened non-blocking, checked again on the open descriptor, and read up
+    to ``max_bytes + 1`` bytes, so a file that grows or lies about its size is still
+    refused without reading more than the cap.
+
+    Raises
+    ------
+    FileRefusedError
+        One sentence (without the file name) saying why the file is not read.
+    """
+    try:
+        st = os.stat(path)
+        _regular(st.st_mode, what)
+        if st.st_size > max_bytes:
+            raise FileRefusedError(_too_large(st.st_size, max_bytes, what))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise FileRefusedError("does not exist") from None
+    except PermissionError:
+        raise FileRefusedError("cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise FileRefusedError(f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        _regular(os.fstat(fd).st_mode, what)
+        chunks: list[bytes] = []
+        got = 0
+        while got <= max_bytes:
+            chunk = os.read(fd, min(65_536, max_bytes + 1 - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    except OSError as exc:
+        raise FileRefusedError(f"cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if got > max_bytes:
+        raise FileRefusedError(f"is larger than the {max_bytes // 1024} KiB a {what} may be")
+    return b"".join(chunks)
+
+
+def _regular(mode: int, what: str) -> None:
+    if stat.S_ISDIR(mode):
+        raise FileRefusedError(f"is a folder, not a {what}")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
+        raise FileRefusedError(f"is {kind}, not a {what}; give the path of a regular file")
 
 
 def load(
@@ -383,7 +613,7 @@ def load(
     Parameters
     ----------
     path
-        The JSON file to read (at most :data:`MAX_FILE_BYTES`).
+        The JSON file to read (a regular file of at most :data:`MAX_FILE_BYTES`).
     migrations
         Migration registry to use instead of :data:`MIGRATIONS` (for tests).
 
@@ -393,33 +623,11 @@ def load(
         If the file cannot be read or is not a valid experiment; ``str()`` of the error is
         one sentence naming the file, the field and the limit.
     """
-    p = Path(path)
     source = str(path)
     try:
-        size = p.stat().st_size
-        if p.is_dir():
-            raise ProtocolFileError(source, [Problem("", "is a folder, not a protocol file")])
-        if size > MAX_FILE_BYTES:
-            raise ProtocolFileError(
-                source,
-                [
-                    Problem(
-                        "",
-                        f"is {size / 1_048_576:.1f} MiB, larger than the "
-                        f"{MAX_FILE_BYTES // 1024} KiB a protocol file may be",
-                    )
-                ],
-            )
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ProtocolFileError(source, [Problem("", "does not exist")]) from None
-    except PermissionError:
-        raise ProtocolFileError(
-            source, [Problem("", "cannot be read (permission denied)")]
-        ) from None
-    except OSError as exc:
-        raise ProtocolFileError(source, [Problem("", f"cannot be read ({exc.strerror})")]) from None
+        raw = read_limited(path, MAX_FILE_BYTES, "protocol file")
+    except FileRefusedError as exc:
+        raise ProtocolFileError(source, [Problem("", str(exc))]) from None
     return loads(raw, source, migrations)
 
 

@@ -12,10 +12,20 @@ sentence that names the file, the field path and the offending value.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -43,7 +53,67 @@ SCHEMA_VERSION: Final = 1
 #: usually much lower, safety limit; this only rejects values that are clearly typos.
 ABS_MAX_CURRENT_PA = 5000.0
 
-_Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+Number = Annotated[float, Strict()]
+"""A physical value: a JSON/TOML number (an integer is fine), never true/false or text."""
+
+Whole = Annotated[int, Strict()]
+"""A count or seed: a whole number, never true/false, 2.0 or text."""
+
+Flag = Annotated[bool, Strict()]
+"""A switch: exactly true or false, never 0/1 or "yes"."""
+
+
+def _no_control(value: object) -> object:
+    # Before stripping: a trailing newline is refused, not silently trimmed away.
+    if isinstance(value, str) and _CONTROL.search(value):
+        raise PydanticCustomError(
+            "control_character",
+            "must not contain control characters (newline, tab, NUL, ...)",
+        )
+    return value
+
+
+def _no_control_in_text(value: str) -> str:
+    if _CONTROL_IN_TEXT.search(value):
+        raise PydanticCustomError(
+            "control_character",
+            "must not contain control characters other than newlines and tabs",
+        )
+    return value
+
+
+_Strip = StringConstraints(strip_whitespace=True)
+OneLine = Annotated[str, Strict(), _Strip, BeforeValidator(_no_control)]
+"""One line of text (names, terminals): never a number, no control characters."""
+
+Text = Annotated[str, Strict(), AfterValidator(_no_control_in_text)]
+"""Free text: never a number; newlines and tabs allowed, other control characters refused."""
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise PydanticCustomError("not_bool", "must be the number 1, not true/false")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_not_bool)]
+"""A schema version field: the number 1, never ``true`` (which Python equates with 1)."""
+
+
+def _iso_datetime(value: object) -> object:
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "datetime_text", 'must be a date and time as text, e.g. "2026-01-31T14:00:00"'
+        )
+    return value
+
+
+_Name = Annotated[OneLine, StringConstraints(min_length=1, max_length=64)]
 
 
 def refuse(field: str, message: str) -> PydanticCustomError:
@@ -85,16 +155,18 @@ class StimTrain(FrozenModel):
     each pulse by a uniform random offset of at most ``jitter_ms`` (seeded, reproducible).
     """
 
-    rate_hz: float = Field(gt=0, le=500, description="Pulse rate (Hz).")
-    pulse_width_us: float = Field(default=100.0, gt=0, le=5000, description="TTL pulse width (µs).")
-    onset_ms: float = Field(
+    rate_hz: Number = Field(gt=0, le=500, description="Pulse rate (Hz).")
+    pulse_width_us: Number = Field(
+        default=100.0, gt=0, le=5000, description="TTL pulse width (µs)."
+    )
+    onset_ms: Number = Field(
         default=0.0, ge=0, description="Delay of the first pulse after the phase onset (ms)."
     )
     timing: Literal["regular", "jittered"] = "regular"
-    jitter_ms: float = Field(
+    jitter_ms: Number = Field(
         default=0.0, ge=0, description="Largest shift of a jittered pulse (ms), uniform."
     )
-    seed: int = Field(default=0, ge=0, description="Random seed of a jittered train.")
+    seed: Whole = Field(default=0, ge=0, description="Random seed of a jittered train.")
 
     @property
     def period_ms(self) -> float:
@@ -131,16 +203,16 @@ class PostDrive(FrozenModel):
     target spike train (used by the plasticity preview) starts at the same moment.
     """
 
-    target_rate_hz: float = Field(
+    target_rate_hz: Number = Field(
         ge=0, le=200, description="Wanted postsynaptic firing rate (Hz); 0 = no drive."
     )
-    current_pa: float | None = Field(
+    current_pa: Number | None = Field(
         default=None,
         ge=-ABS_MAX_CURRENT_PA,
         le=ABS_MAX_CURRENT_PA,
         description="Current step producing the target rate (pA); null until calibrated.",
     )
-    lag_ms: float = Field(
+    lag_ms: Number = Field(
         default=0.0, ge=0, description="Delay of the step and of the first spike (ms)."
     )
 
@@ -159,7 +231,7 @@ class Phase(FrozenModel):
     """One phase of a theta window (e.g. *prediction*, *outcome*)."""
 
     name: _Name
-    duration_ms: float = Field(gt=0, le=10_000, description="Phase length (ms).")
+    duration_ms: Number = Field(gt=0, le=10_000, description="Phase length (ms).")
     pre: StimTrain
     post: PostDrive
 
@@ -237,14 +309,14 @@ class Induction(FrozenModel):
     """
 
     phases: tuple[Phase, ...] = Field(default_factory=_default_phases, min_length=1, max_length=32)
-    window_ms: float | None = Field(
+    window_ms: Number | None = Field(
         default=200.0, gt=0, le=60_000, description="Theta window length (ms)."
     )
-    repeats: int = Field(default=10, ge=1, le=1000, description="Number of theta windows.")
-    gap_ms: float = Field(
+    repeats: Whole = Field(default=10, ge=1, le=1000, description="Number of theta windows.")
+    gap_ms: Number = Field(
         default=400.0, ge=0, le=600_000, description="Quiet time after each window (ms)."
     )
-    lead_in_ms: float = Field(
+    lead_in_ms: Number = Field(
         default=200.0, ge=0, le=60_000, description="Rest before the first window (ms)."
     )
 
@@ -287,8 +359,8 @@ class Induction(FrozenModel):
 class ProbePulse(FrozenModel):
     """The single presynaptic test pulse of a probe sweep."""
 
-    time_ms: float = Field(default=600.0, ge=0, description="Pulse time in the sweep (ms).")
-    pulse_width_us: float = Field(default=100.0, gt=0, le=5000, description="Width (µs).")
+    time_ms: Number = Field(default=600.0, ge=0, description="Pulse time in the sweep (ms).")
+    pulse_width_us: Number = Field(default=100.0, gt=0, le=5000, description="Width (µs).")
 
 
 class TestStep(FrozenModel):
@@ -296,29 +368,29 @@ class TestStep(FrozenModel):
 
     __test__ = False  # not a pytest test class
 
-    amplitude_pa: float = Field(
+    amplitude_pa: Number = Field(
         default=-10.0,
         ge=-50,
         lt=0,
         description="Step amplitude (pA); hyperpolarizing, typically -5 to -10 pA.",
     )
-    start_ms: float = Field(default=100.0, ge=0, description="Step onset in the sweep (ms).")
-    duration_ms: float = Field(default=200.0, gt=0, le=5000, description="Step length (ms).")
+    start_ms: Number = Field(default=100.0, ge=0, description="Step onset in the sweep (ms).")
+    duration_ms: Number = Field(default=200.0, gt=0, le=5000, description="Step length (ms).")
 
 
 class ProbeSchedule(FrozenModel):
     """Probe sweeps before (baseline) and after (follow-up) the induction."""
 
-    interval_s: float = Field(
+    interval_s: Number = Field(
         default=20.0, ge=5, le=300, description="Time between probe sweeps (s), 15-30 s usual."
     )
-    baseline_min: float = Field(
+    baseline_min: Number = Field(
         default=5.0, gt=0, le=60, description="Baseline recording before induction (min)."
     )
-    followup_min: float = Field(
+    followup_min: Number = Field(
         default=45.0, gt=0, le=240, description="Follow-up recording after induction (min)."
     )
-    sweep_ms: float = Field(
+    sweep_ms: Number = Field(
         default=1000.0, gt=0, le=10_000, description="Length of one probe sweep (ms)."
     )
     probe: ProbePulse = Field(default_factory=ProbePulse)
@@ -376,20 +448,18 @@ class ProbeSchedule(FrozenModel):
 class DerivedFrom(FrozenModel):
     """The protocol an edited one was made from (see :mod:`rigctl.protocol.identity`)."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[OneLine, StringConstraints(min_length=1, max_length=200)]
     content_hash: Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
 
 
 class Metadata(FrozenModel):
     """Who made the protocol, what it is for."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    description: Annotated[str, StringConstraints(max_length=10_000)] = ""
-    author: Annotated[str, StringConstraints(max_length=200)] = ""
-    created: datetime | None = None
-    tags: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] = Field(
-        default=(), max_length=64
-    )
+    name: Annotated[OneLine, StringConstraints(min_length=1, max_length=200)]
+    description: Annotated[Text, StringConstraints(max_length=10_000)] = ""
+    author: Annotated[OneLine, StringConstraints(max_length=200)] = ""
+    created: Annotated[datetime | None, BeforeValidator(_iso_datetime)] = None
+    tags: tuple[_Name, ...] = Field(default=(), max_length=64)
     derived_from: DerivedFrom | None = None
 
 
@@ -397,7 +467,7 @@ class Experiment(FrozenModel):
     """A complete experiment: baseline probes, the induction, follow-up probes."""
 
     format: Literal["rigctl.experiment"] = FORMAT
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Version = SCHEMA_VERSION
     metadata: Metadata
     induction: Induction = Field(default_factory=Induction)
     probes: ProbeSchedule = Field(default_factory=ProbeSchedule)

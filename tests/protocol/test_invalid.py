@@ -219,6 +219,83 @@ CASES: list[tuple[str, list[tuple[tuple[str | int, ...], Any]], str, str]] = [
     ("wrong format", [(("format",), "axon.params")], "format", "not a rigctl experiment file"),
     ("future version", [(("schema_version",), 99)], "schema_version", "newer than this rigctl"),
     ("version as text", [(("schema_version",), "1")], "schema_version", "whole number"),
+    # strict types: no bool -> number, no text -> number, no number -> text
+    (
+        "rate true",
+        [((*PRE0, "rate_hz"), True)],
+        "induction.phases[0].pre.rate_hz",
+        "got true/false",
+    ),
+    (
+        "rate numeric string",
+        [((*PRE0, "rate_hz"), "25")],
+        "induction.phases[0].pre.rate_hz",
+        "must be a number (got a string '25')",
+    ),
+    (
+        "rate padded string",
+        [((*PRE0, "rate_hz"), " 1.6e2 ")],
+        "induction.phases[0].pre.rate_hz",
+        "must be a number",
+    ),
+    ("repeats true", [(("induction", "repeats"), True)], "induction.repeats", "whole number"),
+    ("repeats 10.0", [(("induction", "repeats"), 10.0)], "induction.repeats", "whole number"),
+    ("repeats text", [(("induction", "repeats"), "10")], "induction.repeats", "whole number"),
+    ("created 0", [(("metadata", "created"), 0)], "metadata.created", "date and time as text"),
+    (
+        "created true",
+        [(("metadata", "created"), True)],
+        "metadata.created",
+        "date and time as text",
+    ),
+    ("name number", [(("metadata", "name"), 5)], "metadata.name", "must be text in quotes"),
+    ("name newline", [(("metadata", "name"), "a\nb")], "metadata.name", "control characters"),
+    ("name NUL", [(("metadata", "name"), "a\x00b")], "metadata.name", "control characters"),
+    ("tag newline", [(("metadata", "tags"), ["a\nb"])], "metadata.tags[0]", "control"),
+    (
+        "phase name tab",
+        [(("induction", "phases", 0, "name"), "a\tb")],
+        "induction.phases[0].name",
+        "control characters",
+    ),
+    (
+        "description NUL",
+        [(("metadata", "description"), "x\x00")],
+        "metadata.description",
+        "control characters other than newlines",
+    ),
+    ("author number", [(("metadata", "author"), 42)], "metadata.author", "text in quotes"),
+    (
+        "current as text",
+        [((*POST0, "current_pa"), "100")],
+        "induction.phases[0].post.current_pa",
+        "must be a number (got a string '100')",
+    ),
+    (
+        "current true",
+        [((*POST0, "current_pa"), True)],
+        "induction.phases[0].post.current_pa",
+        "got true/false",
+    ),
+    ("seed true", [((*PRE0, "seed"), True)], "induction.phases[0].pre.seed", "whole number"),
+    ("seed 1.5", [((*PRE0, "seed"), 1.5)], "induction.phases[0].pre.seed", "whole number"),
+    ("timing number", [((*PRE0, "timing"), 1)], "induction.phases[0].pre.timing", "one of"),
+    ("version true", [(("schema_version",), True)], "schema_version", "whole number"),
+    ("interval true", [(("probes", "interval_s"), True)], "probes.interval_s", "a number"),
+    (
+        "step as text",
+        [(("probes", "test_step", "amplitude_pa"), "-10")],
+        "probes.test_step.amplitude_pa",
+        "must be a number",
+    ),
+    ("tags not a list", [(("metadata", "tags"), "a,b")], "metadata.tags", "must be a list"),
+    (
+        "phases of numbers",
+        [(("induction", "phases"), [1])],
+        "induction.phases[0]",
+        "must be an object",
+    ),
+    ("window as text", [(("induction", "window_ms"), "200")], "induction.window_ms", "a number"),
 ]
 
 
@@ -254,4 +331,4 @@ def test_invalid_input_is_refused_with_one_clear_line(
 
 
 def test_table_is_large_enough() -> None:
-    assert len(CASES) >= 20
+    assert len(CASES) >= 40

@@ -67,7 +67,7 @@ def test_save_is_atomic_when_serialisation_fails(
         ('{"rate_hz": NaN}', "NaN is not a number JSON allows"),
         ('{"rate_hz": Infinity}', "Infinity"),
         ('{"schema_version": 1}', "format: this is not a rigctl experiment file (it is missing"),
-        ("[" * 100_000, "nested too deeply"),
+        ("[" * 100_000, "nested more than 32 levels deep"),
     ],
 )
 def test_malformed_files(tmp_path: Path, content: str, fragment: str) -> None:

@@ -32,6 +32,7 @@ from rigctl.hardware.base import (
     RigError,
     SweepResult,
     prepare_checked,
+    recheck_prepared,
 )
 from rigctl.hardware.definition import RigDefinition
 from rigctl.hardware.nidaq._driver import (
@@ -166,6 +167,7 @@ class NidaqRig:
                 f"{prepared.label}: prepared at {prepared.sample_rate_hz:g} Hz, but the rig "
                 f"samples at {self.definition.sample_rate_hz:g} Hz"
             )
+        recheck_prepared(self.definition, prepared)  # limits, again: nothing output yet
         with self._lock:
             if self._closed:
                 raise RigError(f"the NI rig {self.definition.name!r} is closed")

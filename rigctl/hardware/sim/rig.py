@@ -29,6 +29,7 @@ from rigctl.hardware.base import (
     SweepResult,
     prepare_checked,
     pulse_edges,
+    recheck_prepared,
 )
 from rigctl.hardware.definition import RigDefinition, SimCellSettings
 from rigctl.hardware.sim.cell import CellOutput, CellParams, simulate_cell
@@ -312,6 +313,7 @@ class SimRig:
         """Simulate and deliver the sweep in chunks; outputs end at rest whatever happens."""
         if self._closed:
             raise RuntimeError("the simulated rig is closed")
+        recheck_prepared(self.definition, prepared)  # limits, again: nothing output yet
         with self._lock:
             self._abort.clear()
             self.running = True
