@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rigctl import protocol as proto
 
 if TYPE_CHECKING:
-    from rigctl.hardware import Rig, RigDefinition
+    from rigctl.engine.session import RigSession
 
 
 def err(msg: str) -> None:
@@ -35,44 +35,37 @@ def load_or_report(name: str) -> proto.Experiment | None:
         return None
 
 
-def load_rig_or_report(path: str | None) -> RigDefinition | None:
-    """The rig file ``path`` (default: the simulated rig), or None after printing problems."""
-    from rigctl.hardware import RigFileError, load_rig
+def open_from_args(args: argparse.Namespace) -> RigSession | None:
+    """A session with the rig of ``args.rig`` open, or None after printing the problem.
 
+    ``args.seed`` and ``args.paced`` (if given) are the simulated rig's options.
+    """
+    from rigctl.engine.session import RigOptions, RigSession
+    from rigctl.hardware import RigError, RigFileError
+
+    options = RigOptions(paced=bool(getattr(args, "paced", False)), seed=args.seed)
+    session = RigSession(options=options)
     try:
-        return load_rig(path)
+        session.open_file(args.rig)
     except RigFileError as exc:
         for line in exc.lines():
             err(line)
         return None
-
-
-def open_from_args(args: argparse.Namespace) -> tuple[RigDefinition, Rig] | None:
-    """The rig named by ``args.rig``, opened, or None after printing the problem."""
-    from rigctl.hardware import RigError, open_rig
-
-    definition = load_rig_or_report(args.rig)
-    if definition is None:
-        return None
-    try:
-        rig = open_rig(definition, paced=getattr(args, "paced", False), seed=args.seed)
     except RigError as exc:
-        err(f"{args.rig or 'rig'}: {exc}")
+        err(str(exc))
         return None
-    return definition, rig
+    return session
 
 
-def load_and_open(
-    args: argparse.Namespace,
-) -> tuple[proto.Experiment, RigDefinition, Rig] | None:
-    """The protocol ``args.file`` and the rig ``args.rig``, or None (problems printed)."""
+def load_and_open(args: argparse.Namespace) -> tuple[proto.Experiment, RigSession] | None:
+    """The protocol ``args.file`` and a session on the rig ``args.rig`` (None: printed)."""
     exp = load_or_report(args.file)
     if exp is None:
         return None
-    opened = open_from_args(args)
-    if opened is None:
+    session = open_from_args(args)
+    if session is None:
         return None
-    return exp, *opened
+    return exp, session
 
 
 def positive_rate(text: str) -> float:
