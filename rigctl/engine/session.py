@@ -365,7 +365,7 @@ class RigSession:
     def runner(
         self,
         experiment: proto.Experiment,
-        folder: str | os.PathLike[str],
+        folder: str | Path,
         options: RunOptions | None = None,
     ) -> ExperimentRunner:
         """A recording runner on the rig, lent until the run ends.
