@@ -179,8 +179,9 @@ class RigSession:
     def __init__(self, opener: RigOpener | None = None, *, options: RigOptions | None = None):
         self._opener = default_opener if opener is None else opener
         self._options = RigOptions() if options is None else options
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the fields below; never held while waiting
         self._returned = threading.Condition(self._lock)
+        self._changing = threading.Lock()  # one open or close at a time
         self._rig: Rig | None = None
         self._definition: RigDefinition | None = None
         self._path: Path | None = None
@@ -271,6 +272,10 @@ class RigSession:
         :class:`RigBusyError` while lent and :class:`RigOpenError` if the new rig cannot
         be opened (then no rig is open, but :attr:`definition` is the new one).
         """
+        with self._changing:
+            return self._open(definition, path, rig_text)
+
+    def _open(self, definition: RigDefinition, path: Path | None, rig_text: str) -> str | None:
         with self._lock:
             self._refuse_if_lent("change the rig")
             previous, self._rig = self._rig, None
@@ -309,6 +314,10 @@ class RigSession:
         str or None
             What went wrong (every step is tried), or ``None``.
         """
+        with self._changing:
+            return self._close(timeout_s)
+
+    def _close(self, timeout_s: float) -> str | None:
         with self._lock:
             lease = self._lease
         problems: list[str] = []

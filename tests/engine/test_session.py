@@ -283,3 +283,30 @@ def test_the_cell_is_kept_through_the_stateful_capability() -> None:
         assert isinstance(rig, StatefulRig)
         rig.restore_state(saved, elapsed_s=60.0)
         assert rig.state() == {**saved, "clock_s": float(saved["clock_s"]) + 60.0}
+
+
+def test_a_close_during_an_open_closes_the_rig_that_was_being_opened() -> None:
+    entered, go_on = threading.Event(), threading.Event()
+    opened_rigs: list[WrappedRig] = []
+
+    def slow_opener(definition: RigDefinition, options: RigOptions) -> Rig:
+        entered.set()
+        assert go_on.wait(5.0)
+        rig = WrappedRig()
+        opened_rigs.append(rig)
+        return rig
+
+    session = RigSession(slow_opener)
+    opening = threading.Thread(target=session.open_file)
+    opening.start()
+    assert entered.wait(5.0)  # the opener is running, the old rig (none) is gone
+    closing = threading.Thread(target=session.close)
+    closing.start()
+    closing.join(0.2)  # a close that did not wait for the open would be over by now
+    go_on.set()
+    opening.join(5.0)
+    closing.join(5.0)
+    assert session.rig is None
+    [rig] = opened_rigs
+    with pytest.raises(RuntimeError, match="closed"):
+        rig.inner.run(rig.inner.prepare(PROBE))
