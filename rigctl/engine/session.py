@@ -433,8 +433,8 @@ class RigSession:
         lease = self._lease
         if lease is not None:
             raise RigBusyError(
-                f"cannot {what}: the rig is in use by the {lease.holder}; "
-                "wait for it to finish or abort it"
+                f"the rig is in use by the {lease.holder}: wait for it to finish or abort it "
+                f"before you {what}"
             )
 
     def _give_back(self, lease: RigLease) -> None:

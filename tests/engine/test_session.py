@@ -73,14 +73,14 @@ def test_a_second_lease_is_refused_while_busy(tmp_path: Path) -> None:
     session.open_file()
     lease = session.lease("calibration")
     assert session.busy and session.holder == "calibration"
-    message = "the rig is in use by the calibration; wait for it to finish or abort it"
-    with pytest.raises(RigBusyError, match="start the recording: " + message):
+    busy = "the rig is in use by the calibration: wait for it to finish or abort it before you "
+    with pytest.raises(RigBusyError, match=busy + "start the recording"):
         session.runner(proto.paper_condition(25, 50), tmp_path / "rec")
-    with pytest.raises(RigBusyError, match="start the probe sweep"):
+    with pytest.raises(RigBusyError, match=busy + "start the probe sweep"):
         session.lease("probe sweep")
-    with pytest.raises(RigBusyError, match="change the rig"):
+    with pytest.raises(RigBusyError, match=busy + "change the rig"):
         session.open_file()
-    with pytest.raises(RigBusyError, match="change the pacing"):
+    with pytest.raises(RigBusyError, match=busy + "change the pacing"):
         session.set_paced(True)
     assert not (tmp_path / "rec").exists()
     lease.release()

@@ -72,3 +72,25 @@ def test_a_fast_recording_from_the_run_tab(
     assert proto.loads(rec.protocol_json()).induction == exp.induction
     rig = session.rig
     assert isinstance(rig, SimRig) and rig.outputs_at_rest and not session.busy
+
+
+def test_the_run_tab_is_refused_while_the_rig_tab_has_the_rig(
+    run_window: MainWindow,
+    session: RigSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = run_window.runPanel
+    assert run is not None
+    monkeypatch.setattr(run, "confirmStart", lambda details: True)
+    monkeypatch.setattr(run, "askDataFolder", lambda start: tmp_path / "rec")
+    run.chooseDataFolder()
+    lease = session.lease("induction sweep")  # what the Rig tab holds during a dry run
+    assert not run.start()
+    assert run.messageText() == (
+        "Cannot start: the rig is in use by the induction sweep: wait for it to finish or "
+        "abort it before you start the recording"
+    )
+    assert not run.isRunning() and not (tmp_path / "rec").exists()
+    assert session.holder == "induction sweep"
+    lease.release()

@@ -288,12 +288,10 @@ def test_a_rig_lent_elsewhere_is_refused_with_its_holder(
     lease = session.lease("recording")
     assert not panel.calibrate()
     assert panel.state() == "error" and not panel.isRunning()
-    assert panel.statusText() == (
-        "cannot start the calibration: the rig is in use by the recording; "
-        "wait for it to finish or abort it"
-    )
+    busy = "the rig is in use by the recording: wait for it to finish or abort it before you "
+    assert panel.statusText() == busy + "start the calibration"
     assert not panel.setRigFile(rig_file(tmp_path, "other.toml"))
-    assert "cannot change the rig: the rig is in use by the recording" in panel.statusText()
+    assert panel.statusText() == busy + "change the rig"
     assert text(panel, "name") == "Simulated CA1 rig"
     lease.release()
     assert panel.runSweep("probe")  # given back: the panel can use it again
