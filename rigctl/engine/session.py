@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 from rigctl.engine.dry_run import JobOutcome, RigJob, SweepStarted, Work
+from rigctl.engine.runner import ExperimentRunner, RunOptions, RunResult, RunState
 from rigctl.hardware import (
     DEFAULT_RIG_PATH,
     Chunk,
@@ -40,7 +41,6 @@ from rigctl.hardware import (
 
 if TYPE_CHECKING:
     from rigctl import protocol as proto
-    from rigctl.engine.runner import ExperimentRunner, RunOptions, RunResult
 
 __all__ = [
     "CLOSE_TIMEOUT_S",
@@ -365,7 +365,7 @@ class RigSession:
         """
         with self._lock:
             if self._rig is None:
-                raise NoRigError("no rig is open: choose a rig file in the Rig tab")
+                raise NoRigError("no rig is open: choose a rig file first")
             self._refuse_if_lent(f"start the {holder}")
             lease = RigLease(self, self._rig, holder)
             self._lease = lease
@@ -382,8 +382,6 @@ class RigSession:
         The lease ends when the runner reports ``finished``; start (or run) the runner.
         Raises :class:`NoRigError` or :class:`RigBusyError` like :meth:`lease`.
         """
-        from rigctl.engine.runner import ExperimentRunner, RunState
-
         lease = self.lease("recording")
         try:
             runner = ExperimentRunner(

@@ -89,7 +89,7 @@ class RigPanel(QWidget):
         through it and borrows the rig for its dry runs; :meth:`shutdown` closes it.
     rig_path
         The rig file opened first (default: the simulated rig, ``hardware/sim.toml``;
-        ``None``: show the session's rig as it is).
+        ``None``: open none until :meth:`setRigFile`).
     experiment
         Gives the protocol to calibrate and run (the designer's current one). Without
         it the panel cannot calibrate or run.
