@@ -135,6 +135,24 @@ def _sweep_on(
     return exp, sweep, rig.run(rig.prepare(sweep, label=args.which))
 
 
+def _save_sweep(out: str, result: SweepResult, meta: dict[str, object]) -> bool:
+    """Write the sweep's arrays and metadata to ``out`` (.npz); False after saying why not."""
+    try:
+        with open(out, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                t_s=result.t_s,
+                vm_mv=result.vm_mv,
+                command_pa=result.command_pa,
+                stim=result.stim,
+                metadata=np.array(json.dumps(meta)),
+            )
+    except OSError as exc:
+        err(f"{out}: cannot write ({exc.strerror})")
+        return False
+    return True
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from rigctl.hardware import LimitError, RigError, StatefulRig
     from rigctl.hardware.calibration import phase_rates
@@ -190,18 +208,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             for r in rates
         ]
         lines = [f"  {r.line()}" for r in rates]
-    try:
-        with open(args.out, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                t_s=result.t_s,
-                vm_mv=result.vm_mv,
-                command_pa=result.command_pa,
-                stim=result.stim,
-                metadata=np.array(json.dumps(meta)),
-            )
-    except OSError as exc:
-        err(f"{args.out}: cannot write ({exc.strerror})")
+    if not _save_sweep(args.out, result, meta):
         return 1
     print(
         f"{args.out}: {args.which} sweep on {definition.name}, {result.n_samples} samples at "
