@@ -14,9 +14,10 @@ from PyQt6.QtCore import QCoreApplication, QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
 
 from rigctl import __version__
+from rigctl.engine import RigSession
 from rigctl.gui.errors import ErrorReporter
 from rigctl.gui.main_window import MainWindow
-from rigctl.hardware import DEFAULT_RIG_PATH, open_rig
+from rigctl.hardware import DEFAULT_RIG_PATH
 from rigctl.protocol import ProtocolFileError, load, paper_condition
 
 __all__ = ["APP_NAME", "ORG_NAME", "run_gui"]
@@ -81,10 +82,11 @@ def run_gui(
                 return 1
             error = exc
 
+    session = RigSession()  # the one owner of the rig; the panels borrow it
     window = MainWindow(
         settings if settings is not None else QSettings(),
         experiment,
-        rig_factory=open_rig,
+        session=session,
         rig_path=DEFAULT_RIG_PATH,
     )
     if path is not None and error is None:
@@ -122,5 +124,6 @@ def run_gui(
         window.runPanel.shutdown()  # also when the loop ended without closing the window
     if window.rigPanel is not None:
         window.rigPanel.shutdown()
+    session.close()  # idempotent: the rig is at rest and closed whatever happened above
     window.deleteLater()
     return status if screenshot is not None else code

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rigctl import protocol as proto
 
 if TYPE_CHECKING:
-    from rigctl.hardware import Rig, RigDefinition
+    from rigctl.engine.session import RigSession
+    from rigctl.hardware import RigDefinition
 
 
 def err(msg: str) -> None:
@@ -49,20 +51,33 @@ def load_rig_or_report(path: str | None) -> RigDefinition | None:
 
 def open_from_args(
     args: argparse.Namespace, definition: RigDefinition | None = None
-) -> tuple[RigDefinition, Rig] | None:
-    """The rig of ``args.rig`` (or ``definition`` loaded from it) opened, or None (printed)."""
-    from rigctl.hardware import RigError, open_rig
+) -> RigSession | None:
+    """A session with the rig of ``args.rig`` open, or None after printing the problem.
+
+    ``definition`` is the rig file already loaded (and checked) from ``args.rig``; it is
+    opened as it is, so what was checked is what runs. ``args.seed`` and ``args.paced``
+    (if given) are the simulated rig's options.
+    """
+    from rigctl.engine.session import RigOptions, RigSession
+    from rigctl.hardware import DEFAULT_RIG_PATH, RigError
 
     if definition is None:
         definition = load_rig_or_report(args.rig)
     if definition is None:
         return None
+    options = RigOptions(paced=bool(getattr(args, "paced", False)), seed=args.seed)
+    session = RigSession(options=options)
+    path = Path(args.rig) if args.rig else DEFAULT_RIG_PATH
     try:
-        rig = open_rig(definition, paced=getattr(args, "paced", False), seed=args.seed)
-    except RigError as exc:
-        err(f"{args.rig or 'rig'}: {exc}")
+        text = path.read_text(encoding="utf-8")
+        session.open(definition, path=path.resolve(), rig_text=text)
+    except OSError as exc:
+        err(f"{path}: cannot read the rig file ({exc.strerror})")
         return None
-    return definition, rig
+    except RigError as exc:
+        err(str(exc))
+        return None
+    return session
 
 
 def preflight_or_report(
@@ -106,10 +121,8 @@ def _rig_field(args: argparse.Namespace, exc: Exception) -> str:
     return f" (rig file {args.rig or DEFAULT_RIG_PATH}: {field})"
 
 
-def load_and_open(
-    args: argparse.Namespace,
-) -> tuple[proto.Experiment, RigDefinition, Rig] | None:
-    """The protocol ``args.file`` and the rig ``args.rig``, or None (problems printed).
+def load_and_open(args: argparse.Namespace) -> tuple[proto.Experiment, RigSession] | None:
+    """The protocol ``args.file`` and a session on the rig ``args.rig`` (None: printed).
 
     The experiment is checked against the rig (:func:`preflight_or_report`) before the
     rig is opened.
@@ -120,10 +133,10 @@ def load_and_open(
     definition = load_rig_or_report(args.rig)
     if definition is None or not preflight_or_report(args, exp, definition):
         return None
-    opened = open_from_args(args, definition)
-    if opened is None:
+    session = open_from_args(args, definition)
+    if session is None:
         return None
-    return exp, *opened
+    return exp, session
 
 
 def positive_rate(text: str) -> float:

@@ -31,16 +31,14 @@ def _progress_line(status: object) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from rigctl.engine import ExperimentRunner, RunOptions, RunState
+    from rigctl.engine import RunOptions, RunState
 
     loaded = load_and_open(args)
     if loaded is None:
         return 1
-    exp, definition, rig = loaded
-    rig_path = Path(args.rig) if args.rig else None
-    from rigctl.hardware import DEFAULT_RIG_PATH
-
-    rig_text = (rig_path or DEFAULT_RIG_PATH).read_text(encoding="utf-8")
+    exp, session = loaded
+    definition = session.definition
+    assert definition is not None
     options = RunOptions(
         fast=args.fast,
         calibrate=args.calibrate,
@@ -52,7 +50,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.out = str(Path("recordings") / f"{Path(args.file).stem}-{stamp}")
         while Path(args.out).exists():  # two runs in the same second
             args.out += "-1"
-    runner = ExperimentRunner(rig, exp, args.out, options, rig_text=rig_text)
+    runner = session.runner(exp, args.out, options)
     tty = sys.stderr.isatty()
     last = [0.0]
 
@@ -91,7 +89,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             result = runner.wait()
     finally:
         with contextlib.suppress(Exception):
-            rig.close()
+            session.close()
     assert result is not None
     if tty:
         print(file=sys.stderr)

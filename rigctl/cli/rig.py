@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rigctl import protocol as proto
 from rigctl.cli._common import err, load_and_open, load_or_report, open_from_args
+
+if TYPE_CHECKING:
+    from rigctl.hardware import Rig, SweepResult
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -34,35 +38,37 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from rigctl.hardware import RigError
     from rigctl.hardware.calibration import calibrate_experiment, currents_for_rates
 
-    opened = open_from_args(args)
-    if opened is None:
+    session = open_from_args(args)
+    if session is None:
         return 1
-    definition, rig = opened
+    definition = session.definition
+    assert definition is not None
     exp = None
     if args.protocol:
         exp = load_or_report(args.protocol)
         if exp is None:
+            session.close()
             return 1
     record: dict[str, object] = {"rig": definition.name}
     try:
-        fi, found = currents_for_rates(rig, args.rates)
-        record["fi_curve"] = {"current_pa": list(fi.currents_pa), "rate_hz": list(fi.rates_hz)}
-        record["currents"] = [
-            {
-                "target_hz": r.target_hz,
-                "current_pa": r.current_pa,
-                "achieved_hz": r.achieved_hz,
-                "ok": r.ok,
-            }
-            for r in found
-        ]
-        cal = calibrate_experiment(rig, exp, curve=fi) if exp is not None else None
+        with session.lease("calibration") as rig:
+            fi, found = currents_for_rates(rig, args.rates)
+            cal = calibrate_experiment(rig, exp, curve=fi) if exp is not None else None
     except RigError as exc:
         err(f"calibration failed: {exc}")
         return 1
     finally:
-        rig.safe_state()
-        rig.close()
+        session.close()
+    record["fi_curve"] = {"current_pa": list(fi.currents_pa), "rate_hz": list(fi.rates_hz)}
+    record["currents"] = [
+        {
+            "target_hz": r.target_hz,
+            "current_pa": r.current_pa,
+            "achieved_hz": r.achieved_hz,
+            "ok": r.ok,
+        }
+        for r in found
+    ]
     if cal is not None:
         record["protocol"] = {
             "file": args.protocol,
@@ -107,15 +113,57 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in found) else 1
 
 
+def _sweep_on(
+    rig: Rig, exp: proto.Experiment, args: argparse.Namespace, meta: dict[str, object]
+) -> tuple[proto.Experiment, proto.CompiledSweep, SweepResult]:
+    """Calibrate (if asked) and play one sweep of ``exp`` on the lent ``rig``."""
+    from rigctl.hardware.calibration import calibrate_experiment
+
+    if args.calibrate and args.which == "induction":
+        cal = calibrate_experiment(rig, exp)
+        exp = cal.experiment
+        meta["calibration"] = {
+            "currents_pa": cal.currents(),
+            "iterations": cal.iterations,
+            "rates": [
+                {"phase": r.phase, "target_hz": r.target_hz, "achieved_hz": r.achieved_hz}
+                for r in cal.rates
+            ],
+        }
+    comp = proto.compile_experiment(exp)
+    sweep = comp.induction if args.which == "induction" else comp.probe
+    return exp, sweep, rig.run(rig.prepare(sweep, label=args.which))
+
+
+def _save_sweep(out: str, result: SweepResult, meta: dict[str, object]) -> bool:
+    """Write the sweep's arrays and metadata to ``out`` (.npz); False after saying why not."""
+    try:
+        with open(out, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                t_s=result.t_s,
+                vm_mv=result.vm_mv,
+                command_pa=result.command_pa,
+                stim=result.stim,
+                metadata=np.array(json.dumps(meta)),
+            )
+    except OSError as exc:
+        err(f"{out}: cannot write ({exc.strerror})")
+        return False
+    return True
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from rigctl.hardware import LimitError, RigError
-    from rigctl.hardware.calibration import calibrate_experiment, phase_rates
-    from rigctl.hardware.sim import SimRig
+    from rigctl.hardware import LimitError, RigError, StatefulRig
+    from rigctl.hardware.calibration import phase_rates
 
     loaded = load_and_open(args)
     if loaded is None:
         return 1
-    exp, definition, rig = loaded
+    exp, session = loaded
+    definition = session.definition
+    assert definition is not None
+    kept: dict[str, float | int] | None = None
     state_path = Path(args.state) if args.state else None
     meta: dict[str, object] = {
         "protocol_file": str(args.file),
@@ -124,33 +172,22 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         "rig_file": str(args.rig or "hardware/sim.toml"),
     }
     try:
-        if isinstance(rig, SimRig) and state_path is not None and state_path.exists():
-            rig.cell.restore(json.loads(state_path.read_text()))
-            # Sweeps on a kept cell follow each other at the protocol's probe interval.
-            rig.cell.clock_s += exp.probes.interval_s
-        if args.calibrate and args.which == "induction":
-            cal = calibrate_experiment(rig, exp)
-            exp = cal.experiment
-            meta["calibration"] = {
-                "currents_pa": cal.currents(),
-                "iterations": cal.iterations,
-                "rates": [
-                    {"phase": r.phase, "target_hz": r.target_hz, "achieved_hz": r.achieved_hz}
-                    for r in cal.rates
-                ],
-            }
-        comp = proto.compile_experiment(exp)
-        sweep = comp.induction if args.which == "induction" else comp.probe
-        prepared = rig.prepare(sweep, label=args.which)
-        result = rig.run(prepared)
+        with session.lease(f"{args.which} sweep") as rig:
+            if isinstance(rig, StatefulRig) and state_path is not None and state_path.exists():
+                # Sweeps on a kept cell follow each other at the protocol's probe interval.
+                rig.restore_state(
+                    json.loads(state_path.read_text()), elapsed_s=exp.probes.interval_s
+                )
+            exp, sweep, result = _sweep_on(rig, exp, args, meta)
+            if isinstance(rig, StatefulRig):
+                kept = rig.state()
     except (LimitError, RigError, proto.CompileError) as exc:
         err(f"{args.file}: {exc}")
         return 1
     finally:
-        rig.safe_state()
-        rig.close()
-    if isinstance(rig, SimRig) and state_path is not None:
-        state_path.write_text(json.dumps(rig.cell.state()))
+        session.close()
+    if kept is not None and state_path is not None:
+        state_path.write_text(json.dumps(kept))
     meta["settings"] = result.settings
     meta["complete"] = result.complete
     meta["sample_rate_hz"] = result.sample_rate_hz
@@ -171,18 +208,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             for r in rates
         ]
         lines = [f"  {r.line()}" for r in rates]
-    try:
-        with open(args.out, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                t_s=result.t_s,
-                vm_mv=result.vm_mv,
-                command_pa=result.command_pa,
-                stim=result.stim,
-                metadata=np.array(json.dumps(meta)),
-            )
-    except OSError as exc:
-        err(f"{args.out}: cannot write ({exc.strerror})")
+    if not _save_sweep(args.out, result, meta):
         return 1
     print(
         f"{args.out}: {args.which} sweep on {definition.name}, {result.n_samples} samples at "

@@ -21,6 +21,14 @@ from rigctl.engine.journal import (
     recover,
 )
 from rigctl.engine.runner import ExperimentRunner, RunOptions, RunResult, RunState, RunStatus
+from rigctl.engine.session import (
+    NoRigError,
+    RigBusyError,
+    RigLease,
+    RigOpenError,
+    RigOptions,
+    RigSession,
+)
 from rigctl.engine.signals import Signal
 
 __all__ = [
@@ -30,10 +38,16 @@ __all__ = [
     "DataFolderError",
     "ExperimentRunner",
     "LoadedSweep",
+    "NoRigError",
     "ProbeAnalysis",
     "Recording",
     "RecordingSummary",
     "RecordingWriter",
+    "RigBusyError",
+    "RigLease",
+    "RigOpenError",
+    "RigOptions",
+    "RigSession",
     "RunOptions",
     "RunResult",
     "RunState",

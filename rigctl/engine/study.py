@@ -1,6 +1,6 @@
 """A simulated study: N cells per condition on the simulated rig, then the group summary.
 
-Every cell is its own :class:`~rigctl.hardware.SimRig` with its own seed and cell-to-cell
+Every cell is its own simulated rig (one rig session each) with its own seed and cell-to-cell
 variability of its biophysics (``sim.variability`` of the rig definition), runs the whole
 experiment (calibration of the current steps for that cell, baseline, induction,
 follow-up) as fast as the simulation goes, and is written to
@@ -22,8 +22,9 @@ from pydantic import ValidationError
 from rigctl import protocol as proto
 from rigctl.engine.group import GroupSummary, condition_label, summarize_recordings, write_figure
 from rigctl.engine.journal import Recording, load_recording
-from rigctl.engine.runner import ExperimentRunner, RunOptions, RunState
-from rigctl.hardware import RigDefinition, RigFileError, SimRig, load_rig
+from rigctl.engine.runner import RunOptions, RunState
+from rigctl.engine.session import RigOptions, opened
+from rigctl.hardware import RigDefinition, RigFileError, load_rig
 
 __all__ = ["PAPER_STUDY", "StudyError", "StudyProgress", "run_study", "write_summary"]
 
@@ -195,13 +196,9 @@ def run_study(
                     ),
                 },
             )
-            result = ExperimentRunner(
-                SimRig(definition, paced=not fast, seed=cell_seed),
-                exp,
-                folder,
-                options,
-                rig_text=rig_text,
-            ).run()
+            cell = RigOptions(paced=not fast, seed=cell_seed)
+            with opened(definition, cell, rig_text=rig_text) as session:
+                result = session.runner(exp, folder, options).run()
             if result.state != RunState.DONE:
                 raise StudyError(
                     f"{folder}: the simulated cell's run ended {result.state.value}"

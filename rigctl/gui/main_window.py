@@ -22,14 +22,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.engine import ExperimentRunner, RunOptions
+from rigctl.engine import RigSession
 from rigctl.gui.design.editor import ExperimentEditor
 from rigctl.gui.design.picker import PaperConditionPicker
 from rigctl.gui.design.preview import WaveformPreview
 from rigctl.gui.plasticity.pane import PlasticityPane
-from rigctl.gui.rig.panel import RigFactory, RigPanel
+from rigctl.gui.rig.panel import RigPanel
 from rigctl.gui.run.panel import RunPanel
-from rigctl.hardware import DEFAULT_RIG_PATH, RigError
+from rigctl.hardware import DEFAULT_RIG_PATH
 from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
 
 __all__ = ["MAX_RECENT", "MainWindow", "QuitAnswer", "UnsavedAnswer"]
@@ -110,9 +110,10 @@ class MainWindow(QMainWindow):
         Protocol shown first (default: the paper's 25 → 50 Hz condition).
     parent
         Parent widget.
-    rig_factory
-        Opens a rig file's rig (``rigctl.hardware.open_rig``); with it the window has a
-        *Rig* tab (:class:`~rigctl.gui.rig.panel.RigPanel`) beside the designer.
+    session
+        The owner of the rig (:class:`~rigctl.engine.RigSession`); with it the window has
+        a *Rig* tab (:class:`~rigctl.gui.rig.panel.RigPanel`) and a *Run* tab, which use
+        the rig through the session.
     rig_path
         The rig file the rig tab opens first (default: the simulated rig).
 
@@ -129,7 +130,7 @@ class MainWindow(QMainWindow):
         experiment: Experiment | None = None,
         parent: QWidget | None = None,
         *,
-        rig_factory: RigFactory | None = None,
+        session: RigSession | None = None,
         rig_path: str | os.PathLike[str] = DEFAULT_RIG_PATH,
     ) -> None:
         super().__init__(parent)
@@ -168,14 +169,13 @@ class MainWindow(QMainWindow):
         self._rig_panel: RigPanel | None = None
         self._run_panel: RunPanel | None = None
         self._close_after_run = False
-        if rig_factory is None:
+        self._session = session
+        if session is None:
             self.setCentralWidget(splitter)
         else:
-            self._rig_panel = RigPanel(rig_factory, rig_path, experiment=self.experiment)
+            self._rig_panel = RigPanel(session, rig_path, experiment=self.experiment)
             self._rig_panel.calibratedExperiment.connect(self._on_calibrated)
-            self._run_panel = RunPanel(
-                self._make_runner, self.experiment, self._rig_panel.definition
-            )
+            self._run_panel = RunPanel(session.runner, self.experiment, lambda: session.definition)
             # One user of the rig at a time: the Rig tab rests while a recording runs.
             self._run_panel.runStarted.connect(lambda _r: self._set_rig_tab_enabled(False))
             self._run_panel.runFinished.connect(lambda _r: self._set_rig_tab_enabled(True))
@@ -227,31 +227,17 @@ class MainWindow(QMainWindow):
 
     @property
     def rigPanel(self) -> RigPanel | None:
-        """The rig tab (``None`` when the window was built without a rig factory)."""
+        """The rig tab (``None`` when the window was built without a rig session)."""
         return self._rig_panel
 
     @property
     def runPanel(self) -> RunPanel | None:
-        """The run tab (``None`` when the window was built without a rig factory)."""
+        """The run tab (``None`` when the window was built without a rig session)."""
         return self._run_panel
 
     def _set_rig_tab_enabled(self, enabled: bool) -> None:
         if self._rig_panel is not None:
             self._rig_panel.setEnabled(enabled)
-
-    def _make_runner(
-        self, experiment: Experiment, folder: Path, options: RunOptions
-    ) -> ExperimentRunner:
-        """Build a runner on the rig the Rig tab has open (the run tab's factory)."""
-        panel = self._rig_panel
-        rig = panel.rig() if panel is not None else None
-        if panel is None or rig is None:
-            raise RigError("no rig is open: choose a rig file in the Rig tab")
-        if panel.isRunning():
-            raise RigError("the Rig tab is using the rig; wait for its sweep to finish")
-        path = panel.rigPath()
-        text = Path(path).read_text(encoding="utf-8") if path else ""
-        return ExperimentRunner(rig, experiment, folder, options, rig_text=text)
 
     def restOutputs(self) -> None:
         """Put the rig's outputs at rest now (after an error in code that drives the rig).
@@ -265,7 +251,7 @@ class MainWindow(QMainWindow):
             run.abort()
         elif rig_tab is not None and rig_tab.isRunning():
             rig_tab.abort()
-        elif rig_tab is not None and (rig := rig_tab.rig()) is not None:
+        elif self._session is not None and (rig := self._session.rig) is not None:
             rig.safe_state()
 
     def showRigPanel(self) -> None:

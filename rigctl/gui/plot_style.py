@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import pyqtgraph as pg
 
-__all__ = ["style_plot"]
+__all__ = ["PHASE_COLORS", "style_plot"]
+
+PHASE_COLORS: Final = (
+    (30, 136, 229),
+    (251, 140, 0),
+    (67, 160, 71),
+    (142, 36, 170),
+    (0, 137, 123),
+    (121, 85, 72),
+    (216, 27, 96),
+    (84, 110, 122),
+)
+"""Shading colour of the phases, by position in the window (cycled)."""
 
 
 def style_plot(item: Any, *, left: str, bottom: str | None, axis_width: int) -> None:

@@ -11,7 +11,7 @@ abort, an exception in any step, and interpreter exit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -26,9 +26,11 @@ __all__ = [
     "Chunk",
     "ChunkCallback",
     "LimitError",
+    "PacedRig",
     "PreparedSweep",
     "Rig",
     "RigError",
+    "StatefulRig",
     "SweepAborted",
     "SweepResult",
     "check_amplifier",
@@ -171,6 +173,32 @@ class Rig(Protocol):
 
     def close(self) -> None:
         """Release the hardware after putting it at rest."""
+        ...
+
+
+@runtime_checkable
+class PacedRig(Protocol):
+    """A rig that can play sweeps faster than real time (a simulation).
+
+    A real rig is always hardware-timed and does not implement this; callers ask
+    ``isinstance(rig, PacedRig)`` instead of naming a backend.
+    """
+
+    def set_paced(self, paced: bool) -> None:
+        """Deliver chunks in real time (``True``) or as fast as possible (``False``)."""
+        ...
+
+
+@runtime_checkable
+class StatefulRig(Protocol):
+    """A rig whose preparation (the simulated cell) can be kept across commands."""
+
+    def state(self) -> dict[str, float | int]:
+        """Plain data (JSON-able) describing the preparation now."""
+        ...
+
+    def restore_state(self, state: Mapping[str, float | int], *, elapsed_s: float = 0.0) -> None:
+        """Go back to ``state``, then let ``elapsed_s`` of experiment time pass."""
         ...
 
 

@@ -87,3 +87,28 @@ def test_refusals(tmp_path: Path) -> None:
     with pytest.raises(StudyError, match="at least 1"):
         run_study(None, tmp_path / "d", 0)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_each_cell_is_its_own_rig_opened_and_closed_by_a_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rigctl.engine import session as session_module
+    from rigctl.engine.session import RigOptions
+    from rigctl.hardware import Rig, RigDefinition, SimRig
+
+    opened: list[tuple[RigOptions, SimRig]] = []
+
+    def opener(definition: RigDefinition, options: RigOptions) -> Rig:
+        rig = SimRig(definition, paced=options.paced, seed=options.seed)
+        opened.append((options, rig))
+        return rig
+
+    monkeypatch.setattr(session_module, "default_opener", opener)
+    short = proto.ProbeSchedule(baseline_min=1, followup_min=1)
+    out = tmp_path / "s"
+    run_study(None, out, 2, conditions=("25-50",), probes=short, window_min=(0, 1), calibrate=False)
+    assert [options for options, _ in opened] == [RigOptions(seed=1), RigOptions(seed=2)]
+    for _, rig in opened:
+        assert rig.outputs_at_rest
+        with pytest.raises(RuntimeError, match="closed"):
+            rig.run(rig.prepare(proto.compile_experiment(proto.paper_condition(25, 50)).probe))

@@ -10,17 +10,26 @@ from PyQt6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
-from rigctl.engine import RunState, load_recording
+from rigctl.engine import RigSession, RunState, load_recording
 from rigctl.gui import MainWindow
-from rigctl.hardware import SimRig, open_rig
+from rigctl.hardware import SimRig
 from tests.gui.conftest import Dialogs
 
 
 @pytest.fixture
+def session() -> RigSession:
+    return RigSession()
+
+
+@pytest.fixture
 def run_window(
-    qtbot: QtBot, settings: QSettings, dialogs: Dialogs, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot,
+    settings: QSettings,
+    dialogs: Dialogs,
+    monkeypatch: pytest.MonkeyPatch,
+    session: RigSession,
 ) -> Iterator[MainWindow]:
-    win = MainWindow(settings, rig_factory=open_rig)
+    win = MainWindow(settings, session=session)
     dialogs.install(win, monkeypatch)
     qtbot.addWidget(win)
     win.show()
@@ -31,7 +40,11 @@ def run_window(
 
 
 def test_a_fast_recording_from_the_run_tab(
-    qtbot: QtBot, run_window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot,
+    run_window: MainWindow,
+    session: RigSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     win = run_window
     run = win.runPanel
@@ -57,5 +70,27 @@ def test_a_fast_recording_from_the_run_tab(
     rec = load_recording(tmp_path / "rec")
     assert len(rec.sweeps) == 3 + 1 + 6
     assert proto.loads(rec.protocol_json()).induction == exp.induction
-    rig = rig_tab.rig()
-    assert isinstance(rig, SimRig) and rig.outputs_at_rest
+    rig = session.rig
+    assert isinstance(rig, SimRig) and rig.outputs_at_rest and not session.busy
+
+
+def test_the_run_tab_is_refused_while_the_rig_tab_has_the_rig(
+    run_window: MainWindow,
+    session: RigSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = run_window.runPanel
+    assert run is not None
+    monkeypatch.setattr(run, "confirmStart", lambda details: True)
+    monkeypatch.setattr(run, "askDataFolder", lambda start: tmp_path / "rec")
+    run.chooseDataFolder()
+    lease = session.lease("induction sweep")  # what the Rig tab holds during a dry run
+    assert not run.start()
+    assert run.messageText() == (
+        "Cannot start: the rig is in use by the induction sweep: wait for it to finish or "
+        "abort it before you start the recording"
+    )
+    assert not run.isRunning() and not (tmp_path / "rec").exists()
+    assert session.holder == "induction sweep"
+    lease.release()

@@ -10,6 +10,9 @@ import pytest
 
 from rigctl import protocol as proto
 from rigctl.cli import main
+from rigctl.engine import session as session_module
+from rigctl.engine.session import RigOptions
+from rigctl.hardware import Rig, RigDefinition, SimRig
 from tests.conftest import PROTOCOLS
 
 
@@ -152,3 +155,57 @@ def test_devices_without_a_driver(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.startswith("simulated rig: ") and "sim.toml" in out
     assert "NI-DAQmx" in out
+
+
+class Opener:
+    """Records the rigs the commands open through the rig session (like the default opener)."""
+
+    def __init__(self) -> None:
+        self.opened: list[tuple[RigOptions, SimRig]] = []
+
+    def __call__(self, definition: RigDefinition, options: RigOptions) -> Rig:
+        rig = SimRig(definition, paced=options.paced, seed=options.seed)
+        self.opened.append((options, rig))
+        return rig
+
+
+@pytest.fixture
+def opener(monkeypatch: pytest.MonkeyPatch) -> Opener:
+    recorder = Opener()
+    monkeypatch.setattr(session_module, "default_opener", recorder)
+    return recorder
+
+
+def test_sweep_uses_the_rig_session_and_closes_the_rig(tmp_path: Path, opener: Opener) -> None:
+    out = tmp_path / "p.npz"
+    args = ["sweep", str(PROTOCOLS / "theta-25-50.json"), "--which", "probe", "--seed", "7"]
+    assert main([*args, "--out", str(out)]) == 0
+    [(options, rig)] = opener.opened
+    assert options == RigOptions(paced=False, seed=7) and not rig.paced
+    assert rig.outputs_at_rest
+    with pytest.raises(RuntimeError, match="closed"):
+        rig.run(rig.prepare(proto.compile_experiment(proto.paper_condition(25, 50)).probe))
+
+
+def test_a_refused_sweep_still_closes_the_rig(tmp_path: Path, opener: Opener) -> None:
+    exp = proto.paper_condition(25, 50)
+    phases = tuple(p.replace(post=p.post.replace(current_pa=2000.0)) for p in exp.induction.phases)
+    f = tmp_path / "hot.json"
+    proto.save(exp.replace(induction=exp.induction.replace(phases=phases)), f)
+    assert main(["sweep", str(f), "--out", str(tmp_path / "x.npz")]) == 1
+    [(_, rig)] = opener.opened
+    assert rig.outputs_at_rest
+    with pytest.raises(RuntimeError, match="closed"):
+        rig.run(rig.prepare(proto.compile_experiment(exp).probe))
+
+
+def test_a_rig_that_cannot_be_opened_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ni = PROTOCOLS.parent / "hardware" / "ni-x-series-multiclamp700b.toml"
+    args = ["sweep", str(PROTOCOLS / "theta-25-50.json"), "--rig", str(ni)]
+    code = main([*args, "--out", str(tmp_path / "x.npz")])
+    err = capsys.readouterr().err
+    if code == 0:  # pragma: no cover - a machine with NI-DAQmx and a device
+        pytest.skip("NI-DAQmx and a device are present")
+    assert code == 1 and err.startswith(f"{ni.name}: ") and err.count("\n") == 1

@@ -22,6 +22,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from rigctl.gui.plot_style import PHASE_COLORS
 from rigctl.protocol import (
     CompiledSweep,
     CompileError,
@@ -41,17 +42,6 @@ MAX_PREVIEW_SAMPLES: Final = 6_000_000
 """Longest induction rendered sample by sample (5 min at 20 kHz); longer ones are drawn
 from their events' edges, which is the same line without rendering every sample."""
 
-PHASE_COLORS: Final = (
-    (30, 136, 229),
-    (251, 140, 0),
-    (67, 160, 71),
-    (142, 36, 170),
-    (0, 137, 123),
-    (121, 85, 72),
-    (216, 27, 96),
-    (84, 110, 122),
-)
-"""Shading colour of the phases, by position in the window (cycled)."""
 
 _STIM_PEN = QColor(26, 35, 126)
 _COMMAND_PEN = QColor(183, 28, 28)

@@ -14,7 +14,7 @@ import atexit
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -384,6 +384,21 @@ class SimRig:
         self.safe_state()
         self._closed = True
         atexit.unregister(self.safe_state)
+
+    # ------------------------------------------------------------------ capabilities
+
+    def set_paced(self, paced: bool) -> None:
+        """Deliver chunks in real time (``True``) or as fast as possible (:class:`PacedRig`)."""
+        self.paced = paced
+
+    def state(self) -> dict[str, float | int]:
+        """The simulated cell's state, JSON-able (:class:`StatefulRig`)."""
+        return self.cell.state()
+
+    def restore_state(self, state: Mapping[str, float | int], *, elapsed_s: float = 0.0) -> None:
+        """Restore the cell saved by :meth:`state`, then advance its clock by ``elapsed_s``."""
+        self.cell.restore(dict(state))
+        self.cell.clock_s += elapsed_s
 
     @property
     def outputs_at_rest(self) -> bool:

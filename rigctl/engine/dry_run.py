@@ -1,9 +1,10 @@
-"""Rig work for the rig panel, run off the GUI thread (no Qt in this module).
+"""Dry runs on the rig: one calibration or one sweep on a worker thread (no Qt).
 
 A :class:`RigJob` runs one calibration or one dry-run sweep on its own thread and reports
 through three callbacks, all called on that thread: a sweep starts, a chunk of Vm
-arrived, the job ended (with one :data:`JobOutcome`). The rig panel turns those calls
-into queued Qt signals; nothing here holds a widget.
+arrived, the job ended (with one :data:`JobOutcome`). Jobs are built by the rig session
+(:meth:`rigctl.engine.session.RigSession.dry_run_job`), which lends them the rig; the
+rig panel turns the callbacks into queued Qt signals.
 
 The job talks to the rig only through the :class:`~rigctl.hardware.Rig` protocol, wrapped
 so that an abort requested at any moment (between the sweeps of a calibration, or before
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
+from rigctl.engine.analysis import analyze_probe
 from rigctl.hardware import (
     Chunk,
     ChunkCallback,
@@ -35,6 +38,7 @@ from rigctl.hardware.calibration import (
     ExperimentCalibration,
     PhaseRate,
     calibrate_experiment,
+    detect_spikes,
     phase_rates,
 )
 from rigctl.protocol import CompiledSweep, CompileError, Experiment, Waveforms, compile_experiment
@@ -100,16 +104,17 @@ class ProbeSummary:
     Attributes
     ----------
     epsp_mv
-        Peak depolarisation within 50 ms of the probe pulse over the 20 ms before it
-        (``None`` if the sweep ended before the pulse).
+        EPSP amplitude as a recording measures it
+        (:func:`~rigctl.engine.analysis.analyze_probe`; ``None`` if the sweep ended
+        before the pulse).
     fired
         Whether the cell crossed the spike threshold after the pulse (then ``epsp_mv`` is
         not an EPSP amplitude).
     pulse_ms
         Time of the probe pulse in the sweep (ms).
     input_resistance_mohm
-        Steady-state response to the test step over its amplitude (``None`` without a
-        test step or if the sweep ended before it).
+        Input resistance from the test step, as a recording measures it (``None``
+        without a test step or if the sweep ended before it).
     step_pa
         Amplitude of the test step (pA).
     """
@@ -226,9 +231,9 @@ Work = Callable[[Rig], SweepDone | CalibrationDone | JobAborted]
 
 
 class _GuardedRig:
-    """The panel's rig as a job sees it: abortable at any time, reporting every sweep.
+    """The lent rig as a job sees it: abortable at any time, reporting every sweep.
 
-    Implements :class:`~rigctl.hardware.Rig`; ``close`` is a no-op because the panel,
+    Implements :class:`~rigctl.hardware.Rig`; ``close`` is a no-op because the session,
     not the job, owns the rig.
     """
 
@@ -286,14 +291,20 @@ class _GuardedRig:
         self._rig.safe_state()
 
     def close(self) -> None:
-        """Do nothing: the rig panel closes the rig."""
+        """Do nothing: the rig session closes the rig."""
 
 
 # --------------------------------------------------------------------------- work
 
 
-def probe_summary(vm_mv: np.ndarray, sample_rate_hz: float, sweep: CompiledSweep) -> ProbeSummary:
+def probe_summary(
+    vm_mv: npt.ArrayLike, sample_rate_hz: float, sweep: CompiledSweep
+) -> ProbeSummary:
     """EPSP amplitude and input resistance of an acquired probe sweep.
+
+    The numbers are the engine's probe analysis
+    (:func:`rigctl.engine.analysis.analyze_probe`, the one a recording uses), so the Rig
+    tab and a recording measure a probe the same way.
 
     Parameters
     ----------
@@ -307,39 +318,21 @@ def probe_summary(vm_mv: np.ndarray, sample_rate_hz: float, sweep: CompiledSweep
     Returns
     -------
     ProbeSummary
-        The EPSP is the peak within 50 ms after the pulse over the median of the 20 ms
-        before it; the input resistance is the mean Vm in the last quarter of the test
-        step minus the mean of the 50 ms before it, over the step amplitude.
+        ``None`` for what the sweep ended before; ``fired`` when Vm crossed the spike
+        threshold within 50 ms after the probe pulse.
     """
     v = np.asarray(vm_mv, dtype=np.float64)
-    fs = sample_rate_hz
-
-    def index(ms: float) -> int:
-        return max(0, min(v.size, round(ms * fs / 1000.0)))
-
-    epsp: float | None = None
-    fired = False
-    pulse_ms: float | None = None
+    analysis = analyze_probe(v, sample_rate_hz, sweep)
     pulses = sweep.of_kind("probe_pulse")
-    if pulses:
-        pulse_ms = pulses[0].start_ms
-        i = index(pulse_ms)
-        before = v[index(pulse_ms - 20.0) : i]
-        after = v[index(pulse_ms + 1.0) : index(pulse_ms + 50.0)]
-        if before.size and after.size:
-            epsp = float(after.max() - np.median(before))
-            fired = bool(after.max() >= SPIKE_THRESHOLD_MV)
-    rin: float | None = None
-    step_pa: float | None = None
+    pulse_ms = pulses[0].start_ms if pulses else None
+    epsp = analysis.epsp_mv if np.isfinite(analysis.epsp_mv) else None
+    fired = False
+    if pulse_ms is not None and epsp is not None:
+        spikes_ms = detect_spikes(v, sample_rate_hz, SPIKE_THRESHOLD_MV) * 1000.0 / sample_rate_hz
+        fired = bool(np.any((spikes_ms >= pulse_ms) & (spikes_ms < pulse_ms + 50.0)))
     steps = sweep.of_kind("test_step")
-    if steps and steps[0].amplitude_pa != 0:
-        step = steps[0]
-        step_pa = step.amplitude_pa
-        base = v[index(step.start_ms - 50.0) : index(step.start_ms)]
-        steady = v[index(step.stop_ms - step.duration_ms / 4.0) : index(step.stop_ms)]
-        if base.size and steady.size:
-            # mV / pA = GΩ
-            rin = float((steady.mean() - base.mean()) / step.amplitude_pa * 1000.0)
+    step_pa = steps[0].amplitude_pa if steps and steps[0].amplitude_pa != 0 else None
+    rin = analysis.rin_mohm if step_pa is not None and np.isfinite(analysis.rin_mohm) else None
     return ProbeSummary(epsp, fired, pulse_ms, rin, step_pa)
 
 
