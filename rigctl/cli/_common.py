@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rigctl import protocol as proto
 
 if TYPE_CHECKING:
     from rigctl.hardware import Rig, RigDefinition
+
+
+RIG_HELP = "rig file, or a shipped rig's name: sim (the default), ni-example"
+"""The help text of every ``--rig`` option."""
 
 
 def err(msg: str) -> None:
@@ -73,6 +78,19 @@ def load_and_open(
     if opened is None:
         return None
     return exp, *opened
+
+
+def default_output(args: argparse.Namespace, kind: str, name: str, suffix: str = "") -> Path:
+    """A new path ``DATA_ROOT/kind/<name>-<date>-<time><suffix>`` for an output without --out.
+
+    The data root is ``--data-root``, ``$RIGCTL_DATA_ROOT`` or the user data folder
+    (:mod:`rigctl.paths`); the ``kind`` folder is created.
+    """
+    from rigctl.paths import data_root, new_output_path
+
+    parent = data_root(getattr(args, "data_root", None)) / kind
+    parent.mkdir(parents=True, exist_ok=True)
+    return new_output_path(parent, name, suffix)
 
 
 def positive_rate(text: str) -> float:

@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from rigctl import protocol as proto
-from rigctl.cli._common import err, load_and_open, load_or_report, open_from_args
+from rigctl.cli._common import (
+    RIG_HELP,
+    default_output,
+    err,
+    load_and_open,
+    load_or_report,
+    open_from_args,
+)
+from rigctl.data import resolve_rig
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -112,6 +120,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from rigctl.hardware.calibration import calibrate_experiment, phase_rates
     from rigctl.hardware.sim import SimRig
 
+    if args.out is None:
+        args.out = default_output(args, "sweeps", f"{Path(args.file).stem}-{args.which}", ".npz")
     loaded = load_and_open(args)
     if loaded is None:
         return 1
@@ -121,7 +131,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         "protocol_file": str(args.file),
         "which": args.which,
         "seed": args.seed,
-        "rig_file": str(args.rig or "hardware/sim.toml"),
+        "rig_file": str(resolve_rig(args.rig)),
     }
     try:
         if isinstance(rig, SimRig) and state_path is not None and state_path.exists():
@@ -199,8 +209,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_cmd_devices)
 
     p = sub.add_parser("calibrate", help="find the current steps that give target firing rates")
-    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
-    p.add_argument("--rates", type=float, nargs="+", default=[25.0, 50.0], metavar="HZ")
+    p.add_argument("--rig", metavar="FILE", help=RIG_HELP)
+    p.add_argument(
+        "--rates",
+        type=float,
+        nargs="+",
+        default=[25.0, 50.0],
+        metavar="HZ",
+        help="target firing rates to find current steps for (default 25 50)",
+    )
     p.add_argument("--protocol", metavar="FILE", help="also calibrate every phase of FILE")
     p.add_argument("--out", metavar="FILE", help="save the calibrated protocol to FILE")
     p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
@@ -208,10 +225,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("sweep", help="run one sweep of a protocol on a rig and save it")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
-    p.add_argument("--which", choices=("induction", "probe"), default="induction")
-    p.add_argument("--out", required=True, metavar="OUT.npz")
+    p.add_argument("file", metavar="FILE", help="protocol file (.json)")
+    p.add_argument("--rig", metavar="FILE", help=RIG_HELP)
+    p.add_argument(
+        "--which",
+        choices=("induction", "probe"),
+        default="induction",
+        help="which sweep to run: the induction (default) or a baseline probe",
+    )
+    p.add_argument(
+        "--out",
+        metavar="OUT.npz",
+        help="recorded sweep file (default: DATA_ROOT/sweeps/<protocol>-<which>-<time>.npz)",
+    )
     p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
     p.add_argument(
         "--calibrate", action="store_true", help="calibrate the protocol's currents first"

@@ -111,6 +111,9 @@ class MainWindow(QMainWindow):
         *Rig* tab (:class:`~rigctl.gui.rig.panel.RigPanel`) beside the designer.
     rig_path
         The rig file the rig tab opens first (default: the simulated rig).
+    data_root
+        Where the Run tab proposes new data folders (default: the recordings folder of
+        :func:`rigctl.paths.data_root`).
 
     Notes
     -----
@@ -127,6 +130,7 @@ class MainWindow(QMainWindow):
         *,
         rig_factory: RigFactory | None = None,
         rig_path: str | os.PathLike[str] = DEFAULT_RIG_PATH,
+        data_root: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self._settings = settings
@@ -168,7 +172,7 @@ class MainWindow(QMainWindow):
             self._rig_panel = RigPanel(rig_factory, rig_path, experiment=self.experiment)
             self._rig_panel.calibratedExperiment.connect(self._on_calibrated)
             self._run_panel = RunPanel(
-                self._make_runner, self.experiment, self._rig_panel.definition
+                self._make_runner, self.experiment, self._rig_panel.definition, data_root=data_root
             )
             # One user of the rig at a time: the Rig tab rests while a recording runs.
             self._run_panel.runStarted.connect(lambda _r: self._set_rig_tab_enabled(False))

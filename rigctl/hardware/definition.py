@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -22,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from rigctl.data import SHIPPED_RIGS, resolve_rig, rig_path
 from rigctl.protocol import Problem, problems_of
 
 __all__ = [
@@ -40,8 +40,8 @@ __all__ = [
     "loads_rig",
 ]
 
-DEFAULT_RIG_PATH = Path(__file__).resolve().parents[2] / "hardware" / "sim.toml"
-"""The default rig: the simulated CA1 neuron (``hardware/sim.toml``)."""
+DEFAULT_RIG_PATH = rig_path("sim")
+"""The default rig: the simulated CA1 neuron (shipped as ``rigctl/data/rigs/sim.toml``)."""
 
 MAX_RIG_FILE_BYTES = 262_144
 
@@ -261,15 +261,19 @@ def loads_rig(text: str, source: str = "<rig>") -> RigDefinition:
 
 
 def load_rig(path: str | os.PathLike[str] | None = None) -> RigDefinition:
-    """Load a rig file (default: :data:`DEFAULT_RIG_PATH`, the simulated rig)."""
-    p = DEFAULT_RIG_PATH if path is None else Path(path)
+    """Load a rig file (default: :data:`DEFAULT_RIG_PATH`, the simulated rig).
+
+    ``path`` may also name a shipped rig (``"sim"``, ``"ni-example"``).
+    """
+    p = resolve_rig(path)
     source = str(p)
     try:
         if p.is_dir():
             raise RigFileError(source, [Problem("", "is a folder, not a rig file")])
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise RigFileError(source, [Problem("", "does not exist")]) from None
+        names = f" (nor a shipped rig: {', '.join(SHIPPED_RIGS)})" if not p.suffix else ""
+        raise RigFileError(source, [Problem("", f"does not exist{names}")]) from None
     except OSError as exc:
         raise RigFileError(source, [Problem("", f"cannot be read ({exc.strerror})")]) from None
     if len(raw) > MAX_RIG_FILE_BYTES:
