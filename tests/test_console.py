@@ -189,7 +189,9 @@ def test_no_posix_only_calls_in_the_package() -> None:
 # --------------------------------------------------------------------------- help texts
 
 
-def _parsers(parser: argparse.ArgumentParser, name: str) -> list[tuple[str, argparse.ArgumentParser]]:
+def _parsers(
+    parser: argparse.ArgumentParser, name: str
+) -> list[tuple[str, argparse.ArgumentParser]]:
     out = [(name, parser)]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
