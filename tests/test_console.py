@@ -67,10 +67,10 @@ def test_cp1252_console_prints_ascii_stand_ins(short_recording: Path) -> None:
 
 
 def test_ascii_console_falls_back_for_every_symbol() -> None:
-    res = _rigctl("predict", "protocols/theta-25-50.json", PYTHONIOENCODING="ascii")
+    res = _rigctl("show", "protocols/ramp-10-25-50-jittered.json", PYTHONIOENCODING="ascii")
     assert res.returncode == 0, res.stderr.decode("ascii", "replace")
     text = res.stdout.decode("ascii")  # would raise if anything non-ASCII got through
-    assert "int ca dt" in text and "+/-" in text
+    assert "(jitter +/-" in text and "us" in text
 
 
 def test_make_console_safe_leaves_utf8_alone_and_fixes_legacy(tmp_path: Path) -> None:

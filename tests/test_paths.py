@@ -162,3 +162,16 @@ def test_app_script_without_a_display_says_so(tmp_path: Path) -> None:
     )
     assert (res.returncode, res.stdout) == (1, "")
     assert res.stderr == "no display: run under a desktop session or xvfb-run\n"
+
+
+def test_study_takes_a_shipped_rig_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rigctl.engine.study import run_study
+
+    monkeypatch.chdir(tmp_path)  # no file called "sim" here
+    probes = proto.ProbeSchedule(baseline_min=1, followup_min=1)
+    out = tmp_path / "study"
+    run_study(
+        "sim", out, 1, conditions=("25-50",), probes=probes, calibrate=False, window_min=(0, 1)
+    )
+    (rig_toml,) = out.rglob("rig.toml")
+    assert rig_toml.read_bytes() == data.rig_path("sim").read_bytes()
