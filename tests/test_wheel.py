@@ -1,8 +1,8 @@
 """The built wheel works on its own: installed outside the checkout, run from another folder.
 
 The wheel is built from a copy of the checkout, installed with ``--no-deps --no-index``
-into a fresh venv whose only view of the dependencies is a ``.pth`` line naming this
-environment's site-packages (nothing is downloaded for the install, and this
+into a fresh venv whose only view of the dependencies is a ``.pth`` file naming this
+environment's package folders (nothing is downloaded for the install, and this
 environment's editable rigctl is not seen: ``.pth`` files of an added folder are not run).
 The commands then run from an empty working folder with ``PYTHONPATH`` unset.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import site
 import subprocess
 import sys
+import sysconfig
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -35,6 +35,20 @@ def _offline_build_backend() -> bool:
     except (PackageNotFoundError, ValueError):
         return False
     return major >= 77
+
+
+def _dependency_dirs() -> list[str]:
+    """The folders this interpreter imports third-party packages from (not the checkout)."""
+    stdlib = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
+    return [
+        p
+        for p in sys.path
+        if p
+        and p not in stdlib
+        and Path(p).is_dir()
+        and not Path(p).resolve().is_relative_to(ROOT)
+        and Path(p).name != "lib-dynload"
+    ]
 
 
 def _run(args: list[str | Path], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -83,7 +97,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     res = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
     purelib = Path(res.stdout.strip())
     (purelib / "_rigctl_test_deps.pth").write_text(
-        "\n".join(site.getsitepackages()) + "\n", encoding="utf-8"
+        "\n".join(_dependency_dirs()) + "\n", encoding="utf-8"
     )
     install: list[str | Path] = [sys.executable, "-m", "pip", "--python", python, "install", "-q"]
     res = _run([*install, "--no-deps", "--no-index", wheel])
