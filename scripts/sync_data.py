@@ -9,10 +9,15 @@ level is reported (and the script exits 1) so that nobody's new file is lost.
 
     python scripts/sync_data.py           # rewrite the copies
     python scripts/sync_data.py --check   # only report differences (exit 1 if any)
+    python scripts/sync_data.py --from-top-level   # merging a branch that edited the copies
 
 To change a shipped file, edit the package copy and run this script. For a file that
 exists only at the top level, copy it into the package (``cp protocols/new.json
 rigctl/data/protocols/``) or delete it, then run this script again.
+
+``--from-top-level`` goes the other way, once: every top-level copy that differs from the
+package (or that the package lacks) is copied into the package. It is for merging work
+that edited ``hardware/``, ``protocols/`` or ``resources/datasets/`` directly.
 """
 
 from __future__ import annotations
@@ -62,11 +67,33 @@ def sync(root: Path = ROOT) -> list[str]:
     return changed
 
 
+def adopt_top_level(root: Path = ROOT) -> list[str]:
+    """Copy every top-level file that differs from the package into the package."""
+    changed = []
+    for src_dir, dst_dir, pattern in PAIRS:
+        (root / src_dir).mkdir(parents=True, exist_ok=True)
+        for copy in sorted((root / dst_dir).glob(pattern)):
+            src = root / src_dir / copy.name
+            data = copy.read_bytes()
+            if not src.exists() or src.read_bytes() != data:
+                src.write_bytes(data)
+                changed.append(f"{src_dir}/{copy.name}: written from {dst_dir}/{copy.name}")
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the script; exit status 1 when ``--check`` finds differences."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report differences only")
+    parser.add_argument(
+        "--from-top-level",
+        action="store_true",
+        help="copy top-level files that differ into the package (for merges), then check",
+    )
     args = parser.parse_args(argv)
+    if args.from_top_level:
+        for line in adopt_top_level():
+            print(line)
     if args.check:
         lines = differences()
         for line in lines:

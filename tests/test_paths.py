@@ -64,6 +64,14 @@ def test_sync_script_regenerates_and_never_deletes(tmp_path: Path) -> None:
     assert ns["differences"](tmp_path) == [
         "hardware/only-here.toml: not in the package (rigctl/data/rigs/ has no only-here.toml)"
     ]
+    # Merging a branch that edited the top-level copy: adopt it into the package.
+    (tmp_path / "hardware/sim.toml").write_text("theirs = 1\n")
+    assert ns["adopt_top_level"](tmp_path) == [
+        "rigctl/data/rigs/only-here.toml: written from hardware/only-here.toml",
+        "rigctl/data/rigs/sim.toml: written from hardware/sim.toml",
+    ]
+    assert (tmp_path / "rigctl/data/rigs/sim.toml").read_text() == "theirs = 1\n"
+    assert ns["differences"](tmp_path) == []
 
 
 def test_rig_names_select_shipped_rigs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
