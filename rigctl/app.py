@@ -14,10 +14,11 @@ from PyQt6.QtCore import QCoreApplication, QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
 
 from rigctl import __version__
+from rigctl.data import resolve_rig
 from rigctl.engine import RigSession
 from rigctl.gui.errors import ErrorReporter
 from rigctl.gui.main_window import MainWindow
-from rigctl.hardware import DEFAULT_RIG_PATH
+from rigctl.paths import recordings_dir
 from rigctl.protocol import ProtocolFileError, load, paper_condition
 
 __all__ = ["APP_NAME", "ORG_NAME", "run_gui"]
@@ -45,6 +46,8 @@ def run_gui(
     argv: list[str] | None = None,
     *,
     settings: QSettings | None = None,
+    rig: str | None = None,
+    data_root: str | None = None,
 ) -> int:
     """Run the protocol designer.
 
@@ -59,6 +62,12 @@ def run_gui(
         Arguments for Qt (default: the program name only).
     settings
         Where recent files are kept (default: the user's settings for rigctl).
+    rig
+        Rig file (or shipped rig name, see :func:`rigctl.data.resolve_rig`) the Rig tab
+        opens (default: the simulated rig).
+    data_root
+        The data root (``--data-root``; default :func:`rigctl.paths.data_root`): new
+        recordings go to its ``recordings`` folder.
 
     Returns
     -------
@@ -87,7 +96,8 @@ def run_gui(
         settings if settings is not None else QSettings(),
         experiment,
         session=session,
-        rig_path=DEFAULT_RIG_PATH,
+        rig_path=resolve_rig(rig),
+        data_root=recordings_dir(data_root),
     )
     if path is not None and error is None:
         window.setDocument(experiment, Path(path))

@@ -1,4 +1,4 @@
-"""Shared fixtures: repository paths and a fresh, valid experiment as plain data."""
+"""Shared fixtures: repository paths, a fresh experiment as plain data, a private data root."""
 
 from __future__ import annotations
 
@@ -12,6 +12,18 @@ from rigctl import protocol as proto
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOLS = ROOT / "protocols"
+
+
+@pytest.fixture(scope="session")
+def _test_data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data-root")
+
+
+@pytest.fixture(autouse=True)
+def private_data_root(_test_data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Outputs without --out go to a temporary data root, never the user's data folder."""
+    monkeypatch.setenv("RIGCTL_DATA_ROOT", str(_test_data_root))
+    return _test_data_root
 
 
 @pytest.fixture

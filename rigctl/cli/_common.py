@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from rigctl.hardware import RigDefinition
 
 
+RIG_HELP = "rig file, or a shipped rig's name: sim (the default), ni-example"
+"""The help text of every ``--rig`` option."""
+
+
 def err(msg: str) -> None:
     """Print one line to standard error."""
     print(msg, file=sys.stderr)
@@ -58,8 +62,9 @@ def open_from_args(
     opened as it is, so what was checked is what runs. ``args.seed`` and ``args.paced``
     (if given) are the simulated rig's options.
     """
+    from rigctl.data import resolve_rig
     from rigctl.engine.session import RigOptions, RigSession
-    from rigctl.hardware import DEFAULT_RIG_PATH, RigError
+    from rigctl.hardware import RigError
 
     if definition is None:
         definition = load_rig_or_report(args.rig)
@@ -67,7 +72,7 @@ def open_from_args(
         return None
     options = RigOptions(paced=bool(getattr(args, "paced", False)), seed=args.seed)
     session = RigSession(options=options)
-    path = Path(args.rig) if args.rig else DEFAULT_RIG_PATH
+    path = resolve_rig(args.rig)
     try:
         text = path.read_text(encoding="utf-8")
         session.open(definition, path=path.resolve(), rig_text=text)
@@ -137,6 +142,19 @@ def load_and_open(args: argparse.Namespace) -> tuple[proto.Experiment, RigSessio
     if session is None:
         return None
     return exp, session
+
+
+def default_output(args: argparse.Namespace, kind: str, name: str, suffix: str = "") -> Path:
+    """A new path ``DATA_ROOT/kind/<name>-<date>-<time><suffix>`` for an output without --out.
+
+    The data root is ``--data-root``, ``$RIGCTL_DATA_ROOT`` or the user data folder
+    (:mod:`rigctl.paths`); the ``kind`` folder is created.
+    """
+    from rigctl.paths import data_root, new_output_path
+
+    parent = data_root(getattr(args, "data_root", None)) / kind
+    parent.mkdir(parents=True, exist_ok=True)
+    return new_output_path(parent, name, suffix)
 
 
 def positive_rate(text: str) -> float:

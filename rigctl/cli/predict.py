@@ -127,7 +127,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this module's commands to the ``rigctl`` parser."""
     p = sub.add_parser("predict", help="predict the plasticity (kinase dWt) of protocol files")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="protocol files (.json)")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.add_argument(
         "--trains",

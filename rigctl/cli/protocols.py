@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from rigctl import protocol as proto
-from rigctl.cli._common import err, fmt_s, load_or_report, positive_rate
+from rigctl.cli._common import default_output, err, fmt_s, load_or_report, positive_rate
 
 COMPILE_BUDGET_SAMPLES = proto.MAX_SAMPLES
 """Most samples per channel ``rigctl compile`` renders: the render budget of every sweep."""
@@ -167,6 +167,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     except proto.CompileError as exc:
         err(proto.Problem(exc.field, str(exc)).line(str(args.file)))
         return 1
+    if args.out is None:
+        args.out = default_output(args, "compiled", f"{Path(args.file).stem}-{args.which}", ".npz")
     meta = {
         "source": str(args.file),
         "which": args.which,
@@ -204,7 +206,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this module's commands to the ``rigctl`` parser."""
     p = sub.add_parser("validate", help="check protocol files; one line per problem")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="protocol files (.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     p.add_argument(
         "--rate",
@@ -215,7 +217,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("show", help="summarise a protocol file")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="protocol file (.json)")
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser("schema", help="print the JSON Schema of protocol files")
@@ -223,8 +225,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_cmd_schema)
 
     p = sub.add_parser("compile", help="render a protocol's sweep to sample-exact waveforms")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="protocol file (.json)")
     p.add_argument("--rate", type=positive_rate, default=DEFAULT_RATE_HZ, help="sample rate, Hz")
-    p.add_argument("--out", required=True, metavar="OUT.npz")
-    p.add_argument("--which", choices=("induction", "probe"), default="induction")
+    p.add_argument(
+        "--out",
+        metavar="OUT.npz",
+        help="waveform file to write (default: DATA_ROOT/compiled/<protocol>-<which>-<time>.npz)",
+    )
+    p.add_argument(
+        "--which",
+        choices=("induction", "probe"),
+        default="induction",
+        help="which sweep to render: the induction (default) or a baseline probe",
+    )
     p.set_defaults(func=_cmd_compile)

@@ -6,10 +6,9 @@ import argparse
 import contextlib
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
-from rigctl.cli._common import err, load_and_open
+from rigctl.cli._common import RIG_HELP, default_output, err, load_and_open
 
 
 def _progress_line(status: object) -> str:
@@ -46,10 +45,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         subject={"subject_id": args.subject} if args.subject else {},
     )
     if args.out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        args.out = str(Path("recordings") / f"{Path(args.file).stem}-{stamp}")
-        while Path(args.out).exists():  # two runs in the same second
-            args.out += "-1"
+        args.out = str(default_output(args, "recordings", Path(args.file).stem))
     runner = session.runner(exp, args.out, options)
     tty = sys.stderr.isatty()
     last = [0.0]
@@ -212,6 +208,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
         total = getattr(p, "total", 0)
         print(f"{done}/{total} {getattr(p, 'message', '')}", file=sys.stderr, flush=True)
 
+    if args.out is None:
+        args.out = str(default_output(args, "studies", "study"))
     kwargs: dict[str, object] = {}
     if args.conditions:
         kwargs["conditions"] = tuple(args.conditions)
@@ -240,12 +238,12 @@ def _cmd_study(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this module's commands to the ``rigctl`` parser."""
     p = sub.add_parser("run", help="run a whole recording: baseline, induction, follow-up")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
+    p.add_argument("file", metavar="FILE", help="protocol file (.json)")
+    p.add_argument("--rig", metavar="FILE", help=RIG_HELP)
     p.add_argument(
         "--out",
         metavar="DIR",
-        help="new data folder (default: recordings/<protocol>-<date>-<time>)",
+        help="new data folder (default: DATA_ROOT/recordings/<protocol>-<date>-<time>)",
     )
     p.add_argument("--fast", action="store_true", help="no waits between sweeps (dry runs)")
     p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
@@ -261,21 +259,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("recover", help="rebuild a recording folder after a crash")
-    p.add_argument("folder", metavar="DIR")
+    p.add_argument("folder", metavar="DIR", help="the recording folder")
     p.add_argument("--nwb", action="store_true", help="also write the NWB file")
     p.set_defaults(func=_cmd_recover)
 
     p = sub.add_parser("export-nwb", help="write recording.nwb for a recording folder")
-    p.add_argument("folder", metavar="DIR")
+    p.add_argument("folder", metavar="DIR", help="the recording folder")
     p.add_argument("--out", dest="nwb_out", metavar="FILE", help="default DIR/recording.nwb")
-    p.add_argument("--subject-id", metavar="ID")
+    p.add_argument("--subject-id", metavar="ID", help="subject id (default: the folder name)")
     p.add_argument("--species", metavar="NAME", help='default "Mus musculus"')
-    p.add_argument("--sex", choices=("M", "F", "U", "O"))
+    p.add_argument("--sex", choices=("M", "F", "U", "O"), help="subject sex (NWB codes)")
     p.add_argument("--age", metavar="ISO8601", help="e.g. P17D")
-    p.add_argument("--strain", metavar="NAME")
-    p.add_argument("--experimenter", metavar="'Last, First'")
-    p.add_argument("--lab", metavar="NAME")
-    p.add_argument("--institution", metavar="NAME")
+    p.add_argument("--strain", metavar="NAME", help="subject strain")
+    p.add_argument("--experimenter", metavar="'Last, First'", help="who recorded")
+    p.add_argument("--lab", metavar="NAME", help="lab name")
+    p.add_argument("--institution", metavar="NAME", help="institution name")
     p.set_defaults(func=_cmd_export_nwb)
 
     p = sub.add_parser(
@@ -297,11 +295,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser(
         "study", help="run the paper's experiment on N simulated cells per condition"
     )
-    p.add_argument("--rig", metavar="FILE", help="simulated rig file (default hardware/sim.toml)")
+    p.add_argument("--rig", metavar="FILE", help=f"{RIG_HELP} (simulated rigs only)")
     p.add_argument("--cells", type=int, required=True, metavar="N", help="cells per condition")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument(
+        "--out", metavar="DIR", help="new study folder (default: DATA_ROOT/studies/study-<time>)"
+    )
     p.add_argument("--conditions", nargs="+", metavar="A-B", help="default: the paper's four")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="base seed of the cells (default 0)")
     p.add_argument("--variability", type=float, default=0.15, help="cell-to-cell CV")
     p.add_argument("--no-calibrate", action="store_true", help="use the protocols' currents")
     p.add_argument("--nwb", action="store_true", help="also export every recording to NWB")

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rigctl import protocol as proto
-from rigctl.cli._common import err, load_and_open, load_or_report, open_from_args
+from rigctl.cli._common import (
+    RIG_HELP,
+    default_output,
+    err,
+    load_and_open,
+    load_or_report,
+    open_from_args,
+)
+from rigctl.data import resolve_rig
 
 if TYPE_CHECKING:
     from rigctl.hardware import Rig, SweepResult
@@ -157,6 +165,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from rigctl.hardware import LimitError, RigError, StatefulRig
     from rigctl.hardware.calibration import phase_rates
 
+    if args.out is None:
+        args.out = default_output(args, "sweeps", f"{Path(args.file).stem}-{args.which}", ".npz")
     loaded = load_and_open(args)
     if loaded is None:
         return 1
@@ -169,7 +179,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         "protocol_file": str(args.file),
         "which": args.which,
         "seed": args.seed,
-        "rig_file": str(args.rig or "hardware/sim.toml"),
+        "rig_file": str(resolve_rig(args.rig)),
     }
     try:
         with session.lease(f"{args.which} sweep") as rig:
@@ -225,8 +235,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_cmd_devices)
 
     p = sub.add_parser("calibrate", help="find the current steps that give target firing rates")
-    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
-    p.add_argument("--rates", type=float, nargs="+", default=[25.0, 50.0], metavar="HZ")
+    p.add_argument("--rig", metavar="FILE", help=RIG_HELP)
+    p.add_argument(
+        "--rates",
+        type=float,
+        nargs="+",
+        default=[25.0, 50.0],
+        metavar="HZ",
+        help="target firing rates to find current steps for (default 25 50)",
+    )
     p.add_argument("--protocol", metavar="FILE", help="also calibrate every phase of FILE")
     p.add_argument("--out", metavar="FILE", help="save the calibrated protocol to FILE")
     p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
@@ -234,10 +251,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("sweep", help="run one sweep of a protocol on a rig and save it")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--rig", metavar="FILE", help="rig file (default hardware/sim.toml)")
-    p.add_argument("--which", choices=("induction", "probe"), default="induction")
-    p.add_argument("--out", required=True, metavar="OUT.npz")
+    p.add_argument("file", metavar="FILE", help="protocol file (.json)")
+    p.add_argument("--rig", metavar="FILE", help=RIG_HELP)
+    p.add_argument(
+        "--which",
+        choices=("induction", "probe"),
+        default="induction",
+        help="which sweep to run: the induction (default) or a baseline probe",
+    )
+    p.add_argument(
+        "--out",
+        metavar="OUT.npz",
+        help="recorded sweep file (default: DATA_ROOT/sweeps/<protocol>-<which>-<time>.npz)",
+    )
     p.add_argument("--seed", type=int, default=None, help="cell seed (simulated rig)")
     p.add_argument(
         "--calibrate", action="store_true", help="calibrate the protocol's currents first"

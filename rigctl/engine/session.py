@@ -26,10 +26,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
+from rigctl.data import resolve_rig
 from rigctl.engine.dry_run import JobOutcome, RigJob, SweepStarted, Work
 from rigctl.engine.runner import ExperimentRunner, RunOptions, RunResult, RunState
 from rigctl.hardware import (
-    DEFAULT_RIG_PATH,
     Chunk,
     PacedRig,
     Rig,
@@ -255,7 +255,7 @@ class RigSession:
         RigOpenError
             The file was loaded (:attr:`definition`) but its rig could not be opened.
         """
-        p = DEFAULT_RIG_PATH if path is None else Path(path)
+        p = resolve_rig(None if path is None else str(path))
         definition = load_rig(p)
         try:
             text = p.read_text(encoding="utf-8")

@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from rigctl import protocol as proto
+from rigctl.data import resolve_rig
 from rigctl.engine.group import GroupSummary, condition_label, summarize_recordings, write_figure
 from rigctl.engine.journal import Recording, load_recording
 from rigctl.engine.runner import RunOptions, RunState
@@ -164,7 +165,7 @@ def run_study(
     rig_text = ""
     if rig_path is not None:
         try:
-            rig_text = Path(rig_path).read_text(encoding="utf-8")
+            rig_text = resolve_rig(rig_path).read_text(encoding="utf-8")
         except OSError as exc:
             raise StudyError(f"{rig_path}: cannot read the rig file ({exc.strerror})") from None
     root = Path(out_dir)

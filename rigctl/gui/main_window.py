@@ -116,6 +116,9 @@ class MainWindow(QMainWindow):
         the rig through the session.
     rig_path
         The rig file the rig tab opens first (default: the simulated rig).
+    data_root
+        Where the Run tab proposes new data folders (default: the recordings folder of
+        :func:`rigctl.paths.data_root`).
 
     Notes
     -----
@@ -132,6 +135,7 @@ class MainWindow(QMainWindow):
         *,
         session: RigSession | None = None,
         rig_path: str | os.PathLike[str] = DEFAULT_RIG_PATH,
+        data_root: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self._settings = settings
@@ -175,7 +179,12 @@ class MainWindow(QMainWindow):
         else:
             self._rig_panel = RigPanel(session, rig_path, experiment=self.experiment)
             self._rig_panel.calibratedExperiment.connect(self._on_calibrated)
-            self._run_panel = RunPanel(session.runner, self.experiment, lambda: session.definition)
+            self._run_panel = RunPanel(
+                session.runner,
+                self.experiment,
+                lambda: session.definition,
+                data_root=data_root,
+            )
             # One user of the rig at a time: the Rig tab rests while a recording runs.
             self._run_panel.runStarted.connect(lambda _r: self._set_rig_tab_enabled(False))
             self._run_panel.runFinished.connect(lambda _r: self._set_rig_tab_enabled(True))

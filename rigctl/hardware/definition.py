@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -23,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from rigctl.data import SHIPPED_RIGS, resolve_rig, rig_path
 from rigctl.protocol import Problem, problems_of
 from rigctl.protocol.io import (
     MAX_DEPTH,
@@ -52,8 +52,8 @@ __all__ = [
     "loads_rig",
 ]
 
-DEFAULT_RIG_PATH = Path(__file__).resolve().parents[2] / "hardware" / "sim.toml"
-"""The default rig: the simulated CA1 neuron (``hardware/sim.toml``)."""
+DEFAULT_RIG_PATH = rig_path("sim")
+"""The default rig: the simulated CA1 neuron (shipped as ``rigctl/data/rigs/sim.toml``)."""
 
 MAX_RIG_FILE_BYTES = 262_144
 
@@ -374,10 +374,14 @@ def load_rig(path: str | os.PathLike[str] | None = None) -> RigDefinition:
     """Load a rig file (default: :data:`DEFAULT_RIG_PATH`, the simulated rig).
 
     Only a regular file of at most :data:`MAX_RIG_FILE_BYTES` is read; a UTF-8 byte order
-    mark is accepted, as in protocol files.
+    mark is accepted, as in protocol files. ``path`` may also name a shipped rig
+    (``"sim"``, ``"ni-example"``).
     """
-    p = DEFAULT_RIG_PATH if path is None else Path(path)
+    p = resolve_rig(path)
     source = str(p)
+    if not p.suffix and not p.exists():
+        names = ", ".join(SHIPPED_RIGS)
+        raise RigFileError(source, [Problem("", f"does not exist (nor a shipped rig: {names})")])
     try:
         raw = read_limited(p, MAX_RIG_FILE_BYTES, "rig file")
     except FileRefusedError as exc:

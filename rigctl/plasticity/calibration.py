@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from scipy.optimize import minimize_scalar  # type: ignore[import-untyped, unused-ignore]
 
 from rigctl import protocol
+from rigctl.data import dataset_path
 from rigctl.plasticity.kinase import weight_from_dwt
 from rigctl.plasticity.params import KinaseParams
 from rigctl.plasticity.preview import predict
@@ -44,10 +45,8 @@ __all__ = [
     "paper_dataset",
 ]
 
-PAPER_DATASET_PATH = (
-    Path(__file__).resolve().parents[2] / "resources" / "datasets" / "jang2026-normalized-epsp.json"
-)
-"""The paper's four conditions (normalized EPSP at 30-35 min), shipped in ``resources/``."""
+PAPER_DATASET_PATH = dataset_path()
+"""The paper's four conditions (normalized EPSP at 30-35 min), shipped in ``rigctl/data``."""
 
 _MAX_BYTES = 1_048_576
 

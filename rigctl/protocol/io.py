@@ -691,7 +691,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[Path], ob
                 fh.write(data)
                 fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        replace_retrying(tmp, target)
     except BaseException:
         if fd >= 0:
             with contextlib.suppress(OSError):
@@ -709,6 +709,28 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | Callable[[Path], ob
     finally:
         os.close(dir_fd)
     return target
+
+
+REPLACE_RETRY_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
+"""Pauses between attempts to replace a file that another program holds open (Windows)."""
+
+
+def replace_retrying(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """``os.replace(src, dst)``, retried for about a second while it raises PermissionError.
+
+    On Windows, replacing a file fails while another program (a virus scanner, a backup
+    tool, an editor) has it open; such holds are brief. The last error is raised.
+    """
+    import time  # only needed on this path
+
+    for pause in (*REPLACE_RETRY_S, None):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if pause is None:
+                raise
+            time.sleep(pause)
 
 
 def save(experiment: Experiment, path: str | os.PathLike[str]) -> Path:

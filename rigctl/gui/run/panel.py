@@ -23,7 +23,6 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from html import escape, unescape
 from pathlib import Path
 from typing import Final
@@ -56,10 +55,10 @@ from rigctl.gui.run.bridge import RunBridge
 from rigctl.gui.run.data import PhaseRateInfo, RunHistory, SweepInfo
 from rigctl.gui.run.plots import RunPlots
 from rigctl.hardware import RigDefinition
+from rigctl.paths import new_output_path, recordings_dir
 from rigctl.protocol import Experiment
 
 __all__ = [
-    "DEFAULT_DATA_ROOT",
     "ExperimentSource",
     "RigSource",
     "RunConfirmation",
@@ -77,9 +76,6 @@ ExperimentSource = Callable[[], Experiment | None]
 
 RigSource = Callable[[], RigDefinition | None]
 """Gives the definition of the rig the factory runs on (``None``: no rig is open)."""
-
-DEFAULT_DATA_ROOT: Final = Path.home() / "rigctl-data"
-"""Where new data folders go when the panel is given no other place."""
 
 JOIN_TIMEOUT_S: Final = 10.0
 """Longest wait for the runner's thread once it reported the end (normally milliseconds)."""
@@ -362,7 +358,7 @@ class RunPanel(QWidget):
         simulated rig.
     data_root
         Where new timestamped data folders are proposed (default
-        :data:`DEFAULT_DATA_ROOT`).
+        :func:`rigctl.paths.recordings_dir`, the same folder as ``rigctl run``'s).
     options
         Template of the run options (calibration, NWB export, analysis settings,
         subject and session metadata); the panel sets ``fast`` and
@@ -408,7 +404,7 @@ class RunPanel(QWidget):
         self._factory = runner_factory
         self._experiment_source = experiment
         self._rig_source = rig_definition
-        self._data_root = Path(data_root) if data_root is not None else DEFAULT_DATA_ROOT
+        self._data_root = Path(data_root) if data_root is not None else recordings_dir()
         self._options = RunOptions() if options is None else options
         self._runner: ExperimentRunner | None = None
         self._bridge: RunBridge | None = None
@@ -734,13 +730,8 @@ class RunPanel(QWidget):
         return text
 
     def _fresh_folder(self) -> Path:
-        stamp = datetime.now().strftime("%Y-%m-%d_%H%M%S")
-        folder = self._data_root / stamp
-        n = 2
-        while folder.exists():
-            folder = self._data_root / f"{stamp}-{n}"
-            n += 1
-        return folder
+        exp = self._experiment_source()
+        return new_output_path(self._data_root, exp.metadata.name if exp else "recording")
 
     def _set_folder(self, folder: Path, *, auto: bool) -> None:
         self._folder_auto = auto
