@@ -11,6 +11,7 @@ search step at a time) and listens to its signals. Everything found is gathered 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import threading
@@ -23,7 +24,12 @@ from typing import Any, Literal
 from rigctl import protocol as proto
 from rigctl.engine.analysis import AnalysisSettings, ProbeAnalysis, analyze_probe
 from rigctl.engine.signals import Signal
-from rigctl.engine.testpulse import TestPulse, TestPulseResult, TestPulseSettings
+from rigctl.engine.testpulse import (
+    TestPulse,
+    TestPulseResult,
+    TestPulseSettings,
+    average_pulses,
+)
 from rigctl.hardware import PreparedSweep, Rig, RigError, SweepResult
 from rigctl.hardware.calibration import calibrate_experiment, detect_spikes
 from rigctl.hardware.intensity import IntensityControl, check_intensity, intensity_control
@@ -259,6 +265,14 @@ class EpspSearch:
         mean = sum(o.epsp_mv for o in last) / n
         return last[-1] if self.settings.in_band(mean) else None
 
+    @property
+    def found_epsp_mv(self) -> float | None:
+        """Mean EPSP of the probes that confirmed the band (None until found)."""
+        if self.found is None:
+            return None
+        last = self.outcomes[-self.settings.confirm :]
+        return sum(o.epsp_mv for o in last) / len(last)
+
     def _next_intensity(self, last: ProbeOutcome | None) -> float | None:
         s = self.settings
         if not self.auto:
@@ -354,8 +368,8 @@ class EpspSearch:
 class SetupRecord:
     """What the set-up found, carried into the recording (header, journal, NWB).
 
-    ``test_pulse`` holds the last test pulse's estimates with their validity; ``probes``
-    every search probe with its intensity.
+    ``test_pulse`` holds the last test-pulse values (the average of the last 10 pulses)
+    with their validity; ``probes`` every search probe with its intensity.
     """
 
     setup_s: float
@@ -445,6 +459,7 @@ class SetupSession:
         self.slice_id = slice_id
         self.cell_id = cell_id
         self.test_pulse_result: TestPulseResult | None = None
+        self.recent_pulses: collections.deque[TestPulseResult] = collections.deque(maxlen=10)
         self.currents_pa: dict[str, float | None] = {}
         self.search: EpspSearch | None = None
         self.notes: list[str] = []
@@ -477,6 +492,7 @@ class SetupSession:
 
     def _on_pulse(self, result: TestPulseResult) -> None:
         self.test_pulse_result = result
+        self.recent_pulses.append(result)
         self.pulse.emit(result)
         self.clock.check()
 
@@ -527,7 +543,8 @@ class SetupSession:
         found = search.found if search is not None else None
         last = search.outcomes[-1] if search and search.outcomes else None
         chosen = found or last
-        tp = self.test_pulse_result
+        epsp = search.found_epsp_mv if search is not None and found is not None else None
+        tp = average_pulses(list(self.recent_pulses)) if self.recent_pulses else None
         return SetupRecord(
             setup_s=setup_s,
             limit_s=self.clock.limit_s,
@@ -536,7 +553,7 @@ class SetupSession:
             currents_pa=dict(self.currents_pa),
             stim_intensity_ua=chosen.intensity_ua if chosen else None,
             intensity_mode=self.rig.definition.stimulator.intensity,
-            epsp_mv=chosen.epsp_mv if chosen else None,
+            epsp_mv=epsp if epsp is not None else (chosen.epsp_mv if chosen else None),
             test_pulse=tp.as_dict() if tp is not None else {},
             probes=tuple(o.as_dict() for o in (search.outcomes if search else [])),
             slice_id=self.slice_id,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "TestPulseResult",
     "TestPulseSettings",
     "analyze_test_pulse",
+    "average_pulses",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -385,3 +386,32 @@ class TestPulse:
     def running(self) -> bool:
         """Whether the worker thread is pulsing."""
         return self._thread is not None and self._thread.is_alive()
+
+
+def average_pulses(results: Sequence[TestPulseResult]) -> TestPulseResult:
+    """The running average of test pulses (each estimate over the pulses where it is valid).
+
+    An estimate is valid when at least half of the pulses gave a valid value; otherwise it
+    carries the most recent pulse's reason.
+    """
+    if not results:
+        raise ValueError("no test pulse to average")
+
+    def mean(key: str) -> Estimate:
+        ests: list[Estimate] = [getattr(r, key) for r in results]
+        ok = [e.value for e in ests if e.valid]
+        if len(ok) * 2 < len(ests):
+            return Estimate(ests[-1].value, False, ests[-1].note)
+        return Estimate(float(np.mean(ok)), True)
+
+    last = results[-1]
+    return TestPulseResult(
+        rin_mohm=mean("rin_mohm"),
+        vm_mv=mean("vm_mv"),
+        tau_ms=mean("tau_ms"),
+        series_resistance_mohm=mean("series_resistance_mohm"),
+        noise_mv=float(np.mean([r.noise_mv for r in results])),
+        index=last.index,
+        at_s=last.at_s,
+        fit={"pulses_averaged": float(len(results))},
+    )
