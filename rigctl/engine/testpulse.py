@@ -19,13 +19,17 @@ from __future__ import annotations
 import math
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import curve_fit  # type: ignore[import-untyped, unused-ignore]
+from scipy.optimize import (  # type: ignore[import-untyped, unused-ignore]
+    OptimizeWarning,
+    curve_fit,
+)
 
 from rigctl.engine.signals import Signal
 from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError, SweepResult
@@ -206,11 +210,13 @@ def analyze_test_pulse(
     p0 = [rest0, float(early - rest0), dv0, max(settings.step_ms / 4.0, 1.0)]
     rest_note = "" if math.isfinite(rest0) else "no baseline samples"
     try:
-        popt, pcov = curve_fit(_model(fs, n, i0, i1), x, v[keep], p0=p0, maxfev=2000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OptimizeWarning)
+            popt, pcov = curve_fit(_model(fs, n, i0, i1), x, v[keep], p0=p0, maxfev=2000)
         se = np.sqrt(np.clip(np.diag(pcov), 0.0, None))
         if not (np.all(np.isfinite(popt)) and np.all(np.isfinite(se))):
             raise RuntimeError("non-finite fit")
-    except (RuntimeError, ValueError, np.linalg.LinAlgError):
+    except (RuntimeError, ValueError, OptimizeWarning, np.linalg.LinAlgError):
         bad = Estimate(math.nan, False, "the exponential fit did not converge")
         return TestPulseResult(bad, Estimate(rest0, not rest_note, rest_note), bad, bad, noise)
     rest, jump, dv, tau = (float(p) for p in popt)
