@@ -15,6 +15,7 @@ from rigctl import protocol as proto
 from rigctl.engine.setup import ProbeOutcome, SearchSettings, SetupRecord, SetupSession
 from rigctl.engine.testpulse import TestPulseResult, TestPulseSettings
 from rigctl.hardware import Rig
+from rigctl.hardware.intensity import check_intensity
 
 __all__ = ["HeadlessSetup", "VirtualClock", "run_setup"]
 
@@ -93,16 +94,19 @@ def run_setup(
             "the isolator's intensity is set by hand: give it with --intensity-ua "
             "(or stimulator.amplitude_ua in the rig file)"
         )
+    if not auto and manual_ua is not None:
+        check_intensity(rig.definition, manual_ua)
+    # Everything that can be refused is refused here, before any output.
+    tp = session.test_pulse(pulse_settings)
+    found = session.epsp_search(s, auto=auto, intensity_source=None if auto else entered)
+    if on_pulse is not None:
+        tp.pulsed.connect(on_pulse)
+    if on_probe is not None:
+        found.probed.connect(on_probe)
     try:
         session.whole_cell()
-        tp = session.test_pulse(pulse_settings)
-        if on_pulse is not None:
-            tp.pulsed.connect(on_pulse)
         tp.run(pulses)
         session.calibrate()
-        found = session.epsp_search(s, auto=auto, intensity_source=None if auto else entered)
-        if on_probe is not None:
-            found.probed.connect(on_probe)
         hit = found.run()
     finally:
         rig.safe_state()

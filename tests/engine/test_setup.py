@@ -347,3 +347,22 @@ def test_failing_rig_mid_search_probe() -> None:
     with pytest.raises(RigError):
         EpspSearch(rig, EXP.probes, auto=True).step()
     assert rig.inner.outputs_at_rest
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "match"),
+    [
+        (SIM_TEXT, {"intensity_ua": 900.0}, "max_intensity_ua"),
+        (
+            SIM_TEXT.replace('intensity = "analog"', 'intensity = "manual"'),
+            {"auto": True},
+            "analog",
+        ),
+        (SIM_TEXT.replace("max_command_pa = 600.0", "max_command_pa = 5.0"), {}, "max_command_pa"),
+    ],
+)
+def test_run_setup_refuses_before_any_output(text: str, kwargs: dict[str, Any], match: str) -> None:
+    rig = SimRig(loads_rig(text))
+    with pytest.raises(RigError, match=match):
+        run_setup(rig, EXP, **kwargs)
+    assert rig.cell.state()["sweeps"] == 0
