@@ -90,6 +90,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
             intensity_ua=args.intensity_ua,
             pulses=args.pulses,
             limit_s=args.limit_min * 60.0,
+            whole_cell_ago_s=args.whole_cell_ago,
             slice_id=args.slice,
             cell_id=cell_id,
             **kwargs,
@@ -124,7 +125,8 @@ def _cmd_setup(args: argparse.Namespace) -> int:
         print(json.dumps({**out, **extra}, indent=2, ensure_ascii=False))
     else:
         _print_text(out, done.record, done.message)
-    return 0 if done.in_band else 1
+    # Over the limit the cell should not be used (the paper's rule): not a success.
+    return 0 if done.in_band and not done.record.over_limit else 1
 
 
 def add_parsers(sub: Any) -> None:
@@ -147,6 +149,13 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--interval-reason", help="why probes come faster than every 15 s")
     p.add_argument("--pulses", type=int, default=10, help="test pulses before calibrating")
     p.add_argument("--limit-min", type=float, default=5.0, help="set-up limit (min)")
+    p.add_argument(
+        "--whole-cell-ago",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="the set-up clock starts at whole-cell, S seconds ago (default: now)",
+    )
     p.add_argument("--slice", help="slice id: log the cell in the slice log")
     p.add_argument("--data-root", default="recordings", help="folder of the slice log")
     p.add_argument("--seed", type=int, help="simulated cell seed")

@@ -73,9 +73,11 @@ class SetupClock:
         self.over_limit_signal: Signal[float] = Signal("over_limit")
         self._warned = False
 
-    def start(self) -> None:
-        """Start counting ("whole-cell"); a restart counts from now."""
-        self._t0 = self._now()
+    def start(self, already_s: float = 0.0) -> None:
+        """Start counting ("whole-cell"), ``already_s`` seconds ago; a restart counts anew."""
+        if not (math.isfinite(already_s) and already_s >= 0):
+            raise ValueError(f"whole-cell {already_s!r} s ago must be 0 or more")
+        self._t0 = self._now() - already_s
         self._t_end = None
         self._warned = False
         self.started_at = datetime.now(UTC)
@@ -472,9 +474,9 @@ class SetupSession:
             )
         )
 
-    def whole_cell(self) -> None:
-        """Break-in: start the set-up clock."""
-        self.clock.start()
+    def whole_cell(self, already_s: float = 0.0) -> None:
+        """Break-in (now, or ``already_s`` seconds ago): start the set-up clock."""
+        self.clock.start(already_s)
 
     def test_pulse(self, settings: TestPulseSettings | None = None) -> TestPulse:
         """A test pulse on the rig (the protocol's step unless ``settings`` says otherwise).

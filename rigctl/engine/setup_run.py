@@ -56,6 +56,7 @@ def run_setup(
     pulses: int = 10,
     pulse_settings: TestPulseSettings | None = None,
     limit_s: float = 300.0,
+    whole_cell_ago_s: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] | None = None,
     slice_id: str | None = None,
@@ -104,7 +105,7 @@ def run_setup(
     if on_probe is not None:
         found.probed.connect(on_probe)
     try:
-        session.whole_cell()
+        session.whole_cell(whole_cell_ago_s)
         tp.run(pulses)
         session.calibrate()
         hit = found.run()

@@ -63,7 +63,9 @@ class TestPulseSettings:
         Lengths of the sweep's parts (ms).
     rate_hz
         Pulses per second (at most :data:`MAX_TEST_PULSE_HZ`); the sweep must fit in one
-        period.
+        period. The default 95 ms sweep leaves 5 ms per period for the analysis at 10 Hz;
+        the fit assumes the membrane is back at rest when a sweep starts, so on a real cell
+        with a long tau_m lower the rate or lengthen ``tail_ms``.
     skip_ms
         Time after each edge left out of the fit (filter and capacitance transients); at
         least two samples are always skipped.
@@ -74,7 +76,7 @@ class TestPulseSettings:
     amplitude_pa: float = -10.0
     baseline_ms: float = 10.0
     step_ms: float = 50.0
-    tail_ms: float = 40.0
+    tail_ms: float = 35.0
     rate_hz: float = MAX_TEST_PULSE_HZ
     skip_ms: float = 0.15
 

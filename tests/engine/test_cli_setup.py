@@ -130,3 +130,11 @@ def test_slice_log_records_the_cell_and_a_newer_db_is_one_sentence(
     assert main(["setup", "--auto", "--slice", "s1", "--data-root", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
     assert "written by a newer rigctl" in err and len(err.splitlines()) == 1
+
+
+def test_whole_cell_ago_counts_into_the_setup_time_and_the_limit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out = run_json(capsys, "--auto", "--whole-cell-ago", "290", "--seed", "3")
+    assert status == 1 and out["in_band"] is True and out["setup_s"] > 290  # type: ignore[operator]
+    assert out["over_limit"] is True and "over the 300 s limit" in str(out["message"])
