@@ -24,6 +24,7 @@ from typing import Any, Literal
 from rigctl import protocol as proto
 from rigctl.engine.analysis import AnalysisSettings, ProbeAnalysis, analyze_probe
 from rigctl.engine.signals import Signal
+from rigctl.engine.slicelog import SliceLog
 from rigctl.engine.testpulse import (
     TestPulse,
     TestPulseResult,
@@ -42,6 +43,7 @@ __all__ = [
     "SetupClock",
     "SetupRecord",
     "SetupSession",
+    "start_warnings",
 ]
 
 MIN_PROBE_INTERVAL_S = 15.0
@@ -570,3 +572,20 @@ class SetupSession:
         with contextlib.suppress(Exception):
             self.rig.abort()
         self.rig.safe_state()
+
+
+def start_warnings(record: SetupRecord, slice_log: SliceLog | None = None) -> list[str]:
+    """What starting the recording must ask the user to confirm (empty: nothing to ask).
+
+    Set-up over the limit (the cell should not be used), and the slice log's warnings for
+    the record's slice (it has had an induction; too many failed set-ups).
+    """
+    out = []
+    if record.over_limit:
+        out.append(
+            f"set-up took {record.setup_s / 60:.1f} min, over the {record.limit_s / 60:g} min "
+            "limit: the cell should not be used"
+        )
+    if slice_log is not None and record.slice_id is not None:
+        out.extend(slice_log.warnings(record.slice_id))
+    return out

@@ -366,3 +366,17 @@ def test_run_setup_refuses_before_any_output(text: str, kwargs: dict[str, Any], 
     with pytest.raises(RigError, match=match):
         run_setup(rig, EXP, **kwargs)
     assert rig.cell.state()["sweeps"] == 0
+
+
+def test_start_warnings_ask_about_the_limit_and_an_induced_slice(tmp_path: Path) -> None:
+    from rigctl.engine.setup import start_warnings
+    from rigctl.engine.slicelog import SliceLog
+
+    ok = SetupRecord(setup_s=100.0, limit_s=300.0, over_limit=False, slice_id="s1")
+    with SliceLog(tmp_path) as log:
+        assert start_warnings(ok, log) == [] and start_warnings(ok) == []
+        log.mark_induced("s1")
+        (w,) = start_warnings(ok, log)
+        assert "s1 has received an induction" in w
+        late = replace(ok, setup_s=330.0, over_limit=True)
+        assert "over the 5 min limit" in start_warnings(late, log)[0]

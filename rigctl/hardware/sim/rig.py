@@ -383,22 +383,6 @@ class SimRig:
                 extra=info,
             )
 
-    @property
-    def stim_intensity_ua(self) -> float:
-        """The isolator's current intensity (µA): front panel or analog line."""
-        return self.cell.stim_intensity_ua
-
-    def set_stim_intensity_ua(self, ua: float) -> None:
-        """Turn the simulated isolator's knob (manual) or drive its analog input (analog).
-
-        Raises
-        ------
-        RigError
-            If ``ua`` is outside 0 to the isolator's ``max_intensity_ua``.
-        """
-        check_intensity(self.definition, ua)
-        self.cell.stim_intensity_ua = float(ua)
-
     def abort(self) -> None:
         """Stop the running sweep at the next chunk boundary."""
         self._abort.set()
@@ -418,3 +402,19 @@ class SimRig:
     def outputs_at_rest(self) -> bool:
         """Whether the command is 0 pA and the TTL low."""
         return self.output_pa == 0.0 and self.output_ttl == 0
+
+    @property
+    def stim_intensity_ua(self) -> float:
+        """The isolator's current intensity (µA): front panel or analog line."""
+        return self.cell.stim_intensity_ua
+
+    def set_stim_intensity_ua(self, ua: float) -> None:
+        """Turn the simulated isolator's knob (manual) or drive its analog input (analog).
+
+        Raises
+        ------
+        RigError
+            If ``ua`` is outside 0 to the isolator's ``max_intensity_ua``.
+        """
+        check_intensity(self.definition, ua)
+        self.cell.stim_intensity_ua = float(ua)
