@@ -109,6 +109,10 @@ def _cmd_setup(args: argparse.Namespace) -> int:
         rig.close()
         if log is not None:
             log.close()
+    return _report(args, done, cell_id)
+
+
+def _report(args: argparse.Namespace, done: Any, cell_id: str | None) -> int:
     summary = done.record.summary()
     out = {k: summary[k] for k in JSON_KEYS}
     if args.json:

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rigctl import protocol as proto
-from rigctl.engine.setup import ProbeOutcome, SearchSettings, SetupRecord, SetupSession
+from rigctl.engine.setup import (
+    EpspSearch,
+    ProbeOutcome,
+    SearchSettings,
+    SetupRecord,
+    SetupSession,
+)
 from rigctl.engine.testpulse import TestPulseResult, TestPulseSettings
 from rigctl.hardware import Rig
 from rigctl.hardware.intensity import check_intensity
@@ -112,16 +118,23 @@ def run_setup(
     finally:
         rig.safe_state()
     record = session.record()
+    return HeadlessSetup(record, hit is not None, _message(found, record), session.experiment)
+
+
+def _message(search: EpspSearch, record: SetupRecord) -> str:
+    """One line: the EPSP found, or why not; and the set-up limit if it was passed."""
+    s = search.settings
+    hit = search.found
     if hit is not None:
-        message = f"EPSP {hit.epsp_mv:.2f} mV at {hit.intensity_ua:g} µA, in the band"
-    elif found.outcomes:
-        last = found.outcomes[-1]
-        message = found.message or (
+        message = f"EPSP {record.epsp_mv:.2f} mV at {hit.intensity_ua:g} µA, in the band"
+    elif search.outcomes:
+        last = search.outcomes[-1]
+        message = search.message or (
             f"the EPSP ({last.epsp_mv:.2f} mV at {last.intensity_ua:g} µA) is outside "
             f"{s.target_mv:g} ± {s.tolerance_mv:g} mV: change the intensity"
         )
     else:
-        message = found.message or "no probe was run"
+        message = search.message or "no probe was run"
     if record.over_limit:
-        message += f"; set-up took {record.setup_s:.0f} s, over the {limit_s:.0f} s limit"
-    return HeadlessSetup(record, hit is not None, message, session.experiment)
+        message += f"; set-up took {record.setup_s:.0f} s, over the {record.limit_s:.0f} s limit"
+    return message
