@@ -58,7 +58,12 @@ def intensity_control(rig: Rig) -> IntensityControl | None:
         If the rig file declares an analog intensity but the backend cannot drive it.
     """
     ctl = rig if isinstance(rig, IntensityControl) else None
-    if rig.definition.stimulator.intensity == "analog" and ctl is None:
+    analog = rig.definition.stimulator.intensity == "analog"
+    if analog and ctl is None and rig.definition.backend == "nidaq":
+        from rigctl.hardware.nidaq.intensity import NidaqIntensity
+
+        return NidaqIntensity(rig.definition)
+    if analog and ctl is None:
         raise RigError(
             f"the rig file declares an analog isolator intensity on "
             f"{rig.definition.stimulator.intensity_terminal}, but the "
