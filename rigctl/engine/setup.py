@@ -31,7 +31,7 @@ from rigctl.engine.testpulse import (
     TestPulseSettings,
     average_pulses,
 )
-from rigctl.hardware import PreparedSweep, Rig, RigError, SweepResult
+from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError, SweepResult
 from rigctl.hardware.calibration import calibrate_experiment, detect_spikes
 from rigctl.hardware.intensity import IntensityControl, check_intensity, intensity_control
 
@@ -252,6 +252,7 @@ class EpspSearch:
         self._sleep = sleep if sleep is not None else self._stop.wait
         self.outcomes: list[ProbeOutcome] = []
         self.probed = Signal[ProbeOutcome]("probed")
+        self.chunk = Signal[Chunk]("chunk")  # the probe's Vm as it streams in
         self._next_at: float | None = None
         self._lo: float | None = None
         self._hi: float | None = None
@@ -320,7 +321,7 @@ class EpspSearch:
             self.control.set_stim_intensity_ua(ua)
         at = self._clock()
         try:
-            result = self.rig.run(self.prepared)
+            result = self.rig.run(self.prepared, self.chunk.emit)
         finally:
             self.rig.safe_state()
         if not result.complete:

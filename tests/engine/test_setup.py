@@ -89,7 +89,10 @@ def test_automatic_search_reaches_the_band_probing_every_20_s() -> None:
     vc = VirtualClock()
     search = EpspSearch(rig, EXP.probes, auto=True, clock=vc.now, sleep=vc.sleep)
     seen: list[ProbeOutcome] = []
+    chunks: list[int] = []
+    search.chunk.connect(lambda c: chunks.append(c.stop))
     hit = search.run(seen.append)
+    assert chunks and chunks[-1] == search.prepared.n_samples
     assert hit is not None and hit is search.found
     assert 4.0 <= (search.found_epsp_mv or 0.0) <= 6.0
     assert [o.at_s for o in seen] == [20.0 * i for i in range(len(seen))]
