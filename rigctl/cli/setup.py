@@ -23,6 +23,15 @@ JSON_KEYS = (
 """Keys of ``rigctl setup --json`` (the contract)."""
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
 def _fmt(value: object, unit: str) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:.4g} {unit}"
@@ -104,6 +113,9 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     except (RigError, ValueError, SliceLogError) as exc:
         err(f"setup failed: {exc}")
         return 1
+    except KeyboardInterrupt:
+        err("setup interrupted; the outputs are at rest")
+        return 130
     finally:
         rig.safe_state()
         rig.close()
@@ -114,7 +126,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, done: Any, cell_id: str | None) -> int:
     summary = done.record.summary()
-    out = {k: summary[k] for k in JSON_KEYS}
+    out = {k: _finite(summary[k]) for k in JSON_KEYS}
     if args.json:
         extra = {
             "in_band": done.in_band,

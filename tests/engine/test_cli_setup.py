@@ -138,3 +138,28 @@ def test_whole_cell_ago_counts_into_the_setup_time_and_the_limit(
     status, out = run_json(capsys, "--auto", "--whole-cell-ago", "290", "--seed", "3")
     assert status == 1 and out["in_band"] is True and out["setup_s"] > 290  # type: ignore[operator]
     assert out["over_limit"] is True and "over the 300 s limit" in str(out["message"])
+
+
+def test_json_never_holds_nan() -> None:
+    from rigctl.cli.setup import _finite
+
+    assert _finite(float("nan")) is None and _finite(2.0) == 2.0
+    assert _finite({"a": float("inf"), "b": 1.0}) == {"a": None, "b": 1.0}
+
+
+def test_ctrl_c_leaves_the_outputs_at_rest(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rigctl.hardware import SimRig
+
+    rigs: list[SimRig] = []
+
+    def interrupted(self: SimRig, *args: object, **kwargs: object) -> object:
+        rigs.append(self)
+        self.output_pa = -10.0
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SimRig, "run", interrupted)
+    assert main(["setup", "--auto"]) == 130
+    assert "interrupted; the outputs are at rest" in capsys.readouterr().err
+    assert rigs and all(r.outputs_at_rest for r in rigs)
