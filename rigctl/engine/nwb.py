@@ -439,6 +439,10 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
 
     isolator = str(stimulator.get("model", "stimulus isolator"))
     amplitude_ua = _float(stimulator.get("amplitude_ua"))
+    setup: dict[str, Any] = dict(rec.header.get("setup") or {})  # rigctl setup, if run
+    if setup.get("stim_intensity_ua") is not None:
+        amplitude_ua = _float(setup["stim_intensity_ua"])
+    rs = dict((setup.get("test_pulse") or {}).get("series_resistance_mohm") or {})
     rig_name = str(settings.get("rig", rec.header.get("rig", "?")))
     fs_default = _float(settings.get("sample_rate_hz"))
     amp_model = str(amp.get("model", "amplifier"))
@@ -534,14 +538,16 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
         description=(
             f"whole-cell patch electrode, current clamp ({amp_model}, {gain}, {feedback})"
             + ("; simulated" if simulated else "")
+            + (f"; {_text(setup.get('describe'))}" if setup.get("describe") else "")
         ),
         filtering=f"{lowpass} (amplifier)",
         location=_text(sess.get("location")) or DEFAULT_LOCATION,
-        cell_id=_text(sess.get("cell_id")) or rec.folder.name,
-        slice=_text(sess.get("slice")),
+        cell_id=_text(sess.get("cell_id")) or _text(setup.get("cell_id")) or rec.folder.name,
+        slice=_text(sess.get("slice")) or _text(setup.get("slice_id")),
         seal=_text(sess.get("seal")),
         resistance=_text(sess.get("resistance")),
-        initial_access_resistance=_text(sess.get("initial_access_resistance")),
+        initial_access_resistance=_text(sess.get("initial_access_resistance"))
+        or (f"{_float(rs['value']):.3g} MOhm (bridge estimate)" if rs.get("valid") else None),
     )
     nwbfile.add_icephys_electrode(electrode)
 

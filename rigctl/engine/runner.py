@@ -43,6 +43,8 @@ from rigctl.engine.analysis import (
     summarize_recording,
 )
 from rigctl.engine.journal import AsyncWriter, DataFolderError, RecordingWriter, SweepRecord
+from rigctl.engine.rinwatch import RinStopSettings, RinWatch
+from rigctl.engine.setup import SetupRecord
 from rigctl.engine.signals import Signal
 from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError, SweepResult
 from rigctl.hardware.calibration import calibrate_experiment, phase_rates
@@ -93,6 +95,11 @@ class RunOptions:
         Windows and thresholds of the online analysis.
     subject, session
         Metadata for the NWB file (subject id, species, ...; experimenter, lab, ...).
+    setup
+        What the set-up found (currents, intensity, test pulse, set-up time, slice and
+        cell); written into ``recording.json``, the journal and the NWB file.
+    rin_stop
+        Stop the follow-up when Rin leaves its band for N consecutive probes (None: off).
     """
 
     fast: bool = False
@@ -102,6 +109,8 @@ class RunOptions:
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     subject: dict[str, str] = field(default_factory=dict)
     session: dict[str, str] = field(default_factory=dict)
+    setup: SetupRecord | None = None
+    rin_stop: RinStopSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,8 @@ class ExperimentRunner:
         self._baseline_times: list[float] = []
         self._probe_at: list[float] = []
         self._probe_epsps: list[float] = []
+        self._rin_watch = RinWatch(self.options.rin_stop) if self.options.rin_stop else None
+        self._stop_reason = ""
 
     # ------------------------------------------------------------------ control API
 
@@ -448,6 +459,16 @@ class ExperimentRunner:
         analysis["flags"] = flags
         for f in flags:
             self.warning.emit(f"sweep {index}: {f}")
+        if segment == "followup" and self._rin_watch is not None:
+            reason = self._rin_watch.observe(
+                pa.rin_mohm, sum(rins) / len(rins) if rins else math.nan
+            )
+            if reason is not None:
+                self._stop_reason = f"auto-stop: {reason}"
+                self.warning.emit(self._stop_reason)
+                assert self._writer is not None
+                self._writer.event("auto_stop", reason=reason, at_s=at_s)
+                self.stop()
         self._probe_at.append(at_s)
         self._probe_epsps.append(pa.epsp_mv)
         with self._lock:
@@ -485,6 +506,7 @@ class ExperimentRunner:
         except _StopRunError:
             status = RunState.ABORTED if self._abort else RunState.STOPPED
             message = "aborted by the user" if self._abort else "stopped by the user"
+            message = self._stop_reason or message
         except Exception as exc:  # a rig or disk failure: stop safely, keep the data
             status = RunState.FAILED
             message = str(exc)
@@ -541,7 +563,9 @@ class ExperimentRunner:
                 "fast": self.options.fast,
                 "auto_induction": self.options.auto_induction,
                 "calibrate": self.options.calibrate,
+                "rin_stop": self.options.rin_stop.describe() if self.options.rin_stop else None,
             },
+            "setup": self.options.setup.as_dict() if self.options.setup else None,
             "subject": self.options.subject,
             "session": self.options.session,
             "settings": self.rig.definition.settings_record(),

@@ -135,6 +135,42 @@ class StimulatorSettings(_Model):
     ttl_threshold_v: Number = Field(
         default=2.0, gt=0, le=10, description="TTL input threshold (V)."
     )
+    intensity: Literal["manual", "analog"] = Field(
+        default="manual",
+        description="How the intensity is set: by hand on the front panel (logged), or by an "
+        "AO line into the isolator's analog intensity input.",
+    )
+    max_intensity_ua: Number = Field(
+        default=1000.0, gt=0, le=100_000, description="Highest intensity ever set (µA)."
+    )
+    intensity_terminal: _Terminal | None = Field(
+        default=None, description="AO line driving the analog intensity input (analog only)."
+    )
+    intensity_ua_per_v: Number | None = Field(
+        default=None, gt=0, le=100_000, description="Analog intensity input scale (µA per V)."
+    )
+
+    @model_validator(mode="after")
+    def _intensity(self) -> StimulatorSettings:
+        if self.intensity == "analog":
+            if self.intensity_terminal is None or self.intensity_ua_per_v is None:
+                raise _refuse(
+                    "intensity",
+                    "an analog intensity needs intensity_terminal and intensity_ua_per_v",
+                )
+            volts = self.max_intensity_ua / self.intensity_ua_per_v
+            if volts > 10.0:
+                raise _refuse(
+                    "max_intensity_ua",
+                    f"{self.max_intensity_ua:g} µA needs {volts:.3g} V at "
+                    f"{self.intensity_ua_per_v:g} µA/V, beyond a ±10 V output",
+                )
+        if self.amplitude_ua is not None and self.amplitude_ua > self.max_intensity_ua:
+            raise _refuse(
+                "amplitude_ua",
+                f"{self.amplitude_ua:g} µA is over max_intensity_ua = {self.max_intensity_ua:g} µA",
+            )
+        return self
 
 
 class Limits(_Model):

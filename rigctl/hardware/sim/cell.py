@@ -12,7 +12,9 @@ The model is an adaptive leaky integrate-and-fire neuron with a sodium-availabil
   CA1 cells driven by sustained steps;
 * every stimulation pulse evokes a biexponential EPSC whose amplitude varies from trial
   to trial, curtailed by the disynaptic feedforward IPSC that Schaffer stimulation
-  recruits 2 ms later; the recorded Vm has a spike waveform, white noise and a slow drift.
+  recruits 2 ms later; the recorded Vm has a spike waveform, white noise and a slow drift;
+* the pipette's series resistance adds ``I_cmd * R_s`` to the recorded Vm (bridge not
+  balanced): an instantaneous jump at every current step before the membrane charges.
 
 Because everything but the spike rule is linear, the membrane potential is computed with
 IIR filters over whole arrays, and each spike adds precomputed reset and adaptation
@@ -66,6 +68,7 @@ class CellParams:
     noise_mv: float = 0.15
     drift_mv: float = 0.2
     drift_tau_s: float = 2.0
+    series_resistance_mohm: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,6 +249,8 @@ def simulate_cell(
         start = p.drift_mv * gen.standard_normal()
         drift, _ = lfilter([1.0], [1.0, -a], white, zi=[a * start])
         vm += drift
+    if p.series_resistance_mohm > 0:
+        vm += command_pa * (p.series_resistance_mohm * 1e-3)
     return CellOutput(
         vm_mv=vm,
         spike_index=np.asarray(spikes, dtype=np.intp),

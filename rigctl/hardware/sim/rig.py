@@ -32,7 +32,14 @@ from rigctl.hardware.base import (
     recheck_prepared,
 )
 from rigctl.hardware.definition import RigDefinition, SimCellSettings
+from rigctl.hardware.intensity import check_intensity
 from rigctl.hardware.sim.cell import CellOutput, CellParams, simulate_cell
+from rigctl.hardware.sim.recruitment import (
+    DEFAULT_REFERENCE_UA,
+    RecruitmentCurve,
+    recruitment_curve,
+    series_resistance_mohm,
+)
 from rigctl.plasticity import KinaseParams, kinase_dwt, weight_from_dwt
 from rigctl.protocol import CompiledSweep, Waveforms
 
@@ -64,6 +71,7 @@ def cell_params(settings: SimCellSettings, seed: int) -> CellParams:
         epsp_mv=settings.epsp_mv,
         epsp_cv=settings.epsp_cv,
         noise_mv=settings.noise_mv,
+        series_resistance_mohm=series_resistance_mohm(seed),
     )
     if settings.variability <= 0:
         return p
@@ -131,6 +139,8 @@ class SimulatedCell:
         self.kinase = KinaseParams() if kinase is None else kinase
         self.epsp_trend_per_hour = epsp_trend_per_hour
         self.plasticity_scale = plasticity_scale
+        self.recruitment: RecruitmentCurve | None = None
+        self.stim_intensity_ua = DEFAULT_REFERENCE_UA
         self.clock_s = 0.0
         self._sweeps = 0
         self._change = _WeightChange(0.0, 1.0, 1.0)
@@ -192,6 +202,8 @@ class SimulatedCell:
         t0 = self.clock_s if at_s is None else max(at_s, 0.0)
         # Slow run-up or run-down of the synapse over the recording, on top of plasticity.
         weight = self.weight_at(t0) * max(0.2, 1.0 + self.epsp_trend_per_hour * t0 / 3600.0)
+        if self.recruitment is not None:  # fibres recruited at the isolator's intensity
+            weight *= self.recruitment.relative(self.stim_intensity_ua)
         rng = np.random.default_rng([self.seed, self._sweeps])
         self._sweeps += 1
         out = simulate_cell(command_pa, stim, sample_rate_hz, self.params, weight=weight, rng=rng)
@@ -287,6 +299,9 @@ class SimRig:
             epsp_trend_per_hour=trend,
             plasticity_scale=scale,
         )
+        reference = definition.stimulator.amplitude_ua or DEFAULT_REFERENCE_UA
+        self.cell.recruitment = recruitment_curve(s, reference)
+        self.cell.stim_intensity_ua = reference
         self._clock = clock
         self._sleep = sleep
         self._abort = threading.Event()
@@ -404,3 +419,19 @@ class SimRig:
     def outputs_at_rest(self) -> bool:
         """Whether the command is 0 pA and the TTL low."""
         return self.output_pa == 0.0 and self.output_ttl == 0
+
+    @property
+    def stim_intensity_ua(self) -> float:
+        """The isolator's current intensity (µA): front panel or analog line."""
+        return self.cell.stim_intensity_ua
+
+    def set_stim_intensity_ua(self, ua: float) -> None:
+        """Turn the simulated isolator's knob (manual) or drive its analog input (analog).
+
+        Raises
+        ------
+        RigError
+            If ``ua`` is outside 0 to the isolator's ``max_intensity_ua``.
+        """
+        check_intensity(self.definition, ua)
+        self.cell.stim_intensity_ua = float(ua)
