@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from rigctl import __version__
-from rigctl.cli import gui, predict, protocols, recordings, rig
+from rigctl.cli import gui, predict, protocols, recordings, results, rig
 
 __all__ = ["build_parser", "main"]
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rigctl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (gui, protocols, predict, rig, recordings):
+    for module in (gui, protocols, predict, rig, recordings, results):
         module.add_parsers(sub)
     return parser
 
