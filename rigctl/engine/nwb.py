@@ -7,7 +7,9 @@ The file holds, for each sweep:
 * ``command_NNNNN``: the current command as a ``CurrentClampStimulusSeries`` (pA stored,
   ``conversion`` 1e-12 to amperes),
 * ``stim_ttl_NNNNN``: the TTL line that triggers the stimulus isolator, as a plain
-  ``TimeSeries`` in ``/stimulus`` (0/1 stored, ``conversion`` = the TTL high level in volts).
+  ``TimeSeries`` in ``/stimulus`` (its level in volts stored: 0 or the TTL high level, with
+  ``conversion`` 1 so that readers which accept only SI-prefix conversions, such as neo,
+  load it).
   It is not a ``CurrentClampStimulusSeries``: that type means current injected through the
   patch electrode, while the isolator passes its current through a separate extracellular
   stimulating electrode; the nominal isolator amplitude is in the series description,
@@ -108,6 +110,8 @@ _ANALYSIS_COLUMNS = (
     ("rest_mv", "resting Vm before the test step (mV)"),
     ("rin_mohm", "input resistance from the hyperpolarizing test step (MOhm)"),
     ("normalized_epsp", "EPSP amplitude divided by the mean baseline EPSP amplitude"),
+    ("slope_mv_per_ms", "EPSP initial slope over 20-80 % of the rise (mV/ms)"),
+    ("ppr", "paired-pulse ratio (second EPSP / first) when the probe is paired"),
 )
 
 
@@ -564,13 +568,14 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
         )
         ttl = TimeSeries(
             name=f"stim_ttl_{i:05d}",
-            data=packed(arrays["stim"].astype(np.uint8)),
+            data=packed(arrays["stim"].astype(np.float32) * np.float32(ttl_high)),
             unit="volts",
-            conversion=ttl_high,
+            conversion=1.0,
             rate=fs,
             starting_time=at,
             description=(
-                f"TTL trigger of the stimulus isolator in sweep {i} (1 = high); each high "
+                f"TTL trigger of the stimulus isolator in sweep {i} ({ttl_high:g} V = high); "
+                "each high "
                 "pulse passes the isolator's current through the extracellular stimulating "
                 f"electrode.{incomplete}"
             ),

@@ -1,13 +1,19 @@
 """The hypothesis tests across conditions: per-condition tests with Holm, and the 2 x 2 ANOVA.
 
-The temporal-derivative hypothesis says plasticity follows the *change* of rate from the
-prediction to the outcome phase: LTP for 25→50 Hz, LTD for 50→25 Hz, nothing for 25→25 and
-50→50. Across the paper's four conditions that is the **interaction** of prediction rate ×
-outcome rate in a two-way ANOVA of the per-cell normalized EPSP (30-35 min), not either main
-effect. :func:`anova_2x2` fits it with statsmodels (OLS, Type II sums of squares; for a
-2 x 2 design the interaction's test is the same in Types II and III) and reports the
+:func:`anova_2x2` fits the two-way ANOVA of the per-cell normalized EPSP (30-35 min) with
+prediction rate x outcome rate as factors, with statsmodels (OLS, Type II sums of squares;
+for a 2 x 2 design the interaction's test is the same in Types II and III), and reports the
 interaction contrast ``m(a2,b2) - m(a2,b1) - m(a1,b2) + m(a1,b1)`` (prediction rates
 a1 < a2, outcome rates b1 < b2) with its 95 % CI.
+
+Note what the terms mean for the temporal-derivative hypothesis (plasticity follows the
+*change* of rate, outcome minus prediction: LTP for 25→50 Hz, LTD for 50→25 Hz, nothing for
+25→25 and 50→50). A response that depends on ``b - a`` only is *additive*: it predicts equal
+and opposite main effects (outcome up, prediction down) and **no** interaction. So the fit
+also reports the **rate-change contrast** ``m(a1,b2) - m(a2,b1)`` (outcome effect minus
+prediction effect, 25→50 minus 50→25 in the paper) with its t-test and CI from the same
+model (pooled variance); the interaction tests whether same-rate and changing-rate
+conditions differ beyond that, e.g. a dependence on ``|b - a|``.
 
 :func:`condition_tests` tests each condition against 1 (no change), two-tailed, with Holm's
 correction over the conditions, and gives Cohen's d with an exact CI (noncentral t) and the
@@ -96,21 +102,26 @@ class ConditionTests:
 
     def report(self) -> str:
         """A plain-text table."""
+        width = max([len(condition_label(t.condition)) for t in self.tests] + [9])
         lines = [
             "Against 1 (two-tailed one-sample t-test, Holm-corrected over conditions; "
             f"{self.confidence:.0%} CIs):",
-            f"  {'condition':<12} {'n':>3}  {'mean [CI]':<22} {'p':>8} {'p Holm':>8}  "
+            f"  {'condition':<{width}} {'n':>3}  {'mean [CI]':<24} {'p':>8} {'p Holm':>8}  "
             "Cohen's d [CI]",
         ]
         for t in self.tests:
             star = " *" if math.isfinite(t.p_holm) and t.p_holm < self.alpha else ""
+            mean = f"{t.mean:.3f} [{_n(t.ci_low, '.3f')}, {_n(t.ci_high, '.3f')}]"
+            d = f"{_n(t.cohens_d, '+.2f')} [{_n(t.d_ci_low, '+.2f')}, {_n(t.d_ci_high, '+.2f')}]"
             lines.append(
-                f"  {condition_label(t.condition):<12} {t.n:>3}  "
-                f"{t.mean:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}]".ljust(42)
-                + f" {_p(t.p):>8} {_p(t.p_holm):>8}  "
-                f"{t.cohens_d:+.2f} [{t.d_ci_low:+.2f}, {t.d_ci_high:+.2f}]{star}"
+                f"  {condition_label(t.condition):<{width}} {t.n:>3}  {mean:<24} "
+                f"{_p(t.p):>8} {_p(t.p_holm):>8}  {d}{star}"
             )
         return "\n".join(lines) + "\n"
+
+
+def _n(x: float, spec: str) -> str:
+    return format(x, spec) if math.isfinite(x) else "n/a"
 
 
 def _p(p: float) -> str:
@@ -127,11 +138,22 @@ def _d_ci(t: float, n: int, confidence: float) -> tuple[float, float]:
     tail = (1 - confidence) / 2
 
     def solve(q: float) -> float:
+        # cdf(t; nc) falls as nc grows: bracket the root by doubling steps from nc = t.
         def f(nc: float) -> float:
             return float(stats.nct.cdf(t, df, nc)) - q
 
-        lo, hi = t - 50.0, t + 50.0
-        return float(optimize.brentq(f, lo, hi)) / math.sqrt(n)
+        f0 = f(t)
+        step = 1.0 if f0 > 0 else -1.0
+        for _ in range(12):
+            far = t + step
+            ff = f(far)
+            if not math.isfinite(ff):
+                return math.nan  # beyond what the distribution is computable for
+            if ff * f0 <= 0:
+                a, b = sorted((t + step / 2 if abs(step) > 1 else t, far))
+                return float(optimize.brentq(f, a, b)) / math.sqrt(n)
+            step *= 2
+        return math.nan
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -210,6 +232,10 @@ class TwoWayAnova:
     n: dict[str, int]
     interaction_estimate: float
     interaction_ci: tuple[float, float]
+    change_estimate: float = math.nan
+    change_ci: tuple[float, float] = (math.nan, math.nan)
+    change_t: float = math.nan
+    change_p: float = math.nan
     alpha: float = 0.05
 
     def term(self, name: str) -> AnovaTerm:
@@ -229,6 +255,13 @@ class TwoWayAnova:
             "terms": [t.as_dict() for t in self.terms],
             "interaction_estimate": _f(self.interaction_estimate),
             "interaction_ci": [_f(x) for x in self.interaction_ci],
+            "rate_change_contrast": {
+                "definition": "m(low prediction, high outcome) - m(high prediction, low outcome)",
+                "estimate": _f(self.change_estimate),
+                "ci": [_f(x) for x in self.change_ci],
+                "t": _f(self.change_t),
+                "p": _f(self.change_p),
+            },
         }
 
     def report(self) -> str:
@@ -237,7 +270,7 @@ class TwoWayAnova:
         b1, b2 = self.outcome_rates
         lines = [
             f"Two-way ANOVA, prediction rate ({a1:g}/{a2:g} Hz) x outcome rate ({b1:g}/{b2:g} Hz)"
-            " (Type II SS); the interaction tests the temporal-derivative hypothesis:",
+            " (OLS, Type II SS):",
             f"  {'term':<12} {'SS':>9} {'df':>4} {'F':>8} {'p':>8} {'partial η²':>11}",
         ]
         for t in self.terms:
@@ -251,6 +284,12 @@ class TwoWayAnova:
             f"  interaction contrast (difference of differences) {self.interaction_estimate:+.3f}"
             f" [95% CI {lo:+.3f}, {hi:+.3f}]; n per condition "
             + ", ".join(f"{condition_label(k)} {v}" for k, v in self.n.items())
+        )
+        clo, chi = self.change_ci
+        lines.append(
+            f"  rate-change contrast {a1:g}→{b2:g} minus {a2:g}→{b1:g} Hz (the temporal "
+            f"derivative; additive, so not the interaction) {self.change_estimate:+.3f} "
+            f"[95% CI {clo:+.3f}, {chi:+.3f}], t = {self.change_t:.2f}, p = {_p(self.change_p)}"
         )
         return "\n".join(lines) + "\n"
 
@@ -291,8 +330,15 @@ def anova_2x2(summary: GroupSummary) -> TwoWayAnova | None:
         f = float(r["F"]) if name != "residual" else math.nan
         p = float(r["PR(>F)"]) if name != "residual" else math.nan
         terms.append(AnovaTerm(name, ss, float(r["df"]), f, p, eta))
-    key = [k for k in fit.params.index if ":" in k][0]
+    key = next(k for k in fit.params.index if ":" in k)
     ci = fit.conf_int().loc[key]
+    # m(a1,b2) - m(a2,b1) = beta_outcome - beta_prediction under treatment coding.
+    names = list(fit.params.index)
+    vec = np.zeros(len(names))
+    vec[next(i for i, k in enumerate(names) if k.startswith("C(outcome)") and ":" not in k)] = 1
+    vec[next(i for i, k in enumerate(names) if k.startswith("C(prediction)") and ":" not in k)] = -1
+    change = fit.t_test(vec)
+    change_ci = np.asarray(change.conf_int()).ravel()
     return TwoWayAnova(
         terms=tuple(terms),
         prediction_rates=(pred[0], pred[1]),
@@ -300,5 +346,9 @@ def anova_2x2(summary: GroupSummary) -> TwoWayAnova | None:
         n={c.condition: c.n for c, _ in rated},
         interaction_estimate=float(fit.params[key]),
         interaction_ci=(float(ci.iloc[0]), float(ci.iloc[1])),
+        change_estimate=float(np.asarray(change.effect).ravel()[0]),
+        change_ci=(float(change_ci[0]), float(change_ci[1])),
+        change_t=float(np.asarray(change.tvalue).ravel()[0]),
+        change_p=float(np.asarray(change.pvalue).ravel()[0]),
         alpha=summary.alpha,
     )

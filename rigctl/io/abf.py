@@ -120,9 +120,10 @@ def _open(path: Path) -> Any:
 
 def _vm_channel(abf: Any, path: Path) -> int:
     units = [str(u).strip() for u in abf.adcUnits]
-    for i, u in enumerate(units):
-        if u == "mV":
-            return i
+    if units and units[0] not in ("pA", "nA"):
+        for i, u in enumerate(units):
+            if u == "mV":
+                return i
     if units and units[0] in ("pA", "nA"):
         raise AbfImportError(
             f"{path}: the recorded channel is in {units[0]} (voltage clamp), not current clamp "
@@ -185,7 +186,9 @@ def _command(abf: Any) -> npt.NDArray[np.float64]:
         c = np.zeros(0)
     if c.size != n or not np.all(np.isfinite(c)):
         return np.zeros(n)
-    return c
+    ch = int(getattr(abf, "sweepChannel", 0))
+    unit = str(abf.dacUnits[ch]).strip() if ch < len(abf.dacUnits) else "pA"
+    return c * 1000.0 if unit == "nA" else c
 
 
 def _step_from_command(c: npt.NDArray[np.float64], fs: float) -> tuple[float, float, float] | None:
@@ -240,6 +243,18 @@ def _compiled(
 
 
 def _read(path: Path, opts: ImportOptions, *, need_probe: bool = True) -> tuple[Any, list[_Sweep]]:
+    """The file's sweeps; anything pyabf cannot make sense of becomes one sentence."""
+    try:
+        return _read_sweeps(path, opts, need_probe)
+    except AbfImportError:
+        raise
+    except Exception as exc:  # a damaged or unusual file: pyabf raises anything
+        raise AbfImportError(
+            f"{path}: cannot read the sweeps of this ABF file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _read_sweeps(path: Path, opts: ImportOptions, need_probe: bool) -> tuple[Any, list[_Sweep]]:
     abf = _open(path)
     if int(abf.abfVersion["major"]) == 1 and int(abf.nOperationMode) == _GAP_FREE:
         raise AbfImportError(
@@ -273,7 +288,21 @@ def _read(path: Path, opts: ImportOptions, *, need_probe: bool = True) -> tuple[
     return abf, sweeps
 
 
+def _header_text(abf: Any) -> str:
+    try:
+        return str(abf.headerText)
+    except Exception as exc:  # pyabf's full header dump can fail on odd files
+        return f"(pyabf could not list this header: {type(exc).__name__}: {exc})"
+
+
 def _header(abf: Any, path: Path) -> dict[str, Any]:
+    try:
+        return _header_fields(abf, path)
+    except Exception as exc:  # keep what can be kept; the sweeps were read already
+        return {"file": path.name, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _header_fields(abf: Any, path: Path) -> dict[str, Any]:
     return {
         "file": path.name,
         "abf_version": str(abf.abfVersionString),
@@ -360,7 +389,7 @@ def import_abf(
     abf_dir = writer.folder / "abf"
     abf_dir.mkdir(exist_ok=True)
     for p, a, _ in read:
-        (abf_dir / f"{p.stem}.txt").write_text(str(a.headerText), encoding="utf-8")
+        (abf_dir / f"{p.stem}.txt").write_text(_header_text(a), encoding="utf-8")
     all_sweeps = [(s, "probe") for _, _, sw in read for s in sw] + [
         (s, "induction") for s in induction
     ]

@@ -33,7 +33,15 @@ from rigctl.io.abf import ImportOptions, _compiled, _pulses_ms
 
 __all__ = ["NwbReadError", "NwbRecording", "NwbSweep", "read_nwb"]
 
-_RIGCTL_ANALYSIS = ("epsp_mv", "baseline_mv", "rest_mv", "rin_mohm", "normalized_epsp")
+_RIGCTL_ANALYSIS = (
+    "epsp_mv",
+    "baseline_mv",
+    "rest_mv",
+    "rin_mohm",
+    "normalized_epsp",
+    "slope_mv_per_ms",
+    "ppr",
+)
 
 
 class NwbReadError(DataFolderError):
@@ -83,8 +91,9 @@ def _ttl_for(nwbfile: Any, start: float, n: int) -> npt.NDArray[np.uint8] | None
             continue
         if abs(float(ts.starting_time) - start) > 1e-6 or len(ts.data) != n:
             continue
-        d = np.asarray(ts.data[:])
-        if d.size and set(np.unique(d).tolist()) <= {0, 1}:
+        d = np.asarray(ts.data[:], dtype=np.float64)
+        levels = np.unique(d)
+        if d.size and levels.size <= 2 and levels[0] == 0:  # a 0 / high two-level line
             return (d > 0).astype(np.uint8)
     return None
 
@@ -189,7 +198,8 @@ def _read(nwbfile: Any, p: Path, opts: ImportOptions) -> NwbRecording:
             since = float(sweep_cat["since_induction_s"][row])
             if math.isfinite(since) and onset is None:
                 onset = start - since
-            a = {n: float(analysis_cat[n][row]) for n in _RIGCTL_ANALYSIS}
+            names = [n for n in _RIGCTL_ANALYSIS if n in analysis_cat.colnames]
+            a = {n: float(analysis_cat[n][row]) for n in names}
             flags = str(analysis_cat["flags"][row])
             meta["analysis"] = {**a, "flags": [f for f in flags.split("; ") if f]}
             if meta["kind"] != "probe":
