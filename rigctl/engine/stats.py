@@ -78,9 +78,9 @@ class ConditionTest:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (NaN as None)."""
-        return {
-            k: (_f(v) if isinstance(v, float) else v) for k, v in self.__dict__.items()
-        } | {"label": condition_label(self.condition)}
+        return {k: (_f(v) if isinstance(v, float) else v) for k, v in self.__dict__.items()} | {
+            "label": condition_label(self.condition)
+        }
 
 
 @dataclass(frozen=True)
@@ -164,9 +164,9 @@ def condition_tests(
     summary: GroupSummary, *, alpha: float = 0.05, confidence: float = 0.95
 ) -> ConditionTests:
     """Each condition's per-cell values against 1, Holm-corrected over the conditions."""
-    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
+    from statsmodels.stats.multitest import multipletests
 
-    rows = []
+    rows: list[tuple[str, int, float, float, float, float, float, float]] = []
     for cs in summary.conditions:
         v = np.asarray(cs.values, dtype=np.float64)
         n = int(v.size)
@@ -179,16 +179,16 @@ def condition_tests(
             t = (mean - 1.0) / (sd / math.sqrt(n))
             p = float(2 * stats.t.sf(abs(t), n - 1))
             d = (mean - 1.0) / sd
-        rows.append([cs.condition, n, mean, lo, hi, t, p, d])
+        rows.append((cs.condition, n, mean, lo, hi, t, p, d))
     ps = np.array([r[6] for r in rows], dtype=np.float64)
     holm = np.full(ps.shape, math.nan)
     ok = np.isfinite(ps)
     if ok.any():
         holm[ok] = multipletests(ps[ok], alpha=alpha, method="holm")[1]
     tests = []
-    for r, ph in zip(rows, holm, strict=True):
-        dl, dh = _d_ci(float(r[5]), int(r[1]), confidence)
-        tests.append(ConditionTest(*r[:7], float(ph), float(r[7]), dl, dh))  # type: ignore[arg-type]
+    for (cond, n, mean, lo, hi, t, p, d), ph in zip(rows, holm, strict=True):
+        dl, dh = _d_ci(t, n, confidence)
+        tests.append(ConditionTest(cond, n, mean, lo, hi, t, p, float(ph), d, dl, dh))
     return ConditionTests(tuple(tests), alpha, confidence)
 
 
@@ -302,8 +302,8 @@ def anova_2x2(summary: GroupSummary) -> TwoWayAnova | None:
     conditions are left out of the ANOVA.
     """
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-    import statsmodels.formula.api as smf  # type: ignore[import-untyped]
-    from statsmodels.stats.anova import anova_lm  # type: ignore[import-untyped]
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
 
     cells = [(c, rates_of(c.condition)) for c in summary.conditions]
     rated = [(c, r) for c, r in cells if r is not None]
@@ -333,10 +333,11 @@ def anova_2x2(summary: GroupSummary) -> TwoWayAnova | None:
     key = next(k for k in fit.params.index if ":" in k)
     ci = fit.conf_int().loc[key]
     # m(a1,b2) - m(a2,b1) = beta_outcome - beta_prediction under treatment coding.
-    names = list(fit.params.index)
-    vec = np.zeros(len(names))
-    vec[next(i for i, k in enumerate(names) if k.startswith("C(outcome)") and ":" not in k)] = 1
-    vec[next(i for i, k in enumerate(names) if k.startswith("C(prediction)") and ":" not in k)] = -1
+    params = [str(k) for k in fit.params.index]
+    vec = np.zeros(len(params))
+    main_effects = {k.split("[")[0]: i for i, k in enumerate(params) if ":" not in k}
+    vec[main_effects["C(outcome)"]] = 1.0
+    vec[main_effects["C(prediction)"]] = -1.0
     change = fit.t_test(vec)
     change_ci = np.asarray(change.conf_int()).ravel()
     return TwoWayAnova(

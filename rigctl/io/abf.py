@@ -376,7 +376,7 @@ def import_abf(
     headers = [_header(a, p) for p, a, _ in read]
     if ind_abf is not None and opts.induction_file is not None:
         headers.append({**_header(ind_abf, Path(opts.induction_file)), "role": "induction"})
-    header = {
+    header: dict[str, Any] = {
         "created": datetime.now(UTC).isoformat(),
         "protocol_name": name,
         "rig": "Clampex (imported ABF)",
@@ -404,7 +404,7 @@ def import_abf(
             segment = "baseline"
         analysis: dict[str, Any] = {}
         if kind == "probe":
-            analysis = analyze_probe(s.vm_mv, s.sample_rate_hz, s.compiled).as_dict()
+            analysis.update(analyze_probe(s.vm_mv, s.sample_rate_hz, s.compiled).as_dict())
             # The amplitude with the peak search ending at a second pulse, if any.
             analysis.update(probe_measures(s.vm_mv, s.sample_rate_hz, s.compiled).as_dict())
             analysis["flags"] = []
@@ -436,4 +436,3 @@ def import_abf(
     writer.finish("done")
     rec = recover(writer.folder)
     return ImportResult(rec.folder, len(rec.sweeps), tuple(str(p) for p, _, _ in read), onset)
-

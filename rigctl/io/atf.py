@@ -26,9 +26,7 @@ class AtfExportError(DataFolderError):
     """The recording cannot be written as ATF; ``str()`` is one sentence."""
 
 
-def export_atf(
-    folder: str | os.PathLike[str], path: str | os.PathLike[str] | None = None
-) -> Path:
+def export_atf(folder: str | os.PathLike[str], path: str | os.PathLike[str] | None = None) -> Path:
     """Write the probe sweeps of a recording folder as ATF.
 
     Parameters
@@ -88,5 +86,7 @@ def export_atf(
     try:
         write_atomic(target, out.getvalue().encode("ascii"))
     except OSError as exc:
-        raise AtfExportError(f"{target}: cannot write the ATF file ({exc.strerror or exc})") from None
+        raise AtfExportError(
+            f"{target}: cannot write the ATF file ({exc.strerror or exc})"
+        ) from None
     return target

@@ -111,12 +111,13 @@ def _induction_rows(nwbfile: Any) -> set[int]:
     seq = nwbfile.icephys_sequential_recordings
     if seq is None:
         return rows
+    simultaneous = nwbfile.icephys_simultaneous_recordings["recordings"]
     for i in range(len(seq)):
         if "induction" not in str(seq["stimulus_type"][i]).lower():
             continue
-        sims = seq["simultaneous_recordings"][i]
-        for j in np.asarray(sims.index.values if hasattr(sims, "index") else []):
-            rows.update(int(r) for r in np.asarray(nwbfile.icephys_simultaneous_recordings["recordings"][int(j)].index.values))
+        sims = seq["simultaneous_recordings"][i]  # a DataFrame indexed by row id
+        for j in np.asarray(sims.index.values):
+            rows.update(int(r) for r in np.asarray(simultaneous[int(j)].index.values))
     return rows
 
 
@@ -209,7 +210,7 @@ def _read(nwbfile: Any, p: Path, opts: ImportOptions) -> NwbRecording:
             meta["analysis"] = {}
         else:
             meta["analysis"] = _analyse(p, row, vm, cmd, stim, fs, opts)
-        data = {
+        data: dict[str, npt.NDArray[Any]] = {
             "vm_mv": vm,
             "command_pa": cmd,
             "stim": np.zeros(vm.size, np.uint8) if stim is None else stim,

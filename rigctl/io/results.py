@@ -108,7 +108,5 @@ def summarize_any(
         No recording found, or none usable.
     """
     recordings, excluded = load_any(paths, options)
-    groups = summarize_recordings(
-        recordings, window_min=window_min, alpha=alpha, excluded=excluded
-    )
+    groups = summarize_recordings(recordings, window_min=window_min, alpha=alpha, excluded=excluded)
     return ResultsSummary(groups, condition_tests(groups, alpha=alpha), anova_2x2(groups))

@@ -79,7 +79,7 @@ def test_anova_matches_hand_computation(study: Path) -> None:
     se = math.sqrt(hand["residual"][0] / 8 * 4 / 3)
     half = stats.t.ppf(0.975, 8) * se
     assert anova.interaction_ci == pytest.approx((contrast - half, contrast + half))
-    assert anova.n == {k: 3 for k in DESIGN}
+    assert anova.n == dict.fromkeys(DESIGN, 3)
     # The paper's pattern is additive in (outcome - prediction): strong, opposite main
     # effects, a small interaction, and a clear rate-change contrast 25->50 minus 50->25.
     assert anova.term("interaction").p > 0.05

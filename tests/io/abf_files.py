@@ -18,7 +18,9 @@ REST_MV = -65.0
 TAU_MS = 8.0
 
 
-def alpha_epsp(t_ms: npt.NDArray[np.float64], onset_ms: float, amp_mv: float) -> npt.NDArray[np.float64]:
+def alpha_epsp(
+    t_ms: npt.NDArray[np.float64], onset_ms: float, amp_mv: float
+) -> npt.NDArray[np.float64]:
     """Alpha function peaking at ``amp_mv`` one ``TAU_MS`` after ``onset_ms``."""
     x = np.clip((t_ms - onset_ms) / TAU_MS, 0.0, None)
     out: npt.NDArray[np.float64] = amp_mv * x * np.exp(1.0 - x)
@@ -33,11 +35,16 @@ def expected_slope(amp_mv: float) -> float:
     return float(np.polyfit(t[sel], v[sel], 1)[0])
 
 
-def probe_trace(amp_mv: float, *, second_mv: float | None = None, interval_ms: float = 50.0,
-                rng: np.random.Generator | None = None) -> npt.NDArray[np.float64]:
-    t = np.arange(round(SWEEP_MS * FS / 1000.0)) * 1000.0 / FS
-    v = np.full(t.shape, REST_MV)
-    v[(t >= STEP_MS[0]) & (t < STEP_MS[1])] += STEP_MV
+def probe_trace(
+    amp_mv: float,
+    *,
+    second_mv: float | None = None,
+    interval_ms: float = 50.0,
+    rng: np.random.Generator | None = None,
+) -> npt.NDArray[np.float64]:
+    t = np.asarray(np.arange(round(SWEEP_MS * FS / 1000.0)) * 1000.0 / FS, dtype=np.float64)
+    step = (t >= STEP_MS[0]) & (t < STEP_MS[1])
+    v: npt.NDArray[np.float64] = np.where(step, REST_MV + STEP_MV, REST_MV)
     v += alpha_epsp(t, PROBE_MS + 1.0, amp_mv)
     if second_mv is not None:
         v += alpha_epsp(t, PROBE_MS + interval_ms + 1.0, second_mv)
@@ -46,8 +53,14 @@ def probe_trace(amp_mv: float, *, second_mv: float | None = None, interval_ms: f
     return v
 
 
-def write_abf1(path: Path, sweeps: list[npt.NDArray[np.float64]], start: datetime,
-               *, units: str = "mV", gap_free: bool = False) -> Path:
+def write_abf1(
+    path: Path,
+    sweeps: list[npt.NDArray[np.float64]],
+    start: datetime,
+    *,
+    units: str = "mV",
+    gap_free: bool = False,
+) -> Path:
     """An ABF1 file of these sweeps, its start date and time set in the header."""
     import pyabf
 

@@ -107,9 +107,7 @@ def test_paired_pulse_ratio(tmp_path: Path) -> None:
 def test_induction_file_and_protocol_give_onset_and_condition(
     series: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    ind = write_abf1(
-        tmp_path / "ind.abf", [probe_trace(0.0)], datetime(2024, 5, 1, 10, 6, 0)
-    )
+    ind = write_abf1(tmp_path / "ind.abf", [probe_trace(0.0)], datetime(2024, 5, 1, 10, 6, 0))
     opts = ImportOptions(
         probe_at_ms=PROBE_MS,
         induction_file=str(ind),
