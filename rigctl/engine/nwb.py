@@ -113,6 +113,19 @@ _ANALYSIS_COLUMNS = (
     ("slope_mv_per_ms", "EPSP initial slope over 20-80 % of the rise (mV/ms)"),
     ("ppr", "paired-pulse ratio (second EPSP / first) when the probe is paired"),
 )
+#: Columns written only when some sweep has a value (an all-NaN column is an NWB finding).
+_OPTIONAL_COLUMNS = ("slope_mv_per_ms", "ppr")
+
+
+def _analysis_columns(rec: Recording) -> list[tuple[str, str]]:
+    """The analysis columns this recording has values for."""
+    have = {
+        n
+        for s in rec.sweeps
+        for n in _OPTIONAL_COLUMNS
+        if math.isfinite(_float((s.meta.get("analysis") or {}).get(n)))
+    }
+    return [(n, d) for n, d in _ANALYSIS_COLUMNS if n not in _OPTIONAL_COLUMNS or n in have]
 
 
 class NwbExportError(DataFolderError):
@@ -486,6 +499,7 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
 
     # ---- the recordings table, with its extra columns declared before the first row
     recordings = nwbfile.get_intracellular_recordings()
+    columns = _analysis_columns(rec)
     recordings.add_category(
         category=DynamicTable(
             name="sweep",
@@ -519,7 +533,7 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
         category=DynamicTable(
             name="analysis",
             description="online analysis of the sweep (as in analysis.csv)",
-            columns=[VectorData(name=n, description=d, data=[]) for n, d in _ANALYSIS_COLUMNS]
+            columns=[VectorData(name=n, description=d, data=[]) for n, d in columns]
             + [VectorData(name="flags", description="health warnings, '; '-separated", data=[])],
         )
     )
@@ -614,7 +628,7 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
                 "stimulation": ttl.name,
             },
             analysis={
-                **{n: _float(measured.get(n)) for n, _ in _ANALYSIS_COLUMNS},
+                **{n: _float(measured.get(n)) for n, _ in columns},
                 "normalized_epsp": _float(row.get("normalized_epsp")),
                 "flags": str(row.get("flags", "")),
             },
