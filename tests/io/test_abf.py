@@ -115,6 +115,10 @@ def test_induction_file_and_protocol_give_onset_and_condition(
     )
     res = import_abf(list(series), tmp_path / "r", opts)
     assert res.induction_at_s == pytest.approx(360.0)
+    argv = ["import-abf", *map(str, series), "--out", str(tmp_path / "cli"), "--probe-at", "300"]
+    argv += ["--induction-file", str(ind), "--protocol", str(opts.protocol_file)]
+    assert main(argv) == 0
+    assert load_recording(tmp_path / "cli").induction_at_s == pytest.approx(360.0)
     rec = load_recording(tmp_path / "r")
     assert [s.meta["kind"] for s in rec.sweeps].count("induction") == 1
     assert rec.induction_at_s == pytest.approx(360.0)
