@@ -149,11 +149,37 @@ def _sweep_offsets_s(abf: Any) -> npt.NDArray[np.float64]:
     return np.asarray(default, dtype=np.float64)
 
 
+#: Start of a file whose header has no acquisition date: its sweeps keep relative times.
+_UNDATED = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def _start(abf: Any) -> datetime:
+    # pyabf fills a missing ABF1 date with the file's ctime (when it was copied, not
+    # recorded): treat such a file as undated.
+    header = getattr(abf, "_headerV1", None)
+    if header is not None and int(getattr(header, "lFileStartDate", 0) or 0) == 0:
+        return _UNDATED
     t = abf.abfDateTime
     if not isinstance(t, datetime) or t.year < 1980:
-        return datetime(2000, 1, 1, tzinfo=UTC)  # ABF1 files without a date: relative times
+        return _UNDATED
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _check_dated(read: list[tuple[Path, Any, list[_Sweep]]], induction: list[_Sweep]) -> None:
+    """Several files can only be placed in time against each other if each has a date."""
+    if len(read) + bool(induction) < 2:
+        return
+    for path, _, sweeps in read:
+        if sweeps and sweeps[0].start == _UNDATED:
+            raise AbfImportError(
+                f"{path}: the header has no acquisition date, so its sweeps cannot be placed "
+                "in time against the other files; import it on its own"
+            )
+    if induction and induction[0].start == _UNDATED:
+        raise AbfImportError(
+            "the induction file's header has no acquisition date, so the induction cannot be "
+            "placed in time; give --induction-at instead"
+        )
 
 
 def _digital(abf: Any) -> npt.NDArray[np.uint8]:
@@ -219,6 +245,12 @@ def _compiled(
 ) -> proto.CompiledSweep:
     events = []
     if opts.probe_at_ms is not None:
+        length_ms = len(cmd) * 1000.0 / fs
+        if opts.probe_at_ms + (opts.paired_interval_ms or 0.0) + 5.0 > length_ms:
+            raise AbfImportError(
+                f"{path}: sweep {number} is {length_ms:g} ms long, too short for a probe at "
+                f"{opts.probe_at_ms:g} ms (--probe-at) and its EPSP"
+            )
         times = [opts.probe_at_ms]
         if opts.paired_interval_ms is not None:
             times.append(opts.probe_at_ms + opts.paired_interval_ms)
@@ -245,7 +277,9 @@ def _compiled(
 def _read(path: Path, opts: ImportOptions, *, need_probe: bool = True) -> tuple[Any, list[_Sweep]]:
     """The file's sweeps; anything pyabf cannot make sense of becomes one sentence."""
     try:
-        return _read_sweeps(path, opts, need_probe)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pyabf warns about odd headers it can read
+            return _read_sweeps(path, opts, need_probe)
     except AbfImportError:
         raise
     except Exception as exc:  # a damaged or unusual file: pyabf raises anything
@@ -368,6 +402,7 @@ def import_abf(
     ind_abf = None
     if opts.induction_file is not None:
         ind_abf, induction = _read(Path(opts.induction_file), opts, need_probe=False)
+    _check_dated(read, induction)
     t0 = min(s.start for _, _, sw in read for s in sw)
     protocol_json, name = _protocol_json(opts)
     onset: float | None = opts.induction_at_s

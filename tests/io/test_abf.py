@@ -152,6 +152,16 @@ def test_refusals_are_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture
     (tmp_path / "full" / "x").write_text("x")
     argv = ["import-abf", str(plain), "--probe-at", "300", "--out", str(tmp_path / "full")]
     assert "not empty" in _refused(argv, capsys)
+    undated = tmp_path / "undated.abf"
+    import pyabf  # type: ignore[import-untyped, unused-ignore]
+
+    pyabf.abfWriter.writeABF1(np.array([probe_trace(1.0)]), str(undated), 10_000.0, units="mV")
+    argv = ["import-abf", str(plain), str(undated), "--probe-at", "300", "--out", out]
+    assert "no acquisition date" in _refused(argv, capsys)
+    argv = ["import-abf", str(plain), "--probe-at", "499", "--out", out]
+    assert "too short for a probe at 499 ms" in _refused(argv, capsys)
+    argv = ["import-abf", str(undated), "--probe-at", "300", "--out", out]
+    assert main(argv) == 0  # on its own, its sweeps keep their relative times
     with pytest.raises(AbfImportError, match="not both"):
         import_abf([plain], tmp_path / "b", ImportOptions(induction_at_s=1, induction_file="x"))
 
