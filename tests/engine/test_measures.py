@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from rigctl import protocol as proto
+from rigctl.cli import main
+from rigctl.engine.journal import load_recording
 from rigctl.engine.measures import (
     ProbeMeasures,
     initial_slope,
     normalized_series,
     probe_measures,
 )
+from tests.conftest import ROOT
 
 FS = 20_000.0
 
@@ -114,3 +119,25 @@ def test_normalized_series() -> None:
     out = normalized_series([-2, -1, 1, 2], [2.0, 2.0, 3.0, float("nan")])
     assert list(out[:3]) == [1.0, 1.0, 1.5] and math.isnan(out[3])
     assert np.isnan(normalized_series([1, 2], [1.0, 2.0])).all()
+
+
+def test_a_paired_probe_run_delivers_both_pulses_and_records_the_ratio(tmp_path: Path) -> None:
+    data = json.loads((ROOT / "protocols" / "theta-25-50.json").read_text(encoding="utf-8"))
+    data["probes"].update(interval_s=90.0, baseline_min=3.0, followup_min=31.0)
+    data["probes"]["probe"]["paired_interval_ms"] = 50.0
+    path = tmp_path / "paired.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "rec"
+    assert main(["run", str(path), "--fast", "--no-nwb", "--seed", "1", "--out", str(out)]) == 0
+    rec = load_recording(out)
+    probe = next(rec.probes())
+    assert probe.meta["extra"]["sim_pulse_times_ms"] == [600.0, 650.0]
+    stim = probe.arrays()["stim"]
+    fs = probe.meta["sample_rate_hz"]
+    assert list(np.flatnonzero(np.diff(stim.astype(int)) > 0) + 1) == [
+        round(600.0 * fs / 1000),
+        round(650.0 * fs / 1000),
+    ]
+    a = probe.meta["analysis"]
+    assert 0.3 < a["ppr"] < 3.0 and a["slope_mv_per_ms"] > 0
+    assert a["epsp2_mv"] == pytest.approx(a["ppr"] * a["epsp_mv"])
