@@ -5,9 +5,10 @@ becomes a probe sweep of the folder at its true start time (the file's ``abfDate
 plus the sweep's start offset from the ABF2 synch array, or ``n * sweepIntervalSec``),
 relative to the first sweep of all files. Vm is taken from the first ADC channel in mV;
 the command from the matching DAC's epoch table (``sweepC``), the stimulus TTL from the
-digital outputs (``sweepD``). The probe pulse is the first short (≤ 5 ms) digital pulse in
-the sweep, the test step the first hyperpolarizing epoch of the command; either can be
-given instead (``--probe-at``, ``--step-at``/``--step-pa``) and then overrides the file.
+digital outputs (``sweepD``) or, without any, from short pulses on another analog output.
+The probe pulse is the first short (≤ 5 ms) stimulus pulse in the sweep (a second one
+makes a paired probe), the test step the first hyperpolarizing epoch of the command; either
+can be given instead (``--probe-at``, ``--step-at``/``--step-pa``) and then overrides the file.
 Each sweep is analysed with the engine's probe analysis (amplitude, slope, paired pulses),
 so ``summarize`` and ``export-nwb`` work on the folder unchanged. Each file's ABF header
 is kept as text in ``abf/<name>.txt`` and its key fields in ``recording.json``.
@@ -198,6 +199,31 @@ def _digital(abf: Any) -> npt.NDArray[np.uint8]:
     return out
 
 
+def _analog_stimulus(abf: Any, sweep: int, channel: int) -> npt.NDArray[np.uint8]:
+    """Short pulses on another analog output (a DAC that triggers the isolator), as 0/1.
+
+    Only pulses of at most :data:`MAX_PROBE_WIDTH_MS` count; zeros when there are none.
+    """
+    n = len(abf.sweepY)
+    out = np.zeros(n, dtype=np.uint8)
+    fs = float(abf.dataRate)
+    for k, stimulus in enumerate(getattr(abf, "stimulusByChannel", None) or []):
+        if k == channel:
+            continue
+        try:
+            w = np.asarray(stimulus.stimulusWaveform(sweep), dtype=np.float64)[:n]
+        except Exception:  # no waveform for this output
+            continue
+        if w.size != n or not np.all(np.isfinite(w)):
+            continue
+        active = (np.abs(w - w[0]) > 1e-9).astype(np.uint8)
+        for start_ms, width_ms in _pulses_ms(active, fs):
+            if width_ms <= MAX_PROBE_WIDTH_MS:
+                i = round(start_ms * fs / 1000.0)
+                out[i : i + max(1, round(width_ms * fs / 1000.0))] = 1
+    return out
+
+
 def _pulses_ms(stim: npt.NDArray[np.uint8], fs: float) -> list[tuple[float, float]]:
     edges = np.diff(np.concatenate(([0], stim.astype(np.int8), [0])))
     ups, downs = np.flatnonzero(edges > 0), np.flatnonzero(edges < 0)
@@ -259,8 +285,9 @@ def _compiled(
         short = [(t, w) for t, w in _pulses_ms(stim, fs) if w <= MAX_PROBE_WIDTH_MS]
         if not short:
             raise AbfImportError(
-                f"{path}: sweep {number} has no probe stimulus (no digital output pulse of at "
-                f"most {MAX_PROBE_WIDTH_MS:g} ms); give the probe time with --probe-at MS"
+                f"{path}: sweep {number} has no probe stimulus (no digital or analog output "
+                f"pulse of at most {MAX_PROBE_WIDTH_MS:g} ms); give the probe time with "
+                "--probe-at MS"
             )
         events += [_event("probe_pulse", t, w) for t, w in short[:2]]
     if opts.step_at_ms is not None and opts.step_pa is not None:
@@ -306,6 +333,8 @@ def _read_sweeps(path: Path, opts: ImportOptions, need_probe: bool) -> tuple[Any
         if not np.all(np.isfinite(vm)):
             raise AbfImportError(f"{path}: sweep {n} holds non-numeric samples")
         stim = _digital(abf)
+        if not stim.any():
+            stim = _analog_stimulus(abf, n, ch)
         cmd = _command(abf)
         compiled = (
             _compiled(path, n, fs, stim, cmd, opts)

@@ -211,3 +211,33 @@ def test_every_shared_abf_imports_or_says_why(
         else:
             assert rc == 1 and len(io.err.strip().splitlines()) == 1
             assert f.name in io.err and "Traceback" not in io.err
+
+
+class _Stimulus:
+    def __init__(self, wave: np.ndarray) -> None:
+        self.wave = wave
+
+    def stimulusWaveform(self, sweep: int) -> np.ndarray:
+        return self.wave
+
+
+class _FakeAbf:
+    """The parts of a pyabf.ABF the analog stimulus detection reads."""
+
+    def __init__(self, waves: list[np.ndarray]) -> None:
+        self.sweepY = np.zeros(waves[0].size)
+        self.dataRate = 10_000
+        self.stimulusByChannel = [_Stimulus(w) for w in waves]
+
+
+def test_probe_on_a_second_analog_output_is_found() -> None:
+    from rigctl.io.abf import _analog_stimulus
+
+    command = np.zeros(5000)
+    command[500:1500] = -10.0  # the test step on the recorded channel's own DAC: ignored
+    trigger = np.zeros(5000)
+    trigger[3000:3002] = 5.0  # a 0.2 ms pulse on DAC 1 triggers the isolator
+    trigger[4000:4100] = 5.0  # 10 ms: too long for a probe
+    stim = _analog_stimulus(_FakeAbf([command, trigger]), 0, 0)
+    assert list(np.flatnonzero(stim)) == [3000, 3001]
+    assert not _analog_stimulus(_FakeAbf([command]), 0, 0).any()
