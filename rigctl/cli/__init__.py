@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from rigctl import __version__
-from rigctl.cli import gui, library, predict, protocols, recordings, rig, setup
+from rigctl.cli import gui, library, predict, protocols, recordings, results, rig, setup
 from rigctl.cli._console import make_console_safe, quiet_broken_pipe
 from rigctl.logs import setup_logging
 
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "else the user data folder shown below)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (gui, protocols, library, predict, rig, recordings, setup):
+    for module in (gui, protocols, library, predict, rig, recordings, results, setup):
         module.add_parsers(sub)
     return parser
 

@@ -183,17 +183,19 @@ def _cmd_export_nwb(args: argparse.Namespace) -> int:
 
 
 def _cmd_summarize(args: argparse.Namespace) -> int:
-    from rigctl.engine.group import GroupError, summarize_paths, write_figure
+    from rigctl.engine.group import GroupError, write_figure
+    from rigctl.io.results import summarize_any  # folders, imported ABF folders, .nwb files
 
     try:
-        summary = summarize_paths(args.paths, window_min=(args.window[0], args.window[1]))
+        results = summarize_any(args.paths, window_min=(args.window[0], args.window[1]))
     except GroupError as exc:
         err(str(exc))
         return 1
+    summary = results.groups
     if args.json:
-        print(json.dumps(summary.as_dict(), indent=2, allow_nan=False, default=float))
+        print(json.dumps(results.as_dict(), indent=2, allow_nan=False, default=float))
     else:
-        print(summary.report())
+        print(results.report())
     if args.figure:
         path = write_figure(summary, args.figure)
         print(f"figure: {path}", file=sys.stderr if args.json else sys.stdout)
@@ -279,7 +281,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser(
         "summarize", help="group recordings by condition: normalized EPSP, t-tests, figure"
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="recording folders or their parents")
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="recording folders, their parents, .nwb files"
+    )
     p.add_argument(
         "--window",
         type=float,

@@ -366,10 +366,19 @@ def analysis_rows(rec: Recording) -> list[dict[str, Any]]:
     ]
     base = [b for b in base if b == b]  # drop NaN
     base_mean = sum(base) / len(base) if base else float("nan")
+    slopes = [
+        float(s.meta["analysis"]["slope_mv_per_ms"])
+        for s in rec.probes()
+        if rec.since_induction_s(s) < 0 and "slope_mv_per_ms" in s.meta.get("analysis", {})
+    ]
+    slopes = [b for b in slopes if b == b]
+    slope_mean = sum(slopes) / len(slopes) if slopes else float("nan")
     for s in rec.sweeps:
         a = dict(s.meta.get("analysis", {}))
         if "epsp_mv" in a and base_mean == base_mean and base_mean > 0:
             a["normalized_epsp"] = float(a["epsp_mv"]) / base_mean
+        if "slope_mv_per_ms" in a and slope_mean == slope_mean and slope_mean > 0:
+            a["normalized_slope"] = float(a["slope_mv_per_ms"]) / slope_mean
         rows.append(
             {
                 "index": s.index,
@@ -379,6 +388,9 @@ def analysis_rows(rec: Recording) -> list[dict[str, Any]]:
                 "since_induction_min": rec.since_induction_s(s) / 60.0,
                 "epsp_mv": a.get("epsp_mv", ""),
                 "normalized_epsp": a.get("normalized_epsp", ""),
+                "slope_mv_per_ms": a.get("slope_mv_per_ms", ""),
+                "normalized_slope": a.get("normalized_slope", ""),
+                "ppr": a.get("ppr", ""),
                 "rin_mohm": a.get("rin_mohm", ""),
                 "rest_mv": a.get("rest_mv", ""),
                 "flags": "; ".join(a.get("flags", [])),
@@ -486,6 +498,9 @@ def _rebuild(rec: Recording, status: str | None, summary: dict[str, Any] | None)
         "since_induction_min",
         "epsp_mv",
         "normalized_epsp",
+        "slope_mv_per_ms",
+        "normalized_slope",
+        "ppr",
         "rin_mohm",
         "rest_mv",
         "flags",

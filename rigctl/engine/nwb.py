@@ -7,7 +7,9 @@ The file holds, for each sweep:
 * ``command_NNNNN``: the current command as a ``CurrentClampStimulusSeries`` (pA stored,
   ``conversion`` 1e-12 to amperes),
 * ``stim_ttl_NNNNN``: the TTL line that triggers the stimulus isolator, as a plain
-  ``TimeSeries`` in ``/stimulus`` (0/1 stored, ``conversion`` = the TTL high level in volts).
+  ``TimeSeries`` in ``/stimulus`` (its level in volts stored: 0 or the TTL high level, with
+  ``conversion`` 1 so that readers which accept only SI-prefix conversions, such as neo,
+  load it).
   It is not a ``CurrentClampStimulusSeries``: that type means current injected through the
   patch electrode, while the isolator passes its current through a separate extracellular
   stimulating electrode; the nominal isolator amplitude is in the series description,
@@ -110,7 +112,22 @@ _ANALYSIS_COLUMNS = (
     ("rest_mv", "resting Vm before the test step (mV)"),
     ("rin_mohm", "input resistance from the hyperpolarizing test step (MOhm)"),
     ("normalized_epsp", "EPSP amplitude divided by the mean baseline EPSP amplitude"),
+    ("slope_mv_per_ms", "EPSP initial slope over 20-80 % of the rise (mV/ms)"),
+    ("ppr", "paired-pulse ratio (second EPSP / first) when the probe is paired"),
 )
+#: Columns written only when some sweep has a value (an all-NaN column is an NWB finding).
+_OPTIONAL_COLUMNS = ("slope_mv_per_ms", "ppr")
+
+
+def _analysis_columns(rec: Recording) -> list[tuple[str, str]]:
+    """The analysis columns this recording has values for."""
+    have = {
+        n
+        for s in rec.sweeps
+        for n in _OPTIONAL_COLUMNS
+        if math.isfinite(_float((s.meta.get("analysis") or {}).get(n)))
+    }
+    return [(n, d) for n, d in _ANALYSIS_COLUMNS if n not in _OPTIONAL_COLUMNS or n in have]
 
 
 class NwbExportError(DataFolderError):
@@ -553,6 +570,7 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
 
     # ---- the recordings table, with its extra columns declared before the first row
     recordings = nwbfile.get_intracellular_recordings()
+    columns = _analysis_columns(rec)
     recordings.add_category(
         category=DynamicTable(
             name="sweep",
@@ -586,7 +604,7 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
         category=DynamicTable(
             name="analysis",
             description="online analysis of the sweep (as in analysis.csv)",
-            columns=[VectorData(name=n, description=d, data=[]) for n, d in _ANALYSIS_COLUMNS]
+            columns=[VectorData(name=n, description=d, data=[]) for n, d in columns]
             + [VectorData(name="flags", description="health warnings, '; '-separated", data=[])],
         )
     )
@@ -635,13 +653,14 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
         )
         ttl = TimeSeries(
             name=f"stim_ttl_{i:05d}",
-            data=packed(arrays["stim"].astype(np.uint8)),
+            data=packed(arrays["stim"].astype(np.float32) * np.float32(ttl_high)),
             unit="volts",
-            conversion=ttl_high,
+            conversion=1.0,
             rate=fs,
             starting_time=at,
             description=(
-                f"TTL trigger of the stimulus isolator in sweep {i} (1 = high); each high "
+                f"TTL trigger of the stimulus isolator in sweep {i} ({ttl_high:g} V = high); "
+                "each high "
                 "pulse passes the isolator's current through the extracellular stimulating "
                 f"electrode.{incomplete}"
             ),
@@ -680,7 +699,7 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
                 "stimulation": ttl.name,
             },
             analysis={
-                **{n: _float(measured.get(n)) for n, _ in _ANALYSIS_COLUMNS},
+                **{n: _float(measured.get(n)) for n, _ in columns},
                 "normalized_epsp": _float(row.get("normalized_epsp")),
                 "flags": str(row.get("flags", "")),
             },

@@ -43,6 +43,7 @@ from rigctl.engine.analysis import (
     summarize_recording,
 )
 from rigctl.engine.journal import AsyncWriter, DataFolderError, RecordingWriter, SweepRecord
+from rigctl.engine.measures import probe_measures
 from rigctl.engine.rinwatch import RinStopSettings, RinWatch
 from rigctl.engine.setup import SetupRecord
 from rigctl.engine.signals import Signal
@@ -436,6 +437,8 @@ class ExperimentRunner:
         result = self._acquire(prepared, at_s)
         pa = analyze_probe(result.vm_mv, result.sample_rate_hz, sweep, self.options.analysis)
         analysis: dict[str, Any] = pa.as_dict()
+        extra = probe_measures(result.vm_mv, result.sample_rate_hz, sweep, self.options.analysis)
+        analysis.update({k: v for k, v in extra.as_dict().items() if k != "epsp_mv"})
         t_min = (at_s - t_ind) / 60.0
         if segment == "baseline":
             self._baseline.append(pa)

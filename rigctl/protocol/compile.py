@@ -500,7 +500,11 @@ def compile_probe(probes: ProbeSchedule) -> CompiledSweep:
             exact(step.duration_ms),
             amplitude_pa=step.amplitude_pa,
         ),
-        Event("probe_pulse", exact(pulse.time_ms), exact(pulse.pulse_width_us) / 1000),
+    ]
+    # One pulse, or two for the paired-pulse ratio (each as wide as the first).
+    events += [
+        Event("probe_pulse", exact(t_ms), exact(pulse.pulse_width_us) / 1000)
+        for t_ms in pulse.times_ms
     ]
     return CompiledSweep(kind="probe", duration=exact(probes.sweep_ms), events=_ordered(events))
 

@@ -361,6 +361,20 @@ class ProbePulse(FrozenModel):
 
     time_ms: Number = Field(default=600.0, ge=0, description="Pulse time in the sweep (ms).")
     pulse_width_us: Number = Field(default=100.0, gt=0, le=5000, description="Width (µs).")
+    paired_interval_ms: Number | None = Field(
+        default=None,
+        ge=10,
+        le=1000,
+        description="Optional second pulse this long after the first (ms), for the "
+        "paired-pulse ratio; none by default.",
+    )
+
+    @property
+    def times_ms(self) -> tuple[float, ...]:
+        """Start times of the probe's pulses in the sweep (ms): one, or two when paired."""
+        if self.paired_interval_ms is None:
+            return (self.time_ms,)
+        return (self.time_ms, self.time_ms + self.paired_interval_ms)
 
 
 class TestStep(FrozenModel):
@@ -405,20 +419,17 @@ class ProbeSchedule(FrozenModel):
                 f"the step ends at {step_end:g} ms, not before the end of the "
                 f"{self.sweep_ms:g} ms sweep",
             )
-        if self.probe.time_ms + 50.0 > self.sweep_ms:
+        if self.probe.times_ms[-1] + 50.0 > self.sweep_ms:
             raise refuse(
-                "probe.time_ms",
-                f"a pulse at {self.probe.time_ms:g} ms leaves less than the "
+                "probe.paired_interval_ms" if len(self.probe.times_ms) > 1 else "probe.time_ms",
+                f"a pulse at {self.probe.times_ms[-1]:g} ms leaves less than the "
                 f"50 ms an EPSP needs before the {self.sweep_ms:g} ms sweep ends",
             )
-        if (
-            self.test_step.start_ms < step_end
-            and self.probe.time_ms < step_end
-            and (self.probe.time_ms >= self.test_step.start_ms)
-        ):
+        inside = [t for t in self.probe.times_ms if self.test_step.start_ms <= t < step_end]
+        if inside:
             raise refuse(
                 "probe.time_ms",
-                f"the probe pulse at {self.probe.time_ms:g} ms falls inside the "
+                f"the probe pulse at {inside[0]:g} ms falls inside the "
                 f"test step ({self.test_step.start_ms:g}-{step_end:g} ms); the EPSP must not "
                 "ride on the step",
             )

@@ -97,8 +97,8 @@ def test_round_trip(recording: Path, exported: Path) -> None:
             assert cmd.unit == "amperes"
             np.testing.assert_allclose(cmd.data[:] * cmd.conversion, a["command_pa"] * 1e-12)
             ttl = f.stimulus[f"stim_ttl_{s.index:05d}"]
-            np.testing.assert_array_equal(ttl.data[:], a["stim"])
-            assert ttl.unit == "volts" and ttl.conversion == pytest.approx(5.0)
+            np.testing.assert_array_equal(ttl.data[:], a["stim"] * 5.0)
+            assert ttl.unit == "volts" and ttl.conversion == 1.0
 
         # The recordings table: one row per sweep, in order, with its analysis.
         ir = f.intracellular_recordings
