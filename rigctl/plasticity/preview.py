@@ -32,7 +32,7 @@ from rigctl.plasticity.kinase import (
     window_readout_steps,
 )
 from rigctl.plasticity.params import AXON_DT_MS, KinaseParams
-from rigctl.plasticity.trains import regular_spike_count, regular_train, spike_train
+from rigctl.plasticity.trains import regular_spike_count, regular_train, spike_trains
 
 __all__ = [
     "DIRECTION_THRESHOLD_DWT",
@@ -99,6 +99,8 @@ class Prediction:
         Standard deviation of ``total`` across seeds (0 for regular trains).
     seed_totals
         ``total`` of each seed (one value for regular trains).
+    seed_per_window
+        ``per_window`` of each seed, one row per seed.
     result
         The full :class:`KinaseResult` of the first (or only) train, with its traces.
     hebbian
@@ -128,12 +130,16 @@ class Prediction:
     post_ms: FloatArray
     params: KinaseParams
     options: TrainOptions = field(default_factory=TrainOptions)
-    threshold: float = DIRECTION_THRESHOLD_DWT
+    seed_per_window: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def direction(self) -> Direction:
-        """LTP / LTD / no change, by :data:`DIRECTION_THRESHOLD_DWT`."""
-        return direction_of(self.total, self.threshold)
+        """Sign of the raw total dWt: LTP / LTD / no change by :data:`DIRECTION_THRESHOLD_DWT`.
+
+        This is the dWt comparator, not the headline: the headline's direction is called
+        from the predicted EPSP ratio by :func:`rigctl.plasticity.outlook.call_direction`.
+        """
+        return direction_of(self.total)
 
     @property
     def n_windows(self) -> int:
@@ -174,41 +180,44 @@ def _induction_sweep(source: Source) -> proto.CompiledSweep:
 def _random_trains(
     sweep: proto.CompiledSweep, induction: proto.Induction | None, options: TrainOptions
 ) -> list[tuple[FloatArray, FloatArray]]:
-    """Pre and post trains drawn phase by phase, one pair per seed."""
-    lags = {p.name: p.post.lag_ms for p in induction.phases} if induction else {}
-    onsets = {p.name: p.pre.onset_ms for p in induction.phases} if induction else {}
+    """Pre and post trains drawn phase by phase (all windows at once), one pair per seed."""
+    lags = {p.name: (p.pre.onset_ms, p.post.lag_ms) for p in induction.phases} if induction else {}
+    phases: dict[str, tuple[float, float]] = {}  # name: (pre rate, post rate), in order
+    for span in sweep.phases:
+        phases.setdefault(span.name, (span.pre_rate_hz, span.post_rate_hz))
+    groups = {name: _span_groups(sweep, name) for name in phases}
     out = []
     for s in range(options.n_seeds):
         rng = np.random.default_rng([options.seed, s])
         pre: list[FloatArray] = []
         post: list[FloatArray] = []
-        for span in sweep.phases:
-            start, dur = float(span.start), float(span.stop - span.start)
-            pre.append(
-                spike_train(
-                    options.timing,
-                    start,
-                    dur,
-                    span.pre_rate_hz,
-                    rng=rng,
-                    jitter_ms=options.jitter_ms,
-                    lag_ms=onsets.get(span.name, 0.0),
-                )
-            )
-            if span.post_rate_hz > 0:
-                post.append(
-                    spike_train(
-                        options.timing,
-                        start,
-                        dur,
-                        span.post_rate_hz,
-                        rng=rng,
-                        jitter_ms=options.jitter_ms,
-                        lag_ms=lags.get(span.name, 0.0),
-                    )
-                )
+        for name, (pre_hz, post_hz) in phases.items():
+            pre_lag, post_lag = lags.get(name, (0.0, 0.0))
+            for duration, onsets in groups[name]:
+                pre.append(_draw(options, onsets, duration, pre_hz, pre_lag, rng))
+                if post_hz > 0:
+                    post.append(_draw(options, onsets, duration, post_hz, post_lag, rng))
         out.append((_cat(pre), _cat(post)))
     return out
+
+
+def _draw(
+    options: TrainOptions,
+    onsets: FloatArray,
+    duration: float,
+    rate_hz: float,
+    lag_ms: float,
+    rng: np.random.Generator,
+) -> FloatArray:
+    return spike_trains(
+        options.timing,
+        onsets,
+        duration,
+        rate_hz,
+        rng=rng,
+        jitter_ms=options.jitter_ms,
+        lag_ms=lag_ms,
+    )
 
 
 def _cat(parts: Sequence[FloatArray]) -> FloatArray:
@@ -220,6 +229,8 @@ def predict(
     params: KinaseParams | None = None,
     *,
     trains: TrainOptions | None = None,
+    traces: bool = True,
+    sweep: proto.CompiledSweep | None = None,
 ) -> Prediction:
     """Predict the kinase-rule weight change of an induction protocol.
 
@@ -236,6 +247,10 @@ def predict(
         Cascade constants; Axon v2 defaults if omitted.
     trains : TrainOptions, optional
         Regular (default), jittered or quasi-regular trains averaged over seeds.
+    traces : bool
+        Also keep the cascade's traces of the first train (for plotting).
+    sweep : CompiledSweep, optional
+        The compiled induction of ``source``, if at hand (saves compiling it again).
 
     Returns
     -------
@@ -256,7 +271,7 @@ def predict(
         if isinstance(source, proto.Induction)
         else None
     )
-    sweep = _induction_sweep(source)
+    sweep = _induction_sweep(source if sweep is None else sweep)
     window_ms = float(sweep.window_length or 0)
     starts = sweep.window_starts_ms
     end = sweep.duration_ms
@@ -264,7 +279,7 @@ def predict(
         pairs = [(sweep.pre_pulse_ms, sweep.post_target_ms)]
     else:
         pairs = _random_trains(sweep, induction, options)
-    first = kinase_dwt(*pairs[0], starts, window_ms, p, end_ms=end, return_traces=True)
+    first = kinase_dwt(*pairs[0], starts, window_ms, p, end_ms=end, return_traces=traces)
     results = [first] + [
         kinase_dwt(pre, post, starts, window_ms, p, end_ms=end) for pre, post in pairs[1:]
     ]
@@ -298,17 +313,18 @@ def predict(
         post_ms=np.asarray(pairs[0][1], dtype=np.float64),
         params=p,
         options=options,
+        seed_per_window=np.array([r.per_window for r in results]),
     )
 
 
 # --------------------------------------------------------------------------- rate map
 
 
-def _span_groups(sweep: proto.CompiledSweep, phase: proto.Phase) -> list[tuple[float, FloatArray]]:
-    """Onsets (ms) of the spans of ``phase``, grouped by span duration (ms)."""
+def _span_groups(sweep: proto.CompiledSweep, name: str) -> list[tuple[float, FloatArray]]:
+    """Onsets (ms) of the spans of the phase ``name``, grouped by span duration (ms)."""
     by_duration: dict[float, list[float]] = {}
     for span in sweep.phases:
-        if span.name == phase.name:
+        if span.name == name:
             by_duration.setdefault(float(span.stop - span.start), []).append(float(span.start))
     return [(d, np.asarray(onsets, dtype=np.float64)) for d, onsets in by_duration.items()]
 
@@ -332,7 +348,7 @@ def _rate_map_events(
     sweep: proto.CompiledSweep, phase: proto.Phase, rates: FloatArray, pieces: list[IntArray]
 ) -> npt.NDArray[np.int64]:
     """Append the pre and post streams of ``phase`` at each rate; return their ranges."""
-    groups = _span_groups(sweep, phase)
+    groups = _span_groups(sweep, phase.name)
     ranges = np.empty((rates.size, 4), dtype=np.int64)
     offset = sum(p.size for p in pieces)
     for i, rate in enumerate(rates.tolist()):
