@@ -85,7 +85,9 @@ def _prediction_text(rec: dict[str, object]) -> str:
         if num("dwt_total_sd")
         else ""
     )
-    low, high = rec["predicted_epsp_ratio_interval"]  # type: ignore[misc]
+    interval = rec["predicted_epsp_ratio_interval"]
+    assert isinstance(interval, list)
+    low, high = (float(v) for v in interval)
     parts = rec["predicted_epsp_ratio_sd_parts"]
     assert isinstance(parts, dict)
     lines = [
