@@ -51,9 +51,13 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     _events.set_backend(None)
 
 
-def scale_at_readouts(case_args: tuple[object, ...], end_ms: float | None) -> FloatArray:
+Args = tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, float, KinaseParams]
+
+
+def scale_at_readouts(case_args: Args, end_ms: float | None) -> FloatArray:
     """``p * |CaP| + d * |CaD|`` at each readout, from the loop's traces."""
-    res = kinase_loop(*case_args, end_ms=end_ms, return_traces=True)  # type: ignore[arg-type]
+    pre, post, starts, window_ms, params = case_args
+    res = kinase_loop(pre, post, starts, window_ms, params, end_ms=end_ms, return_traces=True)
     tr = res.traces
     assert tr is not None
     steps = res.readout_steps
@@ -69,14 +73,14 @@ def assert_exact(fast: FloatArray, slow: FloatArray, scale: FloatArray) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_kernel_equals_the_loop_on_random_protocols(case: Case) -> None:
-    args = (case.pre_ms, case.post_ms, case.window_starts_ms, case.window_ms, case.params)
+    args: Args = (case.pre_ms, case.post_ms, case.window_starts_ms, case.window_ms, case.params)
     slow = kinase_loop(*args, end_ms=case.end_ms)
     scale = scale_at_readouts(args, case.end_ms)
     readouts = window_readout_steps(case.window_starts_ms, case.window_ms)
     pre = rasterize_batch([case.pre_ms], slow.n_steps)
     post = rasterize_batch([case.post_ms], slow.n_steps)
     for name in ("numba", "numpy"):
-        _events.set_backend(name)  # type: ignore[arg-type]
+        _events.set_backend("numba" if name == "numba" else "numpy")
         try:
             fast = kinase_dwt(*args, end_ms=case.end_ms)
             batch = kinase_dwt_batch(pre, post, readouts, case.params)
@@ -100,7 +104,7 @@ def test_unsorted_duplicate_and_far_apart_spikes(
     # Spikes in any order, several in one step, before 0 and after the end; windows in
     # any order, repeated; gaps longer than the dense table of powers (2048 steps).
     pre_ms = pre + pre[:3]
-    args = (pre_ms, post, starts, 60.0, KinaseParams())
+    args: Args = (pre_ms, post, starts, 60.0, KinaseParams())
     slow = kinase_loop(*args, end_ms=9000.0)
     fast = kinase_dwt(*args, end_ms=9000.0)
     assert kernel_backend() == "numba"

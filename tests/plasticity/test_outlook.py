@@ -129,8 +129,9 @@ def test_cli_50_50_no_longer_says_ltp(capsys: pytest.CaptureFixture[str]) -> Non
     rec = predict_json(capsys, "theta-50-50.json")
     assert rec["dwt_direction"] == "LTP"  # the raw dWt alone would overstate
     assert rec["direction"] == "no clear change"
-    low, high = rec["predicted_epsp_ratio_interval"]  # type: ignore[misc]
-    assert low < 1.12 < high
+    interval = rec["predicted_epsp_ratio_interval"]
+    assert isinstance(interval, list)
+    assert interval[0] < 1.12 < interval[1]
 
 
 def test_cli_text_leads_with_the_ratio_and_its_interval(
