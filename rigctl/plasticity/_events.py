@@ -323,6 +323,45 @@ def _protocol(
     return per_window, hebb
 
 
+def _checked(
+    pre_ms: FloatArray,
+    post_ms: FloatArray,
+    starts_ms: FloatArray,
+    window_ms: float,
+    end_steps: int,
+    mats: FloatArray,
+    rs: FloatArray,
+    consts: FloatArray,
+) -> tuple[FloatArray, IntArray, float, int]:
+    """:func:`_protocol` with the readouts and checks of ``kinase.kinase_dwt`` done here.
+
+    Returns ``(dwt, readout_steps, hebbian, n_steps)``; ``n_steps = -1`` when an input is
+    invalid (a time not finite, a window starting before 0 or ending before the first
+    step, the end before the last window), for the caller to raise its own error.
+    """
+    bad = (np.zeros(0), np.zeros(0, dtype=np.int64), 0.0, -1)
+    for times in (pre_ms, post_ms, starts_ms):
+        for t in times:
+            if not math.isfinite(t):
+                return bad
+    n = starts_ms.shape[0]
+    readouts = np.empty(n, dtype=np.int64)
+    needed = 0
+    for i in range(n):
+        if starts_ms[i] < 0.0:
+            return bad
+        step = int(np.rint((starts_ms[i] + window_ms) / 1.0)) - 1
+        if step < 0:
+            return bad
+        readouts[i] = step
+        needed = max(needed, step + 1)
+    n_steps = needed if end_steps < 0 else end_steps
+    if n_steps < needed:
+        return bad
+    dwt, hebb = _protocol(pre_ms, post_ms, readouts, n_steps, mats, rs, consts)
+    return dwt, readouts, hebb, n_steps
+
+
 def _rasters(
     pre: npt.NDArray[np.bool_],
     post: npt.NDArray[np.bool_],
@@ -432,6 +471,7 @@ class Compiled:
     """The compiled kernels (numba dispatchers), and how long loading them took."""
 
     protocol: Callable[..., tuple[FloatArray, float]]
+    checked: Callable[..., tuple[FloatArray, IntArray, float, int]]
     rasters: Callable[..., FloatArray]
     rate_map: Callable[..., FloatArray]
     load_s: float
@@ -457,7 +497,8 @@ def _load() -> Compiled:
 
     glb: dict[str, Any] = globals()
     jit: Callable[..., Any] = numba.njit(cache=True, nogil=True)
-    names = ("_rpow", "_run", "_steps_of", "_protocol", "_rasters", "_merge_pairs", "_map")
+    names: tuple[str, ...] = ("_rpow", "_run", "_steps_of", "_protocol", "_checked", "_rasters")
+    names += ("_merge_pairs", "_map")
     # Compile into a private namespace so the Python sources stay usable and testable.
     ns: dict[str, Any] = {}
     for name in names:
@@ -471,6 +512,8 @@ def _load() -> Compiled:
         t = tables(KinaseParams())
         reads = np.array([3, 7], dtype=np.int64)
         ns["_protocol"](np.array([0.0, 2.0]), np.array([1.0]), reads, 9, t.mats, t.rs, t.consts)
+        one_ms = np.array([1.0])
+        ns["_checked"](one_ms, one_ms, one_ms, 5.0, -1, t.mats, t.rs, t.consts)
         one = np.zeros((1, 9), dtype=np.bool_)
         ns["_rasters"](one, one, reads, t.mats, t.rs, t.consts)
         rng = np.zeros((1, 4), dtype=np.int64)
@@ -488,7 +531,9 @@ def _load() -> Compiled:
         )
     finally:
         glb.update(saved)
-    return Compiled(ns["_protocol"], ns["_rasters"], ns["_map"], time.perf_counter() - start)
+    return Compiled(
+        ns["_protocol"], ns["_checked"], ns["_rasters"], ns["_map"], time.perf_counter() - start
+    )
 
 
 def _load_in_background() -> None:

@@ -393,6 +393,48 @@ def _cascade(
     return KinaseTraces(ca_syn_pre, ca_syn_post, ca, cam, cap, cad, params)
 
 
+def _kinase_dwt_compiled(
+    kernels: _events.Compiled,
+    pre_ms: npt.ArrayLike,
+    post_ms: npt.ArrayLike,
+    window_starts_ms: npt.ArrayLike,
+    window_ms: float,
+    params: KinaseParams,
+    end_ms: float | None,
+) -> KinaseResult | None:
+    """:func:`kinase_dwt` through the compiled kernel, which also validates the inputs.
+
+    Returns None when an input is invalid: the caller's own checks then raise the error.
+    """
+    arrays = []
+    for values in (pre_ms, post_ms, window_starts_ms):
+        array = np.asarray(values, dtype=np.float64)
+        if array.ndim != 1:
+            return None
+        arrays.append(_for_kernel(array, np.float64))
+    if not (math.isfinite(window_ms) and window_ms > 0):
+        return None
+    end_steps = -1
+    if end_ms is not None:
+        if not (math.isfinite(end_ms) and end_ms >= 0):
+            return None
+        end_steps = round(end_ms / _DT)
+    t = _events.tables(params)
+    dwt, readouts, hebbian, n_steps = kernels.checked(
+        *arrays, float(window_ms), end_steps, t.mats, t.rs, t.consts
+    )
+    if n_steps < 0:
+        return None
+    return KinaseResult(
+        total=math.fsum(dwt.tolist()),
+        per_window=dwt,
+        readout_steps=readouts,
+        hebbian=hebbian * params.dt_ms,
+        n_steps=n_steps,
+        params=params,
+    )
+
+
 def kinase_dwt(
     pre_ms: npt.ArrayLike,
     post_ms: npt.ArrayLike,
@@ -441,24 +483,15 @@ def kinase_dwt(
     0.2144
     """
     p = _DEFAULT_PARAMS if params is None else params
-    readouts = window_readout_steps(window_starts_ms, window_ms)
-    n_steps = _resolve_n_steps(readouts, end_ms)
     kernels = None if return_traces else _events.compiled()
     if kernels is not None:
-        pre = _for_kernel(_times(pre_ms, "spikes_ms"), np.float64)
-        post = _for_kernel(_times(post_ms, "spikes_ms"), np.float64)
-        t = _events.tables(p)
-        dwt, hebbian = kernels.protocol(
-            pre, post, _for_kernel(readouts, np.int64), n_steps, t.mats, t.rs, t.consts
+        fast = _kinase_dwt_compiled(
+            kernels, pre_ms, post_ms, window_starts_ms, window_ms, p, end_ms
         )
-        return KinaseResult(
-            total=math.fsum(dwt.tolist()),
-            per_window=dwt,
-            readout_steps=readouts,
-            hebbian=hebbian * p.dt_ms,
-            n_steps=n_steps,
-            params=p,
-        )
+        if fast is not None:
+            return fast
+    readouts = window_readout_steps(window_starts_ms, window_ms)
+    n_steps = _resolve_n_steps(readouts, end_ms)
     traces = _cascade(rasterize(pre_ms, n_steps), rasterize(post_ms, n_steps), p)
     per_window = traces.dwt[readouts]
     return KinaseResult(
