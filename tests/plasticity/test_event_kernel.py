@@ -174,3 +174,22 @@ def test_tables_hold_exact_powers() -> None:
     k = _events.N_DENSE + 5  # 2**5
     np.testing.assert_allclose(t.mats[k], np.linalg.matrix_power(a, 32), rtol=1e-13, atol=0)
     assert _events.tables(params) is t
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (([0.0, float("nan")], [1.0], [0.0]), {}, "finite"),
+        (([0.0], [1.0], [-5.0]), {}, "before t = 0"),
+        (([0.0], [1.0], [0.0], 0.2), {}, "ends before the first"),
+        (([0.0], [1.0], [0.0], -1.0), {}, "positive time"),
+        (([0.0], [1.0], [0.0], 50.0), {"end_ms": 20.0}, "before the end of the"),
+        (([0.0], [1.0], [0.0], 50.0), {"end_ms": float("inf")}, "end_ms"),
+        (([[0.0]], [1.0], [0.0]), {}, "1-D"),
+    ],
+)
+def test_bad_input_is_refused_the_same_way(
+    backend: str, args: tuple[object, ...], kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        kinase_dwt(*args, **kwargs)  # type: ignore[arg-type]
