@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rigctl.plasticity import (
+    KinaseResult,
     _events,
     kinase_dwt,
     kinase_dwt_batch,
@@ -161,24 +162,23 @@ def main() -> None:
     # ------------------------------------------------------------------ one protocol
     spikes = protocol_spikes(25.0, 50.0)
 
-    def one() -> object:
+    def one() -> KinaseResult:
         return kinase_dwt(spikes, spikes, STARTS_MS, WINDOW_MS)
 
     fast_one, fast_res = median_time(one, repeats * 50)
     fast_min = MIN_TIMES[id(one)]
     _events.set_backend("numpy")
 
-    def one_numpy() -> object:
+    def one_numpy() -> KinaseResult:
         return kinase_dwt(spikes, spikes, STARTS_MS, WINDOW_MS)
 
     numpy_one, _ = median_time(one_numpy, repeats * 5)
     _events.set_backend(None)
 
-    def loop() -> object:
+    def loop() -> KinaseResult:
         return kinase_loop(spikes, spikes, STARTS_MS, WINDOW_MS)
 
     loop_one, loop_res = median_time(loop, max(5, repeats))
-    assert hasattr(fast_res, "per_window") and hasattr(loop_res, "per_window")
     diff_one = float(np.max(np.abs(fast_res.per_window - loop_res.per_window)))
     print(f"one paper protocol (25 -> 50 Hz), dWt = {fast_res.total:+.4f}")
     print(
