@@ -142,6 +142,11 @@ class Prediction:
         return direction_of(self.total)
 
     @property
+    def chl_direction(self) -> Direction:
+        """Sign of the rate-CHL comparator: LTP above 0, LTD below, no change at 0."""
+        return "LTP" if self.chl > 0 else "LTD" if self.chl < 0 else "no change"
+
+    @property
     def n_windows(self) -> int:
         """Number of theta windows read."""
         return int(self.per_window.shape[0])

@@ -1013,7 +1013,7 @@ class PlasticityPane(QWidget):
             + _grey(f"(|dWt| < {DIRECTION_THRESHOLD_DWT:g}: no change)")
         )
         self._cmp_values[1].setText(f"<b>{p.hebbian:,.0f}</b> Ca units·ms (always ≥ 0)")
-        chl_direction = "LTP" if p.chl > 0 else "LTD" if p.chl < 0 else "no change"
+        chl_direction = p.chl_direction
         chl = _signed(p.chl, 4) if p.chl != 0 else "0"
         self._cmp_values[2].setText(
             f"<b style='color:{DIRECTION_COLORS[chl_direction]};'>{chl}</b> kHz² → {chl_direction}"
