@@ -15,8 +15,9 @@ the minimum is printed beside the median):
    ``rigctl.plasticity.rate_map`` (compiling the protocol and building the trains
    included; target <= 15 ms), the raster batch ``kinase_dwt_batch``, and the loop;
 3. the first preview after import, in fresh processes: ``import rigctl.plasticity`` then
-   ``predict`` of a paper protocol, with numba allowed and with ``RIGCTL_KINASE_BACKEND=numpy``
-   (the compiled kernel loads in the background and must not delay it), and the one-off
+   the pane's first preview (``predict``, EPSP-ratio outlook, rate map), with numba allowed
+   and with ``RIGCTL_KINASE_BACKEND=numpy`` (the compiled kernel loads in the background
+   after first use and must not delay it), and the one-off
    cost of compiling the kernels (empty cache) and of loading them from the disk cache.
 """
 
@@ -79,13 +80,20 @@ def median_time(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
 COLD = """
 import time
 t0 = time.perf_counter()
-from rigctl.plasticity import predict
+import numpy as np
+from rigctl.plasticity import predict, rate_map
+from rigctl.plasticity.calibration import fit_mapping, paper_dataset
+from rigctl.plasticity.outlook import epsp_outlook
 from rigctl.protocol import paper_condition
 exp = paper_condition(25, 50)
+fit = fit_mapping(paper_dataset())
 t1 = time.perf_counter()
-pred = predict(exp)
+pred = predict(exp, fit.params)
+outlook = epsp_outlook(pred, fit, exp)
+rates = np.arange(5.0, 51.0)
+values = rate_map(exp, rates, rates)
 t2 = time.perf_counter()
-print(f"{(t2 - t0) * 1e3:.1f} {(t2 - t1) * 1e3:.1f} {pred.total:.4f}")
+print(f"{(t2 - t0) * 1e3:.1f} {(t2 - t1) * 1e3:.1f} {outlook.ratio:.4f}")
 """
 
 LOAD = """
@@ -106,12 +114,15 @@ def in_fresh_process(code: str, **env: str) -> str:
 
 def cold_start() -> None:
     """First preview after import, and the kernels' compile and load costs."""
-    print("first preview after import (fresh process: import + predict 25 -> 50 Hz)")
+    print(
+        "first preview after import (fresh process: import, fit, then predict + EPSP-ratio "
+        "outlook + 46x46 rate map of 25 -> 50 Hz, as the pane does)"
+    )
     for label, env in (("numba allowed", {}), ("numpy only", {"RIGCTL_KINASE_BACKEND": "numpy"})):
         runs = [in_fresh_process(COLD, **env).split() for _ in range(3)]
         total = statistics.median(float(r[0]) for r in runs)
         first = statistics.median(float(r[1]) for r in runs)
-        print(f"  {label:<14} import + first predict {total:8.1f} ms   predict {first:6.1f} ms")
+        print(f"  {label:<14} import to first preview {total:8.1f} ms   preview {first:6.1f} ms")
     with tempfile.TemporaryDirectory() as cache:
         compiled = in_fresh_process(LOAD, NUMBA_CACHE_DIR=cache)
         cached = in_fresh_process(LOAD, NUMBA_CACHE_DIR=cache)
