@@ -85,6 +85,10 @@ from rigctl.plasticity import predict, rate_map
 from rigctl.plasticity.calibration import fit_mapping, paper_dataset
 from rigctl.plasticity.outlook import epsp_outlook
 from rigctl.protocol import paper_condition
+import os
+if os.environ.get("BENCH_LOADING"):
+    from rigctl.plasticity import set_kernel_loading
+    set_kernel_loading(os.environ["BENCH_LOADING"])
 exp = paper_condition(25, 50)
 fit = fit_mapping(paper_dataset())
 t1 = time.perf_counter()
@@ -118,11 +122,16 @@ def cold_start() -> None:
         "first preview after import (fresh process: import, fit, then predict + EPSP-ratio "
         "outlook + 46x46 rate map of 25 -> 50 Hz, as the pane does)"
     )
-    for label, env in (("numba allowed", {}), ("numpy only", {"RIGCTL_KINASE_BACKEND": "numpy"})):
+    variants = (
+        ("numba, as the GUI (loads when idle)", {"BENCH_LOADING": "idle"}),
+        ("numba, as a script (loads at once)", {"BENCH_LOADING": "eager"}),
+        ("numpy only", {"RIGCTL_KINASE_BACKEND": "numpy"}),
+    )
+    for label, env in variants:
         runs = [in_fresh_process(COLD, **env).split() for _ in range(3)]
         total = statistics.median(float(r[0]) for r in runs)
         first = statistics.median(float(r[1]) for r in runs)
-        print(f"  {label:<14} import to first preview {total:8.1f} ms   preview {first:6.1f} ms")
+        print(f"  {label:<36} import to first preview {total:7.1f} ms   preview {first:6.1f} ms")
     with tempfile.TemporaryDirectory() as cache:
         compiled = in_fresh_process(LOAD, NUMBA_CACHE_DIR=cache)
         cached = in_fresh_process(LOAD, NUMBA_CACHE_DIR=cache)

@@ -24,8 +24,9 @@ predict
     dWt of a :mod:`rigctl.protocol` induction, from its compiled events.
 rate_map
     Total dWt of a protocol over a grid of prediction x outcome rates.
-kernel_backend, warm_up_kernel
-    Which kernel runs (numba-compiled or numpy), and waiting for the compiled one.
+kernel_backend, warm_up_kernel, set_kernel_loading
+    Which kernel runs (numba-compiled or numpy), waiting for the compiled one, and when it
+    loads (at once, or when the application is idle).
 
 The headline (predicted EPSP ratio, its interval and the direction called from it) is in
 :mod:`rigctl.plasticity.outlook`; the fitted mapping in :mod:`rigctl.plasticity.calibration`.
@@ -35,6 +36,7 @@ not import Qt.
 """
 
 from rigctl.plasticity._events import backend as kernel_backend
+from rigctl.plasticity._events import set_loading as set_kernel_loading
 from rigctl.plasticity._events import warm_up as warm_up_kernel
 from rigctl.plasticity.kinase import (
     SPIKE_TIME_TOLERANCE,
@@ -96,6 +98,7 @@ __all__ = [
     "rate_map",
     "regular_spike_count",
     "regular_train",
+    "set_kernel_loading",
     "sigmoid_weight",
     "spike_steps",
     "spike_train",

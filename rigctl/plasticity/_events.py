@@ -41,6 +41,7 @@ __all__ = [
     "compiled",
     "quiet_step",
     "set_backend",
+    "set_loading",
     "tables",
     "warm_up",
 ]
@@ -55,7 +56,9 @@ N_DENSE: Final = 2048
 N_POW2: Final = 63
 _TOL: Final = 1e-9  # the spike-time tolerance of kinase.SPIKE_TIME_TOLERANCE
 _ENV: Final = "RIGCTL_KINASE_BACKEND"
-_LOAD_DELAY_S: Final = 0.05  # let the first (numpy) preview finish before loading numba
+_LOAD_DELAY_S: Final = 0.05  # eager: start loading this long after the first use
+_IDLE_S: Final = 0.25  # idle: start loading once the kernels were unused this long ...
+_IDLE_MAX_S: Final = 5.0  # ... or this long after the first use at the latest
 
 
 # ----------------------------------------------------------------------------- tables
@@ -487,6 +490,8 @@ _compiled: Compiled | None = None
 _loader: threading.Thread | None = None
 _failure: str | None = None
 _forced: Backend | None = None
+_policy: Literal["eager", "idle"] = "eager"
+_last_use = 0.0
 _ENV_CHOICE: Final = _env_backend_at_import()
 
 
@@ -539,6 +544,12 @@ def _load() -> Compiled:
 def _load_in_background() -> None:
     global _compiled, _failure
     time.sleep(_LOAD_DELAY_S)
+    first = time.monotonic()
+    while _policy == "idle" and time.monotonic() - first < _IDLE_MAX_S:
+        quiet = time.monotonic() - _last_use
+        if quiet >= _IDLE_S:
+            break
+        time.sleep(_IDLE_S - quiet)
     try:
         result = _load()
     except Exception as exc:  # numba missing or broken: stay on numpy, say why
@@ -568,10 +579,12 @@ def compiled() -> Compiled | None:
     Compiled or None
         None means: use the numpy path for now.
     """
+    global _last_use
     if _compiled is not None and _forced is None:
         return _compiled
     if (_forced or _ENV_CHOICE) == "numpy":
         return None
+    _last_use = time.monotonic()
     _start_loader()
     return None
 
@@ -593,6 +606,25 @@ def set_backend(name: Backend | None) -> None:
     if name not in ("numpy", "numba", None):
         raise ValueError(f"backend: expected 'numpy', 'numba' or None, got {name!r}")
     _forced = "numpy" if name == "numpy" else None
+
+
+def set_loading(policy: Literal["eager", "idle"]) -> None:
+    """When the compiled kernels load after their first use.
+
+    ``"eager"`` (default): at once, in a background thread (scripts, benchmarks).
+    ``"idle"``: once the kernels have not been used for a quarter second (at most 5 s
+    after the first use), so that loading numba does not compete with an interactive
+    application's first previews (the GUI sets this).
+
+    Parameters
+    ----------
+    policy : {"eager", "idle"}
+        The policy.
+    """
+    global _policy
+    if policy not in ("eager", "idle"):
+        raise ValueError(f"policy: expected 'eager' or 'idle', got {policy!r}")
+    _policy = policy
 
 
 def warm_up(timeout_s: float = 120.0) -> Compiled | None:

@@ -14,12 +14,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QCheckBox, QDialog, QPushButton
+from PyQt6.QtWidgets import QCheckBox, QDialog, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from rigctl.gui.plasticity.pane import RATE_MAP_HZ, PlasticityPane, is_flat
 from rigctl.gui.plasticity.params_dialog import KinaseParamsDialog
-from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
+from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams, _events, warm_up_kernel
 from rigctl.plasticity.outlook import call_direction
 from rigctl.plasticity.preview import TrainOptions, rate_map
 from rigctl.protocol import Experiment, compile_induction, paper_condition
@@ -52,6 +52,8 @@ def with_rates(exp: Experiment, minus_hz: float, plus_hz: float) -> Experiment:
 @pytest.fixture
 def make_pane(qtbot: QtBot) -> Iterator[Callable[..., PlasticityPane]]:
     made: list[PlasticityPane] = []
+
+    warm_up_kernel()  # the compiled kernel: maps are there at once (numpy: see below)
 
     def make(**kwargs: Any) -> PlasticityPane:
         kwargs.setdefault("map_rates_hz", SMALL_RATES)
@@ -316,9 +318,25 @@ def test_map_follows_the_newest_request(pane: PlasticityPane) -> None:
 def test_map_is_computed_on_demand_on_the_gui_thread(
     pane: PlasticityPane, map_calls: list[KinaseParams]
 ) -> None:
+    warm_up_kernel()
     pane.setExperiment(paper_condition(25, 50))
     assert pane.isMapCurrent() and len(map_calls) == 1  # no waiting: it is there at once
     assert not any(t.name == "rigctl-rate-map" for t in threading.enumerate())
+
+
+def test_numpy_map_follows_the_headline(
+    qtbot: QtBot, pane: PlasticityPane, map_calls: list[KinaseParams]
+) -> None:
+    _events.set_backend("numpy")
+    try:
+        pane.setExperiment(paper_condition(25, 50))
+        assert pane.prediction() is not None and not pane.isMapCurrent()
+        status = pane.findChild(QLabel, "mapStatus")
+        assert status is not None and "Computing" in status.text()
+        qtbot.waitUntil(pane.isMapCurrent, timeout=5000)  # the next event-loop turn
+        assert len(map_calls) == 1
+    finally:
+        _events.set_backend(None)
 
 
 def test_headline_direction_comes_from_the_one_rule(pane: PlasticityPane) -> None:
@@ -341,6 +359,7 @@ def test_dragging_the_marker_previews_and_then_applies_the_rates(
     prediction = pane.prediction()
     assert prediction is not None and prediction.total < 0
     assert pane.headlineText().startswith("LTD")
+    assert pane.waitForMap()
     values = pane.rateMap()
     rates = list(SMALL_RATES)
     assert values is not None

@@ -37,7 +37,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -54,7 +54,12 @@ from PyQt6.QtWidgets import (
 from rigctl.gui.design.preview import PHASE_COLORS
 from rigctl.gui.plasticity.params_dialog import KinaseParamsDialog
 from rigctl.gui.plot_style import style_plot
-from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
+from rigctl.plasticity import (
+    ONSET_COMPENSATED_D_SCALE,
+    KinaseParams,
+    kernel_backend,
+    set_kernel_loading,
+)
 from rigctl.plasticity.calibration import (
     ConditionData,
     Dataset,
@@ -366,6 +371,7 @@ class PlasticityPane(QWidget):
         map_rates_hz: Sequence[float] = RATE_MAP_HZ,
     ) -> None:
         super().__init__(parent)
+        set_kernel_loading("idle")  # numba loads when the GUI is idle, not during previews
         rates = np.asarray(map_rates_hz, dtype=np.float64)
         if rates.ndim != 1 or rates.size == 0 or not np.all(np.diff(rates) > 0):
             raise ValueError("map_rates_hz: give increasing, evenly spaced rates (Hz)")
@@ -840,9 +846,10 @@ class PlasticityPane(QWidget):
         return self._map_wanted is not None and self._map_shown == self._map_wanted
 
     def waitForMap(self, timeout_s: float = 10.0) -> bool:
-        """Whether the current rate map is shown (it is computed on demand, synchronously).
+        """Show the current rate map now if it is still pending (for scripts and tests).
 
-        Kept for scripts and tests written for the threaded map; ``timeout_s`` is unused.
+        With the compiled kernel the map is computed at once; with the numpy fallback it
+        follows the headline in the next event-loop turn. ``timeout_s`` is unused.
 
         Returns
         -------
@@ -850,6 +857,7 @@ class PlasticityPane(QWidget):
             Whether the current map is shown.
         """
         del timeout_s
+        self._compute_map()
         return self.isMapCurrent()
 
     def outlook(self) -> EpspOutlook | None:
@@ -1286,6 +1294,19 @@ class PlasticityPane(QWidget):
             return
         key = _map_key(induction, self._params, self._rates.tolist())
         self._map_wanted = key
+        if key not in self._maps and kernel_backend() != "numba":
+            # The numpy fallback takes tens of ms: let the headline paint first.
+            self._map_status.setText("<i>Computing the rate map…</i>")
+            QTimer.singleShot(0, self._compute_map)
+            return
+        self._compute_map()
+
+    def _compute_map(self) -> None:
+        """Compute (unless cached) and show the map wanted, if it is not shown yet."""
+        key, experiment = self._map_wanted, self._experiment
+        if key is None or experiment is None or key == self._map_shown:
+            return
+        induction = experiment.induction
         if key not in self._maps:
             self._map_count += 1
             try:
