@@ -397,6 +397,10 @@ class PlasticityPane(QWidget):
         self._map_shown: str | None = None
         self._map_count = 0
         self._placing = False
+        self._map_timer = QTimer(self)  # dies with the pane, unlike a bare singleShot
+        self._map_timer.setSingleShot(True)
+        self._map_timer.setInterval(0)
+        self._map_timer.timeout.connect(self._compute_map)
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 4, 6, 6)
@@ -1297,7 +1301,7 @@ class PlasticityPane(QWidget):
         if key not in self._maps and kernel_backend() != "numba":
             # The numpy fallback takes tens of ms: let the headline paint first.
             self._map_status.setText("<i>Computing the rate map…</i>")
-            QTimer.singleShot(0, self._compute_map)
+            self._map_timer.start()
             return
         self._compute_map()
 
