@@ -2,7 +2,8 @@
 
 The tolerance is 1e-12 relative to the size of the quantities that are subtracted at the
 readout (``p_scale * CaP + d_scale * CaD``): dWt is a difference of two integrators, so its
-own relative error is only bounded relative to them.
+own relative error is only bounded relative to them. For time constants just above one
+step the loop's own update cancels (``x - x / tau``); the bound grows by that factor.
 """
 
 from __future__ import annotations
@@ -65,8 +66,18 @@ def scale_at_readouts(case_args: Args, end_ms: float | None) -> FloatArray:
     return np.asarray(p.p_scale * np.abs(tr.cap[steps]) + p.d_scale * np.abs(tr.cad[steps]))
 
 
-def assert_exact(fast: FloatArray, slow: FloatArray, scale: FloatArray) -> None:
-    bound = REL * np.maximum(scale, np.abs(slow)) + 1e-300
+def conditioning(params: KinaseParams) -> float:
+    """How much the loop's own rounding is amplified: ``x - x / tau`` cancels when tau ~ 1.
+
+    Each step the loop computes ``x + (0 - x) / tau``, whose relative rounding error grows
+    as ``1 / (tau - 1)`` for a time constant just above one step (tau = 1 is exact: 0).
+    """
+    taus = (params.ca_syn_tau_ms, params.m_tau_ms, params.p_tau_ms, params.d_tau_ms)
+    return 1.0 + max((1.0 / (t - 1.0) for t in taus if t > 1.0), default=0.0)
+
+
+def assert_exact(fast: FloatArray, slow: FloatArray, scale: FloatArray, cond: float = 1.0) -> None:
+    bound = REL * cond * np.maximum(scale, np.abs(slow)) + 1e-300
     assert np.all(np.abs(fast - slow) <= bound), (fast - slow) / np.maximum(scale, 1e-300)
 
 
@@ -86,8 +97,9 @@ def test_kernel_equals_the_loop_on_random_protocols(case: Case) -> None:
             batch = kinase_dwt_batch(pre, post, readouts, case.params)
         finally:
             _events.set_backend(None)
-        assert_exact(fast.per_window, slow.per_window, scale)
-        assert_exact(batch[0], slow.per_window, scale)
+        cond = conditioning(case.params)
+        assert_exact(fast.per_window, slow.per_window, scale, cond)
+        assert_exact(batch[0], slow.per_window, scale, cond)
         assert fast.n_steps == slow.n_steps
         assert abs(fast.hebbian - slow.hebbian) <= REL * 10 * max(1.0, abs(slow.hebbian))
 
