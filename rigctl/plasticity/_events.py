@@ -10,7 +10,8 @@ the per-step loop to rounding error.
 
 Backends
 --------
-The kernels below are plain Python functions written for numba's ``njit``. When numba is
+The kernels (:mod:`rigctl.plasticity._kernels`) are plain Python functions written for
+numba's ``njit``. When numba is
 installed they are compiled in a background thread on first use (cached on disk, so later
 processes load them in a fraction of a second) and used once ready; until then, and when
 numba is missing or ``RIGCTL_KINASE_BACKEND=numpy`` is set, callers use their pure-numpy
@@ -20,7 +21,6 @@ results to rounding. :func:`warm_up` waits for the compiled kernels (benchmarks,
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -32,6 +32,8 @@ from typing import Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 
+from rigctl.plasticity import _kernels
+from rigctl.plasticity._kernels import N_DENSE
 from rigctl.plasticity.params import AXON_DT_MS, KinaseParams
 
 __all__ = [
@@ -51,10 +53,7 @@ IntArray = npt.NDArray[np.int64]
 
 Backend = Literal["numba", "numpy"]
 
-N_DENSE: Final = 2048
-"""Gaps shorter than this many steps use a dense table of powers; longer ones use binary powers."""
 N_POW2: Final = 63
-_TOL: Final = 1e-9  # the spike-time tolerance of kinase.SPIKE_TIME_TOLERANCE
 _ENV: Final = "RIGCTL_KINASE_BACKEND"
 _LOAD_DELAY_S: Final = 0.05  # eager: start loading this long after the first use
 _IDLE_S: Final = 0.25  # idle: start loading once the kernels were unused this long ...
@@ -162,310 +161,6 @@ def _tables(params: KinaseParams) -> Tables:
     return Tables(mats, rs, consts)
 
 
-# ----------------------------------------------------------------------------- kernels
-# Plain Python written for numba: scalars and arrays only, no objects.
-
-
-def _run(
-    steps: IntArray,
-    flags: npt.NDArray[np.uint8],
-    lo: IntArray,
-    hi: IntArray,
-    reads: IntArray,
-    n_steps: int,
-    mats: FloatArray,
-    rs: FloatArray,
-    consts: FloatArray,
-    out: FloatArray,
-) -> float:
-    """Run one protocol; return ``∫ ca dt`` and write the dWt at each readout into ``out``.
-
-    The spikes come as ``K`` sorted streams ``steps[lo[s]:hi[s]]`` with ``flags`` (1 = pre,
-    2 = post, 3 = both); equal steps within and across streams merge into one event.
-    ``reads`` are the sorted, distinct readout steps, all ``< n_steps``.
-    """
-    kick, gain, p_scale, d_scale, r2 = consts[0], consts[1], consts[2], consts[3], consts[4]
-    v1, v2, v3 = consts[6], consts[7], consts[8]
-    n_dense = N_DENSE
-    pos = lo.copy()
-    n_streams = lo.shape[0]
-    z0 = z1 = z2 = z3 = 0.0
-    c_pre = c_post = 0.0
-    hebb = 0.0
-    last = -1
-    k = 0
-    n_reads = reads.shape[0]
-    while True:
-        s = n_steps
-        for i in range(n_streams):
-            if pos[i] < hi[i] and steps[pos[i]] < s:
-                s = steps[pos[i]]
-        if k < n_reads and reads[k] < s:
-            s = reads[k]
-        if s >= n_steps:
-            break
-        flag = 0
-        for i in range(n_streams):
-            while pos[i] < hi[i] and steps[pos[i]] == s:
-                flag |= flags[pos[i]]
-                pos[i] += 1
-        gap = s - last
-        # the quiet steps strictly between the last event and this one
-        rg = rs[gap] if gap < n_dense else _rpow(rs, gap)
-        hebb += z0 * (r2 - rg * rg) / (1.0 - r2)
-        if gap < n_dense:
-            m = mats[gap]
-            y0 = m[0, 0] * z0
-            y1 = m[1, 0] * z0 + m[1, 1] * z1
-            y2 = m[2, 0] * z0 + m[2, 1] * z1 + m[2, 2] * z2
-            y3 = m[3, 0] * z0 + m[3, 1] * z1 + m[3, 2] * z2 + m[3, 3] * z3
-            z0, z1, z2, z3 = y0, y1, y2, y3
-        else:
-            rest, j = gap, 0
-            while rest > 0:
-                if rest & 1:
-                    m = mats[N_DENSE + j]
-                    y0 = m[0, 0] * z0
-                    y1 = m[1, 0] * z0 + m[1, 1] * z1
-                    y2 = m[2, 0] * z0 + m[2, 1] * z1 + m[2, 2] * z2
-                    y3 = m[3, 0] * z0 + m[3, 1] * z1 + m[3, 2] * z2 + m[3, 3] * z3
-                    z0, z1, z2, z3 = y0, y1, y2, y3
-                rest >>= 1
-                j += 1
-        c_pre *= rg
-        c_post *= rg
-        if flag:
-            if flag & 1:
-                c_pre += kick
-            if flag & 2:
-                c_post += kick
-            d = c_pre * c_post - z0
-            z0 += d
-            z1 += v1 * d
-            z2 += v2 * d
-            z3 += v3 * d
-        hebb += z0
-        while k < n_reads and reads[k] == s:
-            out[k] = p_scale * z2 - d_scale * z3
-            k += 1
-        last = s
-    gap = n_steps - last
-    if gap > 1:
-        rg = rs[gap] if gap < n_dense else _rpow(rs, gap)
-        hebb += z0 * (r2 - rg * rg) / (1.0 - r2)
-    return float(hebb * gain)
-
-
-def _rpow(rs: FloatArray, gap: int) -> float:
-    """``r ** gap`` from the binary powers (gaps beyond the dense table)."""
-    out, rest, j = 1.0, gap, 0
-    while rest > 0:
-        if rest & 1:
-            out *= rs[N_DENSE + j]
-        rest >>= 1
-        j += 1
-    return out
-
-
-def _steps_of(times: FloatArray, n_steps: int) -> IntArray:
-    """Sorted distinct steps ``floor(t + 1e-9)`` of the times in ``[0, n_steps)`` steps."""
-    out = np.empty(times.shape[0], dtype=np.int64)
-    n = 0
-    ordered = True
-    for t in times:
-        if t >= 0.0:
-            s = math.floor(t / 1.0 + _TOL)
-            if s < n_steps:
-                if n and s < out[n - 1]:
-                    ordered = False
-                out[n] = s
-                n += 1
-    out = out[:n]
-    if not ordered:
-        out = np.sort(out)
-    keep = 0
-    for i in range(n):
-        if keep == 0 or out[i] != out[keep - 1]:
-            out[keep] = out[i]
-            keep += 1
-    return out[:keep]
-
-
-def _protocol(
-    pre_ms: FloatArray,
-    post_ms: FloatArray,
-    readouts: IntArray,
-    n_steps: int,
-    mats: FloatArray,
-    rs: FloatArray,
-    consts: FloatArray,
-) -> tuple[FloatArray, float]:
-    """One protocol from spike times: dWt at each readout (any order) and ``∫ ca dt``."""
-    n_windows = readouts.shape[0]
-    increasing = True
-    for i in range(1, n_windows):
-        if readouts[i] <= readouts[i - 1]:
-            increasing = False
-            break
-    reads = readouts if increasing else np.unique(readouts)
-    pre = _steps_of(pre_ms, n_steps)
-    post = _steps_of(post_ms, n_steps)
-    steps = np.concatenate((pre, post))
-    flags = np.empty(steps.shape[0], dtype=np.uint8)
-    flags[: pre.shape[0]] = 1
-    flags[pre.shape[0] :] = 2
-    lo = np.array([0, pre.shape[0]], dtype=np.int64)
-    hi = np.array([pre.shape[0], steps.shape[0]], dtype=np.int64)
-    out = np.zeros(reads.shape[0])
-    hebb = _run(steps, flags, lo, hi, reads, n_steps, mats, rs, consts, out)
-    if increasing:
-        return out, hebb
-    per_window = np.empty(n_windows)
-    for i in range(n_windows):
-        per_window[i] = out[np.searchsorted(reads, readouts[i])]
-    return per_window, hebb
-
-
-def _checked(
-    pre_ms: FloatArray,
-    post_ms: FloatArray,
-    starts_ms: FloatArray,
-    window_ms: float,
-    end_steps: int,
-    mats: FloatArray,
-    rs: FloatArray,
-    consts: FloatArray,
-) -> tuple[FloatArray, IntArray, float, int]:
-    """:func:`_protocol` with the readouts and checks of ``kinase.kinase_dwt`` done here.
-
-    Returns ``(dwt, readout_steps, hebbian, n_steps)``; ``n_steps = -1`` when an input is
-    invalid (a time not finite, a window starting before 0 or ending before the first
-    step, the end before the last window), for the caller to raise its own error.
-    """
-    bad = (np.zeros(0), np.zeros(0, dtype=np.int64), 0.0, -1)
-    for times in (pre_ms, post_ms, starts_ms):
-        for t in times:
-            if not math.isfinite(t):
-                return bad
-    n = starts_ms.shape[0]
-    readouts = np.empty(n, dtype=np.int64)
-    needed = 0
-    for i in range(n):
-        if starts_ms[i] < 0.0:
-            return bad
-        step = int(np.rint((starts_ms[i] + window_ms) / 1.0)) - 1
-        if step < 0:
-            return bad
-        readouts[i] = step
-        needed = max(needed, step + 1)
-    n_steps = needed if end_steps < 0 else end_steps
-    if n_steps < needed:
-        return bad
-    dwt, hebb = _protocol(pre_ms, post_ms, readouts, n_steps, mats, rs, consts)
-    return dwt, readouts, hebb, n_steps
-
-
-def _rasters(
-    pre: npt.NDArray[np.bool_],
-    post: npt.NDArray[np.bool_],
-    reads: IntArray,
-    mats: FloatArray,
-    rs: FloatArray,
-    consts: FloatArray,
-) -> FloatArray:
-    """Many protocols from spike rasters (one per row): dWt at each readout (>= 1 of them)."""
-    n_rows = pre.shape[0]
-    length = reads[reads.shape[0] - 1] + 1  # later steps cannot change any readout
-    out = np.zeros((n_rows, reads.shape[0]))
-    steps = np.empty(length, dtype=np.int64)
-    flags = np.empty(length, dtype=np.uint8)
-    lo = np.zeros(1, dtype=np.int64)
-    hi = np.zeros(1, dtype=np.int64)
-    for row in range(n_rows):
-        n = 0
-        for s in range(length):
-            f = (1 if pre[row, s] else 0) | (2 if post[row, s] else 0)
-            if f:
-                steps[n] = s
-                flags[n] = f
-                n += 1
-        hi[0] = n
-        _run(steps, flags, lo, hi, reads, length, mats, rs, consts, out[row])
-    return out
-
-
-def _merge_pairs(
-    steps: IntArray, flags: npt.NDArray[np.uint8], ranges: IntArray
-) -> tuple[IntArray, npt.NDArray[np.uint8], IntArray]:
-    """Merge each row's pre and post stream (``ranges`` rows) into one flagged stream."""
-    n = ranges.shape[0]
-    total = 0
-    for i in range(n):
-        total += ranges[i, 1] - ranges[i, 0] + ranges[i, 3] - ranges[i, 2]
-    out_steps = np.empty(total, dtype=np.int64)
-    out_flags = np.empty(total, dtype=np.uint8)
-    bounds = np.empty((n, 2), dtype=np.int64)
-    m = 0
-    for i in range(n):
-        bounds[i, 0] = m
-        a, a_end, b, b_end = ranges[i, 0], ranges[i, 1], ranges[i, 2], ranges[i, 3]
-        while a < a_end or b < b_end:
-            if b >= b_end or (a < a_end and steps[a] < steps[b]):
-                s, f = steps[a], flags[a]
-                a += 1
-            elif a >= a_end or steps[b] < steps[a]:
-                s, f = steps[b], flags[b]
-                b += 1
-            else:
-                s, f = steps[a], flags[a] | flags[b]
-                a += 1
-                b += 1
-            if m > bounds[i, 0] and out_steps[m - 1] == s:
-                out_flags[m - 1] |= f
-            else:
-                out_steps[m] = s
-                out_flags[m] = f
-                m += 1
-        bounds[i, 1] = m
-    return out_steps[:m], out_flags[:m], bounds
-
-
-def _map(
-    steps: IntArray,
-    flags: npt.NDArray[np.uint8],
-    minus: IntArray,
-    plus: IntArray,
-    fixed: IntArray,
-    reads: IntArray,
-    n_steps: int,
-    mats: FloatArray,
-    rs: FloatArray,
-    consts: FloatArray,
-) -> FloatArray:
-    """Rate map: row ``(i, j)`` merges the streams of ``minus[i]``, ``plus[j]`` and ``fixed``.
-
-    ``minus`` and ``plus`` are ``(n, 4)`` ranges ``(pre_lo, pre_hi, post_lo, post_hi)`` into
-    ``steps`` / ``flags`` (each stream sorted); ``fixed`` is one such range. Returns
-    ``(n_minus, n_plus, n_reads)``.
-    """
-    n_m, n_p = minus.shape[0], plus.shape[0]
-    both = np.empty((n_m + n_p + 1, 4), dtype=np.int64)
-    both[:n_m] = minus
-    both[n_m : n_m + n_p] = plus
-    both[n_m + n_p] = fixed
-    merged, merged_flags, bounds = _merge_pairs(steps, flags, both)
-    out = np.zeros((n_m, n_p, reads.shape[0]))
-    lo = np.empty(3, dtype=np.int64)
-    hi = np.empty(3, dtype=np.int64)
-    lo[2], hi[2] = bounds[n_m + n_p, 0], bounds[n_m + n_p, 1]
-    for i in range(n_m):
-        lo[0], hi[0] = bounds[i, 0], bounds[i, 1]
-        for j in range(n_p):
-            lo[1], hi[1] = bounds[n_m + j, 0], bounds[n_m + j, 1]
-            _run(merged, merged_flags, lo, hi, reads, n_steps, mats, rs, consts, out[i, j])
-    return out
-
-
 # ----------------------------------------------------------------------------- backend
 
 
@@ -495,22 +190,27 @@ _last_use = 0.0
 _ENV_CHOICE: Final = _env_backend_at_import()
 
 
+_INLINE: Final = frozenset({"_apply", "_advance", "_next_event", "_quiet_sum"})
+"""Small helpers of the kernel loop, inlined by numba (as in one hand-written loop)."""
+
+
 def _load() -> Compiled:
     """Import numba, compile (or load from the disk cache) and exercise every kernel."""
     start = time.perf_counter()
     import numba
 
-    glb: dict[str, Any] = globals()
+    glb: dict[str, Any] = vars(_kernels)
     jit: Callable[..., Any] = numba.njit(cache=True, nogil=True)
-    names: tuple[str, ...] = ("_rpow", "_run", "_steps_of", "_protocol", "_checked", "_rasters")
-    names += ("_merge_pairs", "_map")
+    names: tuple[str, ...] = ("_apply", "_advance", "_next_event", "_quiet_sum", "_rpow")
+    names += ("_run", "_steps_of", "_protocol", "_checked", "_rasters", "_merge_pairs", "_map")
     # Compile into a private namespace so the Python sources stay usable and testable.
     ns: dict[str, Any] = {}
+    inline: Callable[..., Any] = numba.njit(cache=True, nogil=True, inline="always")
     for name in names:
         fn = glb[name]
-        ns[name] = jit(fn)
+        ns[name] = (inline if name in _INLINE else jit)(fn)
     # The kernels call each other through module globals: point those at the dispatchers
-    # only inside numba's view (the functions' __globals__ is this module), then compile.
+    # while compiling (the functions' __globals__ is the _kernels module), then restore.
     saved = {name: glb[name] for name in names}
     try:
         glb.update(ns)
