@@ -37,6 +37,7 @@ from rigctl.plasticity._kernels import N_DENSE
 from rigctl.plasticity.params import AXON_DT_MS, KinaseParams
 
 __all__ = [
+    "N_DENSE",
     "Backend",
     "Tables",
     "backend",
