@@ -17,7 +17,12 @@ change of the induction):
 4. (1) with random trains (jittered, 20 seeds), which may be slower but should stay well
    under 100 ms;
 5. the rate map (46 x 46 rates, 5-50 Hz): one computation through ``rate_map`` as the
-   pane's worker runs it, and the pane's request-to-shown time.
+   pane runs it (on the GUI thread), and the pane's request-to-shown time;
+6. dragging the map's marker: each step previews new rates (prediction, EPSP-ratio
+   headline with its interval, marker; the map itself is cached), until painted.
+
+The compiled kernel is loaded first (``warm_up_kernel``); ``--numpy`` measures the
+fallback instead.
 
 Prints median and 95th percentile (ms) of each.
 """
@@ -36,7 +41,7 @@ import numpy as np
 from PyQt6.QtWidgets import QApplication
 
 from rigctl.gui.plasticity.pane import RATE_MAP_HZ, PlasticityPane
-from rigctl.plasticity import KinaseParams
+from rigctl.plasticity import KinaseParams, _events, warm_up_kernel
 from rigctl.plasticity.preview import TrainOptions, rate_map
 from rigctl.protocol import CompiledSweep, Experiment, compile_induction, paper_condition
 
@@ -73,7 +78,13 @@ def report(label: str, result: tuple[float, float], target_ms: float | None = No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=80, help="timed edits per measurement")
+    parser.add_argument("--numpy", action="store_true", help="measure the numpy fallback")
     args = parser.parse_args()
+    if args.numpy:
+        _events.set_backend("numpy")
+    else:
+        warm_up_kernel()
+    print(f"kernel backend: {_events.backend()}")
     app = QApplication.instance() or QApplication([])
 
     experiments: list[Experiment] = [paper_condition(m, p) for m, p in CONDITIONS]
@@ -124,7 +135,7 @@ def main() -> None:
         t0 = time.perf_counter()
         rate_map(experiments[0], rates, rates, params)
         times.append(time.perf_counter() - t0)
-    report(f"rate_map {rates.size}x{rates.size} (worker thread)", percentiles(times))
+    report(f"rate_map {rates.size}x{rates.size} (GUI thread)", percentiles(times))
 
     # Rate map through the pane: request (a parameter change) to the map on screen.
     times = []
@@ -139,6 +150,22 @@ def main() -> None:
     report("setParams -> rate map shown (pane, incl. headline)", percentiles(times))
     computed = pane.mapComputations() - before
     print(f"{'map computations for those parameter changes':<58} {computed:7d}")
+
+    # Dragging the marker across the map: each step is a new protocol (new rates).
+    pane.setParams(KinaseParams())
+    path = [(25.0 + (k % 20), 50.0 - (k % 30)) for k in range(args.repeats)]
+
+    def drag(i: int) -> None:
+        x, y = path[i % len(path)]
+        pane.dragMarkerTo(x, y, finished=False)
+        app.processEvents()
+
+    def drag_model(i: int) -> None:
+        x, y = path[(i + 7) % len(path)]
+        pane.dragMarkerTo(x, y, finished=False)
+
+    report("drag the marker: preview + headline (no paint)", measure(drag_model, args.repeats))
+    report("drag the marker: preview + headline + paint", measure(drag, args.repeats))
 
     # An edit the map does not depend on must not recompute it.
     before = pane.mapComputations()

@@ -25,27 +25,37 @@ def prediction_record(
     ``fit`` is the EPSP-ratio mapping fitted to ``dataset`` with the same parameters.
     """
     from rigctl.plasticity.calibration import match_paper_condition
+    from rigctl.plasticity.outlook import INTERVAL_Z, epsp_outlook
     from rigctl.plasticity.preview import DIRECTION_THRESHOLD_DWT, TrainOptions, predict
 
     params = fit.params
     trains = TrainOptions(timing=args.trains, n_seeds=args.seeds)
-    pred = predict(exp, params, trains=trains)
+    pred = predict(exp, params, trains=trains, traces=False)
+    outlook = epsp_outlook(pred, fit, exp)
     match = match_paper_condition(exp)
     measured = dataset.find(*match) if match else None
     return {
         "file": name,
         "name": exp.metadata.name,
+        "predicted_epsp_ratio": outlook.ratio,
+        "predicted_epsp_ratio_interval": [outlook.low, outlook.high],
+        "predicted_epsp_ratio_sd": outlook.sd,
+        "predicted_epsp_ratio_sd_parts": {"fit": outlook.sd_fit, "timing": outlook.sd_timing},
+        "predicted_epsp_ratio_interval_sd": INTERVAL_Z,
+        "direction": outlook.direction,
+        "direction_rule": outlook.rule,
+        "no_change_band": outlook.band,
+        "mapping_value_se": fit.value_se,
         "dwt_total": pred.total,
         "dwt_total_sd": pred.total_sd,
         "dwt_first_window": pred.first_window,
         "dwt_per_window": pred.per_window.tolist(),
-        "direction": pred.direction,
+        "dwt_direction": pred.direction,
         "direction_threshold_dwt": DIRECTION_THRESHOLD_DWT,
         "hebbian_ca_integral": pred.hebbian,
         "rate_chl_target": pred.chl,
         "weight_ratio_uncalibrated": pred.weight_ratio,
         "weight_lrate": params.lrate,
-        "predicted_epsp_ratio": fit.ratio(pred.per_window),
         "predicted_epsp_ratio_basis": fit.basis,
         "trains": args.trains,
         "seeds": args.seeds if args.trains != "regular" else 1,
@@ -75,18 +85,27 @@ def _prediction_text(rec: dict[str, object]) -> str:
         if num("dwt_total_sd")
         else ""
     )
+    interval = rec["predicted_epsp_ratio_interval"]
+    assert isinstance(interval, list)
+    low, high = (float(v) for v in interval)
+    parts = rec["predicted_epsp_ratio_sd_parts"]
+    assert isinstance(parts, dict)
     lines = [
         f"{rec['file']}: {rec['name']}",
+        f"  predicted EPSP ratio         {num('predicted_epsp_ratio'):.3f}  "
+        f"[{low:.3f}, {high:.3f}] (± 1 SD: fit {parts['fit']:.3f}, spike timing "
+        f"{parts['timing']:.3f})",
+        f"  direction                    {rec['direction']}",
+        f"    rule: {rec['direction_rule']}",
+        f"    mapping: {rec['predicted_epsp_ratio_basis']}",
         f"  kinase dWt, total            {num('dwt_total'):+.4f}{sd}",
         f"  kinase dWt, first window     {num('dwt_first_window'):+.4f}",
-        f"  direction                    {rec['direction']} "
+        f"  dWt sign (raw, uncalibrated) {rec['dwt_direction']} "
         f"(no change when |dWt| < {num('direction_threshold_dwt'):g})",
         f"  Hebbian coincidence ∫ca dt   {num('hebbian_ca_integral'):.2f}  (cannot tell order)",
         f"  rate CHL target              {num('rate_chl_target'):+.5f}",
         f"  weight ratio (uncalibrated)  {num('weight_ratio_uncalibrated'):.4f}  "
         f"(Axon mapping, lrate {num('weight_lrate'):g})",
-        f"  predicted EPSP ratio         {num('predicted_epsp_ratio'):.3f}  "
-        f"({rec['predicted_epsp_ratio_basis']})",
     ]
     measured = rec["measured"]
     if isinstance(measured, dict):

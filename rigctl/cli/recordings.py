@@ -225,6 +225,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
             calibrate=not args.no_calibrate,
             write_nwb=args.nwb,
             progress=progress,
+            holdout=args.holdout,
             **kwargs,  # type: ignore[arg-type]
         )
         paths = write_summary(summary, args.out)
@@ -309,4 +310,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--variability", type=float, default=0.15, help="cell-to-cell CV")
     p.add_argument("--no-calibrate", action="store_true", help="use the protocols' currents")
     p.add_argument("--nwb", action="store_true", help="also export every recording to NWB")
+    p.add_argument(
+        "--holdout",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fit each paper condition's expression scale without that condition "
+        "(out of sample; default on)",
+    )
     p.set_defaults(func=_cmd_study)

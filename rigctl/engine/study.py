@@ -7,15 +7,25 @@ follow-up) as fast as the simulation goes, and is written to
 ``out_dir/<condition>/cell-NN/`` like any recording. The recordings are then summarized
 (:func:`rigctl.engine.group.summarize_recordings`) and the report and figure written to
 ``out_dir/summary.txt``, ``summary.json`` and ``summary.png``.
+
+Out of sample
+-------------
+The simulated synapse's expression scale (``sim.expression_lrate`` of the rig file) is
+fitted to the paper's measured outcomes. With ``holdout`` (the default), each of the
+paper's conditions runs with the scale fitted to the *other* conditions only, so the
+comparison of the simulated outcome with the paper's is out of sample; the report states
+which scale each condition used and what it was fitted to.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,11 +36,31 @@ from rigctl.engine.journal import Recording, load_recording
 from rigctl.engine.runner import RunOptions, RunState
 from rigctl.engine.session import RigOptions, opened
 from rigctl.hardware import RigDefinition, RigFileError, load_rig
+from rigctl.plasticity.calibration import (
+    ConditionData,
+    Dataset,
+    fit_mapping,
+    match_paper_condition,
+    paper_dataset,
+)
 
-__all__ = ["PAPER_STUDY", "StudyError", "StudyProgress", "run_study", "write_summary"]
+__all__ = [
+    "PAPER_STUDY",
+    "ConditionScale",
+    "ExpressionBasis",
+    "StudyError",
+    "StudyProgress",
+    "StudySummary",
+    "expression_basis",
+    "run_study",
+    "write_summary",
+]
 
 PAPER_STUDY: tuple[str, ...] = tuple(proto.PAPER_CONDITIONS)
 """The paper's four conditions, as labels ("25-25", "25-50", "50-25", "50-50")."""
+
+
+_GROUP_FIELDS = ("cells", "conditions", "comparisons", "window_min", "excluded", "alpha")
 
 
 class StudyError(Exception):
@@ -92,6 +122,193 @@ def _sim_definition(rig_path: str | os.PathLike[str] | None, variability: float)
         ) from None
 
 
+@dataclass(frozen=True)
+class ConditionScale:
+    """The expression scale one condition ran with, and what it was fitted to.
+
+    Attributes
+    ----------
+    condition
+        The condition's label.
+    lrate
+        The learning rate of the dWt -> weight mapping used for its cells.
+    fitted_on
+        Labels of the paper's conditions it was fitted to; empty when it is the rig file's
+        value.
+    paper
+        The paper's measurement of this condition, if it is one of the paper's.
+    """
+
+    condition: str
+    lrate: float
+    fitted_on: tuple[str, ...]
+    paper: ConditionData | None
+
+
+@dataclass(frozen=True)
+class ExpressionBasis:
+    """What the simulated synapse's expression scale was, per condition, and its basis."""
+
+    holdout: bool
+    dataset: str
+    rig_lrate: float
+    variability: float
+    scales: tuple[ConditionScale, ...]
+
+    def rows(self, summary: GroupSummary) -> list[dict[str, Any]]:
+        """Per condition: scale, basis, simulated and paper mean ± SEM, within the SEM."""
+        out = []
+        for sc in self.scales:
+            try:
+                sim = summary.condition(sc.condition)
+            except KeyError:
+                continue
+            row: dict[str, Any] = {
+                "condition": sc.condition,
+                "lrate": sc.lrate,
+                "fitted_on": list(sc.fitted_on) if sc.fitted_on else "rig file",
+                "out_of_sample": bool(sc.fitted_on) and sc.condition not in sc.fitted_on,
+                "simulated_mean": _finite(sim.mean),
+                "simulated_sem": _finite(sim.sem),
+                "n": sim.n,
+                "paper_mean": sc.paper.mean if sc.paper else None,
+                "paper_sem": sc.paper.sem if sc.paper else None,
+                "paper_n": sc.paper.n if sc.paper else None,
+                "within_paper_sem": (
+                    abs(sim.mean - sc.paper.mean) <= sc.paper.sem
+                    if sc.paper and math.isfinite(sim.mean)
+                    else None
+                ),
+            }
+            out.append(row)
+        return out
+
+    def text(self, summary: GroupSummary) -> str:
+        """The report section: what was fitted to what, then simulated versus paper."""
+        if self.holdout:
+            how = (
+                "hold-out: each of the paper's conditions ran with the scale fitted to the "
+                "paper's OTHER conditions only (out of sample); other conditions used the rig "
+                "file's value."
+            )
+        else:
+            how = (
+                "no hold-out: every condition ran with the rig file's value, which was fitted "
+                "to all of the paper's conditions, so the comparison below is IN sample."
+            )
+        lines = [
+            "Expression scale of the simulated synapse (learning rate of Axon's dWt -> weight "
+            "mapping)",
+            f"  fitted to: {self.dataset}, mean normalized EPSP at 30-35 min per condition "
+            "(SEM-weighted least squares, Axon v2 kinase defaults, regular trains)",
+            f"  {how}",
+            f"  rig file value: {self.rig_lrate:.5g}; per-cell plasticity lognormal with mean "
+            f"1 (mean-corrected), cell-to-cell variability {self.variability:g}",
+            "",
+            f"  {'condition':<10}{'scale':>9}  {'fitted to':<20}{'simulated':>16}"
+            f"{'paper':>16}  within paper SEM",
+        ]
+        for row in self.rows(summary):
+            fitted = row["fitted_on"]
+            fitted_text = ", ".join(fitted) if isinstance(fitted, list) else fitted
+            sim = f"{_fmt(row['simulated_mean'])} ± {_fmt(row['simulated_sem'])}"
+            paper = (
+                f"{row['paper_mean']:.2f} ± {row['paper_sem']:.2f}"
+                if row["paper_mean"] is not None
+                else "—"
+            )
+            within = {True: "yes", False: "no", None: "—"}[row["within_paper_sem"]]
+            lines.append(
+                f"  {condition_label(row['condition']):<10}{row['lrate']:>9.5f}  "
+                f"{fitted_text:<20}{sim:>16}{paper:>16}  {within}"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _fmt(x: float | None) -> str:
+    return "nan" if x is None else f"{x:.2f}"
+
+
+@dataclass(frozen=True)
+class StudySummary(GroupSummary):
+    """A :class:`GroupSummary` that also says which expression scale each condition used."""
+
+    expression: ExpressionBasis | None = None
+
+    def report(self) -> str:
+        """The group report, then the expression-scale basis and the paper comparison."""
+        text = super().report()
+        if self.expression is None:
+            return text
+        return text + "\n" + self.expression.text(self)
+
+    def as_dict(self, *, bin_min: float = 1.0) -> dict[str, Any]:
+        """As :meth:`GroupSummary.as_dict`, with ``"expression_scale"``."""
+        data = super().as_dict(bin_min=bin_min)
+        if self.expression is not None:
+            e = self.expression
+            data["expression_scale"] = {
+                "holdout": e.holdout,
+                "dataset": e.dataset,
+                "rig_lrate": e.rig_lrate,
+                "variability": e.variability,
+                "conditions": e.rows(self),
+            }
+        return data
+
+
+def expression_basis(
+    experiments: Sequence[tuple[str, proto.Experiment]],
+    rig_lrate: float,
+    *,
+    holdout: bool,
+    variability: float,
+    dataset: Dataset | None = None,
+) -> ExpressionBasis:
+    """The expression scale of each condition: fitted without it (hold-out) or the rig's.
+
+    Parameters
+    ----------
+    experiments
+        ``(label, experiment)`` of each condition.
+    rig_lrate
+        The rig file's ``sim.expression_lrate``.
+    holdout
+        Fit each of the paper's conditions' scale to the other conditions only.
+    variability
+        Cell-to-cell variability of the study (for the report).
+    dataset
+        The measurements (default: the paper's).
+
+    Returns
+    -------
+    ExpressionBasis
+        Per condition, the scale and what it was fitted to.
+    """
+    data = paper_dataset() if dataset is None else dataset
+    scales = []
+    for label, exp in experiments:
+        match = match_paper_condition(exp)
+        paper = data.find(*match) if match else None
+        if holdout and paper is not None:
+            others = tuple(c for c in data.conditions if c is not paper)
+            fit = fit_mapping(data.model_copy(update={"conditions": others}))
+            scales.append(ConditionScale(label, fit.value, tuple(c.key for c in others), paper))
+        else:
+            scales.append(ConditionScale(label, rig_lrate, (), paper))
+    return ExpressionBasis(holdout, data.name, rig_lrate, variability, tuple(scales))
+
+
+def _with_lrate(definition: RigDefinition, lrate: float) -> RigDefinition:
+    data = definition.model_dump()
+    data["sim"] = {**data["sim"], "expression_lrate": lrate}
+    return RigDefinition.model_validate(data)
+
+
 def run_study(
     rig_path: str | os.PathLike[str] | None,
     out_dir: str | os.PathLike[str],
@@ -106,7 +323,8 @@ def run_study(
     window_min: tuple[float, float] = (30.0, 35.0),
     write_nwb: bool = False,
     progress: Callable[[StudyProgress], None] | None = None,
-) -> GroupSummary:
+    holdout: bool = True,
+) -> StudySummary:
     """Run ``cells_per_condition`` simulated cells per condition and summarize them.
 
     Parameters
@@ -141,11 +359,16 @@ def run_study(
         Also export each cell's ``recording.nwb`` (about 2 s per cell).
     progress
         Called after each cell, and when the summary is written.
+    holdout
+        Run each of the paper's conditions with the expression scale fitted to the other
+        conditions only (out of sample); otherwise with the rig file's value (fitted to all
+        four, in sample).
 
     Returns
     -------
-    GroupSummary
-        The summary of the study's cells (report, tests, figure data).
+    StudySummary
+        The summary of the study's cells (report, tests, figure data), with the expression
+        scale each condition used and its basis.
 
     Raises
     ------
@@ -176,10 +399,14 @@ def run_study(
     except OSError as exc:
         raise StudyError(f"{root}: cannot create the study folder ({exc.strerror})") from None
 
+    basis = expression_basis(
+        experiments, definition.sim.expression_lrate, holdout=holdout, variability=variability
+    )
     total = len(experiments) * cells_per_condition
     done = 0
     recordings: list[Recording] = []
     for i, (label, exp) in enumerate(experiments):
+        condition_rig = _with_lrate(definition, basis.scales[i].lrate)
         if probes is not None:
             exp = exp.replace(probes=probes)
         for k in range(1, cells_per_condition + 1):
@@ -198,7 +425,7 @@ def run_study(
                 },
             )
             cell = RigOptions(paced=not fast, seed=cell_seed)
-            with opened(definition, cell, rig_text=rig_text) as session:
+            with opened(condition_rig, cell, rig_text=rig_text) as session:
                 result = session.runner(exp, folder, options).run()
             if result.state != RunState.DONE:
                 raise StudyError(
@@ -213,7 +440,8 @@ def run_study(
                         done, total, label, k, folder, f"{condition_label(label)} cell {k}"
                     )
                 )
-    summary = summarize_recordings(recordings, window_min=window_min)
+    group = summarize_recordings(recordings, window_min=window_min)
+    summary = StudySummary(**{f: getattr(group, f) for f in _GROUP_FIELDS}, expression=basis)
     write_summary(summary, root)
     if progress is not None:
         progress(StudyProgress(total, total, "", 0, root, "summary written"))

@@ -208,6 +208,10 @@ class MainWindow(QMainWindow):
         self._editor.valueChanged.connect(self._on_value_changed)
         self._editor.problemsChanged.connect(self._on_problems)
         self._picker.conditionPicked.connect(self.loadPaperCondition)
+        # Rates dragged on the plasticity rate map come back as one undoable edit.
+        self._plasticity.ratesPicked.connect(
+            lambda exp: self.applyExperiment(exp, "Set rates from the rate map")
+        )
         self._show(self._shown)
         self._update_title()
         self.resize(1800, 1050)

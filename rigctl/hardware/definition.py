@@ -217,6 +217,18 @@ class SimCellSettings(_Model):
     expression_tau_s: Number = Field(
         default=30.0, ge=0, le=3600, description="Time constant of plasticity expression (s)."
     )
+    expression_lrate: float = Field(
+        default=0.03378,
+        gt=0,
+        le=1,
+        description=(
+            "Expression scale: learning rate of Axon's dWt -> weight mapping for the "
+            "simulated synapse. Basis of the default: fitted (SEM-weighted least squares, "
+            "rigctl.plasticity.calibration.fit_mapping, Axon v2 kinase defaults) to the mean "
+            "normalized EPSP at 30-35 min of all four conditions of Jang et al. 2026 "
+            "(25-25, 25-50, 50-25, 50-50 Hz): 0.03378 ± 0.0092 (SE)."
+        ),
+    )
 
 
 class RigDefinition(_Model):

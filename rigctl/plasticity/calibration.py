@@ -157,6 +157,11 @@ class MappingFit:
         Per-condition labels, predicted ratios, measured means and SEMs.
     dataset
         Name of the dataset fitted.
+    params
+        The cascade constants the conditions were predicted with.
+    value_se
+        Standard error of ``value``: the inverse Fisher information of the SEM-weighted
+        fit, scaled by the reduced chi-squared when that exceeds 1.
     """
 
     method: Literal["lrate", "linear"]
@@ -169,18 +174,24 @@ class MappingFit:
     sem: tuple[float, ...]
     dataset: str
     params: KinaseParams
+    value_se: float = math.nan
 
-    def ratio(self, per_window: np.ndarray | list[float]) -> float:
-        """Predicted EPSP ratio for per-window dWt values, with this mapping."""
+    def ratio(self, per_window: np.ndarray | list[float], value: float | None = None) -> float:
+        """Predicted EPSP ratio for per-window dWt values, with this mapping.
+
+        ``value`` replaces the fitted learning rate or scale (e.g. to propagate its error).
+        """
         pw = np.asarray(per_window, dtype=np.float64)
+        v = self.value if value is None else value
         if self.method == "lrate":
-            return weight_from_dwt(pw, self.value)
-        return 1.0 + self.value * float(pw.sum())
+            return weight_from_dwt(pw, v)
+        return 1.0 + v * float(pw.sum())
 
     @property
     def basis(self) -> str:
         """One line saying what the predicted ratio rests on."""
-        what = f"lrate {self.value:.4g}" if self.method == "lrate" else f"scale {self.value:.4g}"
+        name = "lrate" if self.method == "lrate" else "scale"
+        what = f"{name} {self.value:.4g} ± {self.value_se:.2g} (SE)"
         return (
             f"{self.method} mapping fitted to {self.dataset} ({what}, "
             f"chi2 {self.chi2:.2f} on {self.dof} dof)"
@@ -194,6 +205,29 @@ class MappingFit:
         ):
             lines.append(f"  {c:<10}{m:>9.2f} ± {s:<4.2f}{p:>11.3f}{(p - m) / s:>+7.2f}")
         return "\n".join(lines)
+
+
+def _standard_error(
+    method: Literal["lrate", "linear"],
+    value: float,
+    per_window: list[np.ndarray],
+    weights: np.ndarray,
+    chi2: float,
+) -> float:
+    """Standard error of the fitted value (inverse Fisher information, chi2-scaled if > 1)."""
+    if method == "linear":
+        slope = np.array([float(pw.sum()) for pw in per_window])
+    else:
+        h = max(abs(value) * 1e-4, 1e-9)
+        up = np.array([weight_from_dwt(pw, value + h) for pw in per_window])
+        down = np.array([weight_from_dwt(pw, max(value - h, 1e-12)) for pw in per_window])
+        slope = (up - down) / (value + h - max(value - h, 1e-12))
+    info = float(np.sum(weights * slope * slope))
+    if info <= 0:
+        return math.inf
+    dof = len(per_window) - 1
+    scale = max(1.0, chi2 / dof) if dof > 0 else 1.0
+    return math.sqrt(scale / info)
 
 
 def fit_mapping(
@@ -228,6 +262,7 @@ def fit_mapping(
         pred = np.array([weight_from_dwt(pw, value) for pw in per_window])
     chi2 = float(np.sum(w * (pred - y) ** 2))
     return MappingFit(
+        value_se=_standard_error(method, value, per_window, w, chi2),
         method=method,
         value=value,
         chi2=chi2,

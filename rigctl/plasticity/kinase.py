@@ -34,12 +34,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter  # type: ignore[import-untyped, unused-ignore]
 
+from rigctl.plasticity import _events
+from rigctl.plasticity._events import quiet_step
 from rigctl.plasticity.params import AXON_DT_MS, KinaseParams
 
 __all__ = [
@@ -74,6 +76,7 @@ SPIKE_TIME_TOLERANCE: Final = 1e-9
 _DT: Final = AXON_DT_MS
 _CHUNK_BYTES: Final = 1 << 22  # rows per batch chunk are sized to keep ~4 MB arrays in cache
 _DENSE_POWERS: Final = 4096  # longest quiet stretch (steps) with a dense table of powers
+_DEFAULT_PARAMS: Final = KinaseParams()
 _WEIGHT_GAIN: Final = 6.0
 _LWT_START: Final = 0.5
 
@@ -196,7 +199,9 @@ def _times(values: npt.ArrayLike, name: str) -> FloatArray:
     times = np.asarray(values, dtype=np.float64)
     if times.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D sequence of times in ms, got shape {times.shape}")
-    if not np.all(np.isfinite(times)):
+    # One reduction in the usual case; a sum that is not finite is checked element-wise
+    # (it may only have overflowed).
+    if not math.isfinite(times.sum()) and not np.all(np.isfinite(times)):
         raise ValueError(f"{name}: spike and window times must be finite numbers of ms")
     return times
 
@@ -310,12 +315,14 @@ def window_readout_steps(window_starts_ms: npt.ArrayLike, window_ms: float = 200
     starts = _times(window_starts_ms, "window_starts_ms")
     if not (math.isfinite(window_ms) and window_ms > 0):
         raise ValueError(f"window_ms: {window_ms!r} ms; a theta window must last a positive time")
-    if np.any(starts < 0):
+    first = float(starts.min()) if starts.size else 0.0
+    if first < 0:
         raise ValueError(
             "window_starts_ms: windows cannot start before t = 0, where the simulation starts"
         )
-    steps = np.rint((starts + window_ms) / _DT).astype(np.intp) - 1
-    if np.any(steps < 0):
+    steps = np.rint((starts + window_ms) / _DT).astype(np.intp)
+    steps -= 1
+    if starts.size and round((first + window_ms) / _DT) < 1:  # the earliest readout
         raise ValueError(
             f"window_ms: a {window_ms:g} ms window ends before the first 1 ms step does"
         )
@@ -338,6 +345,27 @@ def _resolve_n_steps(readouts: IntArray, end_ms: float | None) -> int:
 
 
 # ----------------------------------------------------------------------------- fast path
+
+
+def _for_kernel(array: npt.NDArray[Any], dtype: type[Any]) -> npt.NDArray[Any]:
+    """``array`` as the compiled kernels were compiled for: writeable, C-contiguous, ``dtype``.
+
+    Any other layout would make numba compile a new specialisation in the caller's thread.
+    """
+    if array.dtype == dtype and array.flags.c_contiguous and array.flags.writeable:
+        return array
+    return np.array(array, dtype=dtype, order="C")
+
+
+def _sorted_readouts(readouts: IntArray) -> tuple[npt.NDArray[np.int64], IntArray | None]:
+    """Distinct readout steps in increasing order, and each window's index among them.
+
+    The index is None when the readouts already increase (the usual case).
+    """
+    if readouts.size < 2 or bool(np.all(readouts[1:] > readouts[:-1])):
+        return _for_kernel(readouts, np.int64), None
+    unique, window_of = np.unique(readouts, return_inverse=True)
+    return _for_kernel(unique, np.int64), window_of.reshape(-1)
 
 
 def _iir(x: FloatArray, tau_ms: float) -> FloatArray:
@@ -363,6 +391,48 @@ def _cascade(
     cap = _iir(cam, params.p_tau_ms)
     cad = _iir(cap, params.d_tau_ms)
     return KinaseTraces(ca_syn_pre, ca_syn_post, ca, cam, cap, cad, params)
+
+
+def _kinase_dwt_compiled(
+    kernels: _events.Compiled,
+    pre_ms: npt.ArrayLike,
+    post_ms: npt.ArrayLike,
+    window_starts_ms: npt.ArrayLike,
+    window_ms: float,
+    params: KinaseParams,
+    end_ms: float | None,
+) -> KinaseResult | None:
+    """:func:`kinase_dwt` through the compiled kernel, which also validates the inputs.
+
+    Returns None when an input is invalid: the caller's own checks then raise the error.
+    """
+    arrays = []
+    for values in (pre_ms, post_ms, window_starts_ms):
+        array = np.asarray(values, dtype=np.float64)
+        if array.ndim != 1:
+            return None
+        arrays.append(_for_kernel(array, np.float64))
+    if not (math.isfinite(window_ms) and window_ms > 0):
+        return None
+    end_steps = -1
+    if end_ms is not None:
+        if not (math.isfinite(end_ms) and end_ms >= 0):
+            return None
+        end_steps = round(end_ms / _DT)
+    t = _events.tables(params)
+    dwt, readouts, hebbian, n_steps = kernels.checked(
+        *arrays, float(window_ms), end_steps, t.mats, t.rs, t.consts
+    )
+    if n_steps < 0:
+        return None
+    return KinaseResult(
+        total=math.fsum(dwt.tolist()),
+        per_window=dwt,
+        readout_steps=readouts,
+        hebbian=hebbian * params.dt_ms,
+        n_steps=n_steps,
+        params=params,
+    )
 
 
 def kinase_dwt(
@@ -412,7 +482,14 @@ def kinase_dwt(
     >>> round(kinase_dwt(pre, pre, [0.0]).total, 4)
     0.2144
     """
-    p = KinaseParams() if params is None else params
+    p = _DEFAULT_PARAMS if params is None else params
+    kernels = None if return_traces else _events.compiled()
+    if kernels is not None:
+        fast = _kinase_dwt_compiled(
+            kernels, pre_ms, post_ms, window_starts_ms, window_ms, p, end_ms
+        )
+        if fast is not None:
+            return fast
     readouts = window_readout_steps(window_starts_ms, window_ms)
     n_steps = _resolve_n_steps(readouts, end_ms)
     traces = _cascade(rasterize(pre_ms, n_steps), rasterize(post_ms, n_steps), p)
@@ -544,27 +621,6 @@ def _dwt_cascade(
     return out
 
 
-def _quiet_step(params: KinaseParams) -> tuple[FloatArray, FloatArray]:
-    """One spike-free step of ``z = (Q, CaM, CaP, CaD)`` with ``Q = CaSyn_pre * CaSyn_post``.
-
-    Without spikes both CaSyn traces decay by ``r = 1 - dt / ca_syn_tau``, so ``Q`` decays by
-    ``r**2`` and the step is linear: ``z' = A @ z``. A step whose ``Q`` is set otherwise (a
-    spike) adds ``v * (Q_actual - Q_quiet)``, ``v`` being the response of ``z'`` to ``Q'``.
-    """
-    r = 1.0 - _DT / params.ca_syn_tau_ms
-    gain_m = params.syn_ca_gain * _DT / params.m_tau_ms
-    to_p, to_d = _DT / params.p_tau_ms, _DT / params.d_tau_ms
-    v = np.array([1.0, gain_m, gain_m * to_p, gain_m * to_p * to_d])
-    a = np.zeros((4, 4))
-    a[0, 0] = r * r
-    a[1] = (gain_m * r * r, 1.0 - _DT / params.m_tau_ms, 0.0, 0.0)
-    a[2] = a[1] * to_p
-    a[2, 2] += 1.0 - to_p
-    a[3] = a[2] * to_d
-    a[3, 3] += 1.0 - to_d
-    return a, v
-
-
 def _matrix_powers(a: FloatArray, exponents: IntArray) -> FloatArray:
     """``a ** k`` for every ``k`` in ``exponents`` (binary exponentiation, vectorised)."""
     result = np.broadcast_to(np.eye(a.shape[0]), (exponents.size, *a.shape)).copy()
@@ -583,9 +639,9 @@ def _dwt_events(
 ) -> FloatArray:
     """Batch dWt by jumping from event to event (spike or readout steps) in every row.
 
-    Between events the cascade is linear (see :func:`_quiet_step`), so a stretch of ``L``
-    quiet steps is one multiplication by ``A ** L``; a row costs O(number of events)
-    instead of O(number of steps), and all rows advance together, one event at a time.
+    Between events the cascade is linear (see :func:`rigctl.plasticity._events.quiet_step`),
+    so a stretch of ``L`` quiet steps is one multiplication by ``A ** L``; a row costs
+    O(number of events) instead of O(number of steps), and all rows advance together.
     """
     n_rows, length = pre.shape
     unique_steps, window_of = np.unique(readouts, return_inverse=True)
@@ -611,7 +667,7 @@ def _dwt_events(
     else:
         exponents, gap_index = np.unique(gaps, return_inverse=True)
         gap_index = gap_index.reshape(gaps.shape)
-    a, v = _quiet_step(params)
+    a, v = quiet_step(params)
     a_pow = _matrix_powers(a, exponents)
     r_pow = (1.0 - _DT / params.ca_syn_tau_ms) ** exponents.astype(np.float64)
 
@@ -692,9 +748,23 @@ def kinase_dwt_batch(
     if method == "cascade":
         out = _dwt_cascade(pre2, post2, readouts, p, same)
     else:
-        out = _dwt_events(
-            pre2.astype(np.bool_, copy=False), post2.astype(np.bool_, copy=False), readouts, p, same
-        )
+        kernels = _events.compiled()
+        if kernels is None:
+            pre_b = pre2.astype(np.bool_, copy=False)
+            post_b = post2.astype(np.bool_, copy=False)
+            out = _dwt_events(pre_b, post_b, readouts, p, same)
+        else:
+            reads, window_of = _sorted_readouts(readouts)
+            t = _events.tables(p)
+            at_reads = kernels.rasters(
+                _for_kernel(pre.reshape(n_rows, n_steps), np.bool_),
+                _for_kernel(post.reshape(n_rows, n_steps), np.bool_),
+                reads,
+                t.mats,
+                t.rs,
+                t.consts,
+            )
+            out = at_reads if window_of is None else at_reads[:, window_of]
     return out.reshape((*lead, readouts.size))
 
 

@@ -15,19 +15,24 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from rigctl import protocol
+from rigctl import protocol as proto
+from rigctl.plasticity import _events
 from rigctl.plasticity.kinase import (
+    SPIKE_TIME_TOLERANCE,
+    IntArray,
     KinaseResult,
     KinaseTraces,
+    _sorted_readouts,
     kinase_dwt,
     kinase_dwt_batch,
     rasterize,
     rate_chl_target,
+    spike_steps,
     weight_from_dwt,
     window_readout_steps,
 )
-from rigctl.plasticity.params import KinaseParams
-from rigctl.plasticity.trains import regular_train, spike_train
+from rigctl.plasticity.params import AXON_DT_MS, KinaseParams
+from rigctl.plasticity.trains import regular_spike_count, regular_train, spike_trains
 
 __all__ = [
     "DIRECTION_THRESHOLD_DWT",
@@ -40,7 +45,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-Source = protocol.Experiment | protocol.Induction | protocol.CompiledSweep
+Source = proto.Experiment | proto.Induction | proto.CompiledSweep
 
 DIRECTION_THRESHOLD_DWT = 0.25
 """|total dWt| below this counts as "no change" (about ±6 % of weight at lrate 0.04)."""
@@ -94,6 +99,8 @@ class Prediction:
         Standard deviation of ``total`` across seeds (0 for regular trains).
     seed_totals
         ``total`` of each seed (one value for regular trains).
+    seed_per_window
+        ``per_window`` of each seed, one row per seed.
     result
         The full :class:`KinaseResult` of the first (or only) train, with its traces.
     hebbian
@@ -123,12 +130,21 @@ class Prediction:
     post_ms: FloatArray
     params: KinaseParams
     options: TrainOptions = field(default_factory=TrainOptions)
-    threshold: float = DIRECTION_THRESHOLD_DWT
+    seed_per_window: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def direction(self) -> Direction:
-        """LTP / LTD / no change, by :data:`DIRECTION_THRESHOLD_DWT`."""
-        return direction_of(self.total, self.threshold)
+        """Sign of the raw total dWt: LTP / LTD / no change by :data:`DIRECTION_THRESHOLD_DWT`.
+
+        This is the dWt comparator, not the headline: the headline's direction is called
+        from the predicted EPSP ratio by :func:`rigctl.plasticity.outlook.call_direction`.
+        """
+        return direction_of(self.total)
+
+    @property
+    def chl_direction(self) -> Direction:
+        """Sign of the rate-CHL comparator: LTP above 0, LTD below, no change at 0."""
+        return "LTP" if self.chl > 0 else "LTD" if self.chl < 0 else "no change"
 
     @property
     def n_windows(self) -> int:
@@ -152,11 +168,11 @@ class Prediction:
         return self.window_starts_ms + self.window_ms
 
 
-def _induction_sweep(source: Source) -> protocol.CompiledSweep:
-    if isinstance(source, protocol.Experiment):
-        sweep = protocol.compile_induction(source.induction)
-    elif isinstance(source, protocol.Induction):
-        sweep = protocol.compile_induction(source)
+def _induction_sweep(source: Source) -> proto.CompiledSweep:
+    if isinstance(source, proto.Experiment):
+        sweep = proto.compile_induction(source.induction)
+    elif isinstance(source, proto.Induction):
+        sweep = proto.compile_induction(source)
     else:
         sweep = source
     if sweep.kind != "induction" or sweep.window_length is None:
@@ -167,43 +183,46 @@ def _induction_sweep(source: Source) -> protocol.CompiledSweep:
 
 
 def _random_trains(
-    sweep: protocol.CompiledSweep, induction: protocol.Induction | None, options: TrainOptions
+    sweep: proto.CompiledSweep, induction: proto.Induction | None, options: TrainOptions
 ) -> list[tuple[FloatArray, FloatArray]]:
-    """Pre and post trains drawn phase by phase, one pair per seed."""
-    lags = {p.name: p.post.lag_ms for p in induction.phases} if induction else {}
-    onsets = {p.name: p.pre.onset_ms for p in induction.phases} if induction else {}
+    """Pre and post trains drawn phase by phase (all windows at once), one pair per seed."""
+    lags = {p.name: (p.pre.onset_ms, p.post.lag_ms) for p in induction.phases} if induction else {}
+    phases: dict[str, tuple[float, float]] = {}  # name: (pre rate, post rate), in order
+    for span in sweep.phases:
+        phases.setdefault(span.name, (span.pre_rate_hz, span.post_rate_hz))
+    groups = {name: _span_groups(sweep, name) for name in phases}
     out = []
     for s in range(options.n_seeds):
         rng = np.random.default_rng([options.seed, s])
         pre: list[FloatArray] = []
         post: list[FloatArray] = []
-        for span in sweep.phases:
-            start, dur = float(span.start), float(span.stop - span.start)
-            pre.append(
-                spike_train(
-                    options.timing,
-                    start,
-                    dur,
-                    span.pre_rate_hz,
-                    rng=rng,
-                    jitter_ms=options.jitter_ms,
-                    lag_ms=onsets.get(span.name, 0.0),
-                )
-            )
-            if span.post_rate_hz > 0:
-                post.append(
-                    spike_train(
-                        options.timing,
-                        start,
-                        dur,
-                        span.post_rate_hz,
-                        rng=rng,
-                        jitter_ms=options.jitter_ms,
-                        lag_ms=lags.get(span.name, 0.0),
-                    )
-                )
+        for name, (pre_hz, post_hz) in phases.items():
+            pre_lag, post_lag = lags.get(name, (0.0, 0.0))
+            for duration, onsets in groups[name]:
+                pre.append(_draw(options, onsets, duration, pre_hz, pre_lag, rng))
+                if post_hz > 0:
+                    post.append(_draw(options, onsets, duration, post_hz, post_lag, rng))
         out.append((_cat(pre), _cat(post)))
     return out
+
+
+def _draw(
+    options: TrainOptions,
+    onsets: FloatArray,
+    duration: float,
+    rate_hz: float,
+    lag_ms: float,
+    rng: np.random.Generator,
+) -> FloatArray:
+    return spike_trains(
+        options.timing,
+        onsets,
+        duration,
+        rate_hz,
+        rng=rng,
+        jitter_ms=options.jitter_ms,
+        lag_ms=lag_ms,
+    )
 
 
 def _cat(parts: Sequence[FloatArray]) -> FloatArray:
@@ -215,6 +234,8 @@ def predict(
     params: KinaseParams | None = None,
     *,
     trains: TrainOptions | None = None,
+    traces: bool = True,
+    sweep: proto.CompiledSweep | None = None,
 ) -> Prediction:
     """Predict the kinase-rule weight change of an induction protocol.
 
@@ -231,6 +252,10 @@ def predict(
         Cascade constants; Axon v2 defaults if omitted.
     trains : TrainOptions, optional
         Regular (default), jittered or quasi-regular trains averaged over seeds.
+    traces : bool
+        Also keep the cascade's traces of the first train (for plotting).
+    sweep : CompiledSweep, optional
+        The compiled induction of ``source``, if at hand (saves compiling it again).
 
     Returns
     -------
@@ -246,12 +271,12 @@ def predict(
     options = TrainOptions() if trains is None else trains
     induction = (
         source.induction
-        if isinstance(source, protocol.Experiment)
+        if isinstance(source, proto.Experiment)
         else source
-        if isinstance(source, protocol.Induction)
+        if isinstance(source, proto.Induction)
         else None
     )
-    sweep = _induction_sweep(source)
+    sweep = _induction_sweep(source if sweep is None else sweep)
     window_ms = float(sweep.window_length or 0)
     starts = sweep.window_starts_ms
     end = sweep.duration_ms
@@ -259,7 +284,7 @@ def predict(
         pairs = [(sweep.pre_pulse_ms, sweep.post_target_ms)]
     else:
         pairs = _random_trains(sweep, induction, options)
-    first = kinase_dwt(*pairs[0], starts, window_ms, p, end_ms=end, return_traces=True)
+    first = kinase_dwt(*pairs[0], starts, window_ms, p, end_ms=end, return_traces=traces)
     results = [first] + [
         kinase_dwt(pre, post, starts, window_ms, p, end_ms=end) for pre, post in pairs[1:]
     ]
@@ -293,14 +318,55 @@ def predict(
         post_ms=np.asarray(pairs[0][1], dtype=np.float64),
         params=p,
         options=options,
+        seed_per_window=np.array([r.per_window for r in results]),
     )
 
 
 # --------------------------------------------------------------------------- rate map
 
 
+def _span_groups(sweep: proto.CompiledSweep, name: str) -> list[tuple[float, FloatArray]]:
+    """Onsets (ms) of the spans of the phase ``name``, grouped by span duration (ms)."""
+    by_duration: dict[float, list[float]] = {}
+    for span in sweep.phases:
+        if span.name == name:
+            by_duration.setdefault(float(span.stop - span.start), []).append(float(span.start))
+    return [(d, np.asarray(onsets, dtype=np.float64)) for d, onsets in by_duration.items()]
+
+
+def _phase_steps(groups: list[tuple[float, FloatArray]], lag_ms: float, rate_hz: float) -> IntArray:
+    """Steps of the regular train of one phase in all its spans, in time order.
+
+    The times are those of :func:`regular_train` (``onset + lag + k * period``), computed
+    for all spans of the same duration at once.
+    """
+    parts: list[FloatArray] = []
+    for duration, onsets in groups:
+        count = regular_spike_count(duration - lag_ms, rate_hz)
+        offsets = np.arange(count, dtype=np.float64) * (1000.0 / rate_hz)
+        parts.append(((onsets + lag_ms)[:, None] + offsets[None, :]).ravel())
+    times = np.sort(_cat(parts)) if len(parts) > 1 else _cat(parts)
+    return np.floor(times[times >= 0.0] / AXON_DT_MS + SPIKE_TIME_TOLERANCE).astype(np.int64)
+
+
+def _rate_map_events(
+    sweep: proto.CompiledSweep, phase: proto.Phase, rates: FloatArray, pieces: list[IntArray]
+) -> npt.NDArray[np.int64]:
+    """Append the pre and post streams of ``phase`` at each rate; return their ranges."""
+    groups = _span_groups(sweep, phase.name)
+    ranges = np.empty((rates.size, 4), dtype=np.int64)
+    offset = sum(p.size for p in pieces)
+    for i, rate in enumerate(rates.tolist()):
+        for k, lag in enumerate((phase.pre.onset_ms, phase.post.lag_ms)):
+            steps = _phase_steps(groups, lag, rate)
+            pieces.append(steps)
+            ranges[i, 2 * k], ranges[i, 2 * k + 1] = offset, offset + steps.size
+            offset += steps.size
+    return ranges
+
+
 def _phase_trains(
-    span: protocol.PhaseSpan, phase: protocol.Phase, rate_hz: float
+    span: proto.PhaseSpan, phase: proto.Phase, rate_hz: float
 ) -> tuple[FloatArray, FloatArray]:
     """Regular pre and post trains of one phase with both rates set to ``rate_hz``."""
     start = float(span.start)
@@ -311,7 +377,7 @@ def _phase_trains(
 
 
 def rate_map(
-    source: protocol.Experiment | protocol.Induction,
+    protocol: proto.Experiment | proto.Induction,
     minus_rates_hz: Sequence[float] | npt.ArrayLike,
     plus_rates_hz: Sequence[float] | npt.ArrayLike,
     params: KinaseParams | None = None,
@@ -325,7 +391,7 @@ def rate_map(
 
     Parameters
     ----------
-    source : Experiment or Induction
+    protocol : Experiment or Induction
         The protocol whose rates are varied (at least two phases).
     minus_rates_hz, plus_rates_hz : array_like
         Prediction-phase and outcome-phase rates (Hz), > 0.
@@ -338,7 +404,7 @@ def rate_map(
         ``out[i, j]`` = total dWt with prediction rate ``minus[i]`` and outcome rate
         ``plus[j]``.
     """
-    induction = source.induction if isinstance(source, protocol.Experiment) else source
+    induction = protocol.induction if isinstance(protocol, proto.Experiment) else protocol
     if len(induction.phases) < 2:
         raise ValueError(
             "rate_map: the protocol needs a prediction and an outcome phase (two or more)"
@@ -352,7 +418,7 @@ def rate_map(
     ):
         raise ValueError("rate_map: every rate must be a positive number of Hz")
     p = KinaseParams() if params is None else params
-    sweep = protocol.compile_induction(induction)
+    sweep = proto.compile_induction(induction)
     window_ms = float(sweep.window_length or 0)
     readouts = window_readout_steps(sweep.window_starts_ms, window_ms)
     n_steps = int(readouts.max()) + 1
@@ -367,8 +433,12 @@ def rate_map(
             t = sweep.post_target_ms
             fixed_post.extend(t[(t >= float(span.start)) & (t < float(span.stop))].tolist())
 
+    kernels = _events.compiled()
+    if kernels is not None:
+        return _rate_map_compiled(kernels, sweep, induction, minus, plus, readouts, p)
+
     def varied_rasters(
-        phase: protocol.Phase, rates: FloatArray
+        phase: proto.Phase, rates: FloatArray
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         spans = [s for s in sweep.phases if s.name == phase.name]
         pre_r = np.zeros((rates.size, n_steps), dtype=np.bool_)
@@ -388,3 +458,45 @@ def rate_map(
     shape = (minus.size * plus.size, n_steps)
     per_window = kinase_dwt_batch(pre.reshape(shape), post.reshape(shape), readouts, p)
     return np.asarray(per_window.sum(axis=-1), dtype=np.float64).reshape(minus.size, plus.size)
+
+
+def _rate_map_compiled(
+    kernels: _events.Compiled,
+    sweep: proto.CompiledSweep,
+    induction: proto.Induction,
+    minus: FloatArray,
+    plus: FloatArray,
+    readouts: IntArray,
+    params: KinaseParams,
+) -> FloatArray:
+    """The rate map through the compiled event kernel (same result as the raster path)."""
+    n_steps = int(readouts.max()) + 1
+    first, last = induction.phases[0], induction.phases[-1]
+    varied = {first.name, last.name}
+    fixed_pre = [e.start_ms for e in sweep.of_kind("pre_pulse") if e.phase not in varied]
+    post = sweep.post_target_ms
+    keep = np.zeros(post.shape, dtype=np.bool_)
+    for span in sweep.phases:
+        if span.name not in varied:
+            keep |= (post >= float(span.start)) & (post < float(span.stop))
+    pieces = [
+        spike_steps(np.asarray(fixed_pre, dtype=np.float64), n_steps).astype(np.int64),
+        spike_steps(post[keep], n_steps).astype(np.int64),
+    ]
+    a, b = pieces[0].size, pieces[0].size + pieces[1].size
+    fixed = np.array([0, a, a, b], dtype=np.int64)
+    minus_ranges = _rate_map_events(sweep, first, minus, pieces)
+    plus_ranges = _rate_map_events(sweep, last, plus, pieces)
+    steps = np.concatenate(pieces)
+    flags = np.ones(steps.size, dtype=np.uint8)
+    flags[a:b] = 2
+    for ranges in (minus_ranges, plus_ranges):
+        for lo, hi in ranges[:, 2:].tolist():
+            flags[lo:hi] = 2
+    reads, window_of = _sorted_readouts(readouts)
+    t = _events.tables(params)
+    out = kernels.rate_map(
+        steps, flags, minus_ranges, plus_ranges, fixed, reads, n_steps, t.mats, t.rs, t.consts
+    )
+    per_window = out if window_of is None else out[:, :, window_of]
+    return np.asarray(per_window.sum(axis=-1), dtype=np.float64)

@@ -19,10 +19,13 @@ __all__ = [
     "SeedLike",
     "TrainTiming",
     "jittered_train",
+    "jittered_trains",
     "quasi_regular_train",
+    "quasi_regular_trains",
     "regular_spike_count",
     "regular_train",
     "spike_train",
+    "spike_trains",
 ]
 
 SeedLike = int | np.random.Generator
@@ -43,6 +46,13 @@ def _span(onset_ms: float, duration_ms: float, lag_ms: float) -> tuple[float, fl
     if not (math.isfinite(lag_ms) and lag_ms >= 0):
         raise ValueError(f"lag_ms: {lag_ms!r}; the first spike cannot come before the onset")
     return onset_ms + lag_ms, duration_ms - lag_ms
+
+
+def _onsets(onsets_ms: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    onsets = np.asarray(onsets_ms, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(onsets)):
+        raise ValueError("onsets_ms: phase onsets must be finite times in ms")
+    return onsets
 
 
 def _check_rate(rate_hz: float) -> None:
@@ -140,18 +150,53 @@ def jittered_train(
     numpy.ndarray
         Sorted spike times (ms).
     """
+    return jittered_trains(
+        np.array([onset_ms]), duration_ms, rate_hz, jitter_ms, rng, lag_ms=lag_ms
+    )
+
+
+def jittered_trains(
+    onsets_ms: npt.ArrayLike,
+    duration_ms: float,
+    rate_hz: float,
+    jitter_ms: float,
+    rng: SeedLike,
+    *,
+    lag_ms: float = 0.0,
+) -> npt.NDArray[np.float64]:
+    """:func:`jittered_train` in many phases of the same length at once, one after another.
+
+    The random draws are those of :func:`jittered_train` called for each onset in turn with
+    the same generator, so one onset gives exactly :func:`jittered_train`'s spikes.
+
+    Parameters
+    ----------
+    onsets_ms : array_like
+        Increasing phase onsets (ms).
+    duration_ms, rate_hz, jitter_ms, rng, lag_ms
+        As :func:`jittered_train`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The spikes of all phases, sorted within each phase, phases in the given order.
+    """
     if not (math.isfinite(jitter_ms) and jitter_ms >= 0):
         raise ValueError(f"jitter_ms: {jitter_ms!r}; the jitter is a finite shift >= 0 ms")
-    base = regular_train(onset_ms, duration_ms, rate_hz, lag_ms=lag_ms)
+    onsets = _onsets(onsets_ms)
+    _, span = _span(0.0, duration_ms, lag_ms)
+    count = regular_spike_count(span, rate_hz)
     gen = np.random.default_rng(rng)
-    draws = gen.random(base.shape[0])
-    if base.shape[0] == 0:
-        return base
-    start, end = onset_ms + lag_ms, onset_ms + duration_ms - _EDGE_MS
-    low = np.maximum(-jitter_ms, start - base)
-    high = np.maximum(np.minimum(jitter_ms, end - base), low)
-    times = np.clip(base + low + draws * (high - low), start, max(start, end))
-    return np.sort(times)
+    draws = gen.random((onsets.size, count))
+    if count == 0 or onsets.size == 0:
+        return _empty()
+    start = (onsets + lag_ms)[:, None]
+    end = (onsets + duration_ms - _EDGE_MS)[:, None]
+    spikes = start + (np.arange(count, dtype=np.float64) * (1000.0 / rate_hz))[None, :]
+    low = np.maximum(-jitter_ms, start - spikes)
+    high = np.maximum(np.minimum(jitter_ms, end - spikes), low)
+    times = np.clip(spikes + low + draws * (high - low), start, np.maximum(start, end))
+    return np.sort(times, axis=1).ravel()
 
 
 def quasi_regular_train(
@@ -182,17 +227,58 @@ def quasi_regular_train(
     numpy.ndarray
         Sorted spike times (ms), inside ``[onset + lag, onset + duration)``.
     """
-    start, span = _span(onset_ms, duration_ms, lag_ms)
-    if regular_spike_count(span, rate_hz) == 0:  # no rate, or no time: no spike at all
+    return quasi_regular_trains(np.array([onset_ms]), duration_ms, rate_hz, rng, lag_ms=lag_ms)
+
+
+def quasi_regular_trains(
+    onsets_ms: npt.ArrayLike,
+    duration_ms: float,
+    rate_hz: float,
+    rng: SeedLike,
+    *,
+    lag_ms: float = 0.0,
+) -> npt.NDArray[np.float64]:
+    """:func:`quasi_regular_train` in many phases of the same length at once.
+
+    The random draws are those of :func:`quasi_regular_train` called for each onset in
+    turn with the same generator, so one onset gives exactly its spikes.
+
+    Parameters
+    ----------
+    onsets_ms : array_like
+        Increasing phase onsets (ms).
+    duration_ms, rate_hz, rng, lag_ms
+        As :func:`quasi_regular_train`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The spikes of all phases, phases in the given order.
+    """
+    onsets = _onsets(onsets_ms)
+    _, span = _span(0.0, duration_ms, lag_ms)
+    if regular_spike_count(span, rate_hz) == 0 or onsets.size == 0:
         return _empty()
+    starts = onsets + lag_ms
     gen = np.random.default_rng(rng)
     mean_ms = 1000.0 / rate_hz
     if mean_ms - 50.0 * math.sqrt(mean_ms) > span:  # a second spike has p < 1e-500
-        return np.array([start], dtype=np.float64)
-    n_intervals = math.ceil(span)  # intervals are >= 1 ms, so this many always suffice
-    intervals = 1.0 + gen.poisson(mean_ms, size=n_intervals).astype(np.float64)
-    offsets = np.concatenate(([0.0], np.cumsum(intervals)))
-    return start + offsets[offsets < span - _COUNT_TOLERANCE]
+        return starts
+    # Enough intervals for the phase in all but rare draws (twice the expected number, plus
+    # 20); more are drawn for every phase while any falls short. Never more than ceil(span):
+    # intervals are >= 1 ms, so that many always suffice.
+    limit = math.ceil(span)
+    n_intervals = min(limit, math.ceil(2.0 * span / (1.0 + mean_ms)) + 20)
+    intervals = 1.0 + gen.poisson(mean_ms, size=(onsets.size, n_intervals)).astype(np.float64)
+    while n_intervals < limit and float(intervals.sum(axis=1).min()) < span:
+        more = min(limit - n_intervals, n_intervals)
+        extra = 1.0 + gen.poisson(mean_ms, size=(onsets.size, more)).astype(np.float64)
+        intervals = np.concatenate([intervals, extra], axis=1)
+        n_intervals += more
+    offsets = np.zeros((onsets.size, n_intervals + 1))
+    np.cumsum(intervals, axis=1, out=offsets[:, 1:])
+    times = starts[:, None] + offsets
+    return np.asarray(times[offsets < span - _COUNT_TOLERANCE], dtype=np.float64)
 
 
 def spike_train(
@@ -233,4 +319,45 @@ def spike_train(
         return jittered_train(onset_ms, duration_ms, rate_hz, jitter_ms, rng, lag_ms=lag_ms)
     if timing == "quasi_regular":
         return quasi_regular_train(onset_ms, duration_ms, rate_hz, rng, lag_ms=lag_ms)
+    raise ValueError(f"timing: unknown train kind {timing!r}")
+
+
+def spike_trains(
+    timing: TrainTiming,
+    onsets_ms: npt.ArrayLike,
+    duration_ms: float,
+    rate_hz: float,
+    *,
+    rng: SeedLike | None = None,
+    jitter_ms: float = 0.0,
+    lag_ms: float = 0.0,
+) -> npt.NDArray[np.float64]:
+    """:func:`spike_train` in many phases of the same length at once, in the onsets' order.
+
+    Parameters
+    ----------
+    timing : {"regular", "jittered", "quasi_regular"}
+        Kind of train.
+    onsets_ms : array_like
+        Increasing phase onsets (ms).
+    duration_ms, rate_hz, rng, jitter_ms, lag_ms
+        As :func:`spike_train`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Spike times (ms), phase after phase.
+    """
+    if timing == "regular":
+        onsets = _onsets(onsets_ms)
+        offsets = regular_train(0.0, duration_ms, rate_hz, lag_ms=lag_ms) - lag_ms
+        count = offsets.shape[0]
+        steps = np.arange(count, dtype=np.float64) * (1000.0 / rate_hz) if count else offsets
+        return np.asarray(((onsets + lag_ms)[:, None] + steps[None, :]).ravel(), dtype=np.float64)
+    if rng is None:
+        raise ValueError(f"rng: a {timing} train is random and needs a seed or a generator")
+    if timing == "jittered":
+        return jittered_trains(onsets_ms, duration_ms, rate_hz, jitter_ms, rng, lag_ms=lag_ms)
+    if timing == "quasi_regular":
+        return quasi_regular_trains(onsets_ms, duration_ms, rate_hz, rng, lag_ms=lag_ms)
     raise ValueError(f"timing: unknown train kind {timing!r}")

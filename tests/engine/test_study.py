@@ -9,7 +9,11 @@ import pytest
 
 from rigctl import protocol as proto
 from rigctl.engine import load_recording
-from rigctl.engine.study import StudyError, StudyProgress, run_study
+from rigctl.engine.study import StudyError, StudyProgress, expression_basis, run_study
+from rigctl.hardware import load_rig
+from rigctl.hardware.definition import SimCellSettings
+from rigctl.hardware.sim.rig import cell_variation
+from rigctl.plasticity.calibration import fit_mapping, paper_dataset
 from tests.conftest import ROOT
 
 # Short schedules keep the test fast: the simulated synapse expresses its change within
@@ -53,6 +57,17 @@ def test_layout_and_outputs(study: tuple[Path, list[StudyProgress]]) -> None:
     # Every cell is a different simulated cell (its own seed and variability).
     rins = {round(load_recording(out / c).sweeps[0].meta["analysis"]["rin_mohm"]) for c in cells}
     assert len(rins) > 6
+    report = (out / "summary.txt").read_text(encoding="utf-8")
+    assert "Expression scale of the simulated synapse" in report
+    assert "hold-out" in report and "OTHER conditions" in report and "Jang et al. 2026" in report
+    scale = json.loads((out / "summary.json").read_text(encoding="utf-8"))["expression_scale"]
+    assert scale["holdout"] is True
+    for row in scale["conditions"]:
+        assert row["condition"] not in row["fitted_on"] and len(row["fitted_on"]) == 3
+        assert row["out_of_sample"] is True
+        assert row["within_paper_sem"] == (
+            abs(row["simulated_mean"] - row["paper_mean"]) <= row["paper_sem"]
+        )
     rec = load_recording(out / "25-50" / "cell-01")
     assert rec.header["subject"]["subject_id"] == "sim-25-50-cell-01"
     assert any(ev.get("event") == "calibration" for ev in rec.events)  # calibrated per cell
@@ -112,3 +127,48 @@ def test_each_cell_is_its_own_rig_opened_and_closed_by_a_session(
         assert rig.outputs_at_rest
         with pytest.raises(RuntimeError, match="closed"):
             rig.run(rig.prepare(proto.compile_experiment(proto.paper_condition(25, 50)).probe))
+
+
+def test_holdout_scales_are_fitted_without_their_condition() -> None:
+    experiments = [(k, proto.paper_condition(*proto.PAPER_CONDITIONS[k])) for k in ("25-50",)]
+    held = expression_basis(experiments, 0.03378, holdout=True, variability=0.15)
+    (scale,) = held.scales
+    data = paper_dataset()
+    others = tuple(c for c in data.conditions if c.key != "25-50")
+    expected = fit_mapping(data.model_copy(update={"conditions": others})).value
+    assert scale.lrate == pytest.approx(expected) and scale.lrate != pytest.approx(0.03378)
+    assert scale.fitted_on == ("25-25", "50-25", "50-50")
+    assert scale.paper is not None and scale.paper.mean == 1.42
+    in_sample = expression_basis(experiments, 0.03378, holdout=False, variability=0.15)
+    assert in_sample.scales[0].lrate == 0.03378 and in_sample.scales[0].fitted_on == ()
+
+
+def test_rig_file_scale_is_the_documented_fit() -> None:
+    fitted = fit_mapping(paper_dataset()).value
+    rig = load_rig(ROOT / "hardware" / "sim.toml")
+    assert rig.sim.expression_lrate == pytest.approx(fitted, rel=2e-4)
+    assert SimCellSettings().expression_lrate == rig.sim.expression_lrate
+    description = SimCellSettings.model_fields["expression_lrate"].description or ""
+    assert "Jang et al. 2026" in description and "0.03378" in description
+
+
+def test_cell_plasticity_is_mean_corrected() -> None:
+    settings = SimCellSettings(variability=0.15)
+    scales = [cell_variation(settings, seed)[1] for seed in range(4000)]
+    assert sum(scales) / len(scales) == pytest.approx(1.0, abs=0.03)
+
+
+def test_cli_holdout_flag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from rigctl.cli import main
+
+    seen: dict[str, object] = {}
+
+    def fake(*args: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        raise StudyError("stop here")
+
+    monkeypatch.setattr("rigctl.engine.study.run_study", fake)
+    assert main(["study", "--cells", "1", "--out", str(tmp_path / "x")]) == 1
+    assert seen["holdout"] is True
+    assert main(["study", "--cells", "1", "--out", str(tmp_path / "y"), "--no-holdout"]) == 1
+    assert seen["holdout"] is False

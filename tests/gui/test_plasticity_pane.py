@@ -8,19 +8,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QCheckBox, QDialog, QPushButton
+from PyQt6.QtWidgets import QCheckBox, QDialog, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from rigctl.gui.plasticity.pane import RATE_MAP_HZ, PlasticityPane, is_flat
 from rigctl.gui.plasticity.params_dialog import KinaseParamsDialog
-from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
+from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams, _events, warm_up_kernel
+from rigctl.plasticity.outlook import call_direction
 from rigctl.plasticity.preview import TrainOptions, rate_map
 from rigctl.protocol import Experiment, compile_induction, paper_condition
 
@@ -52,6 +52,8 @@ def with_rates(exp: Experiment, minus_hz: float, plus_hz: float) -> Experiment:
 @pytest.fixture
 def make_pane(qtbot: QtBot) -> Iterator[Callable[..., PlasticityPane]]:
     made: list[PlasticityPane] = []
+
+    warm_up_kernel()  # the compiled kernel: maps are there at once (numpy: see below)
 
     def make(**kwargs: Any) -> PlasticityPane:
         kwargs.setdefault("map_rates_hz", SMALL_RATES)
@@ -98,11 +100,14 @@ def test_25_to_50_headline_says_ltp(qtbot: QtBot, pane: PlasticityPane) -> None:
     assert prediction.direction == "LTP"
     text = pane.headlineText()
     assert text.startswith("LTP")
-    assert "+2.144" in text
-    assert "0.25" in text  # the threshold is stated
-    # The fitted ratio, the paper's measurement beside it, the uncalibrated Axon weight.
+    assert "+2.144" in text  # the raw dWt stays beside the ratio
+    assert "1 ± 0.12" in text  # the no-change band is stated
+    # The fitted ratio with its interval, the paper's measurement, the Axon weight.
     assert pane.predictedRatio() == pytest.approx(1.398, abs=0.01)
-    assert "Predicted EPSP ratio 1.40" in text
+    assert "Predicted EPSP ratio 1.40 [" in text
+    outlook = pane.outlook()
+    assert outlook is not None and outlook.direction == "LTP"
+    assert outlook.low > 1.12 and f"{outlook.low:.2f}" in text
     assert "1.42 ± 0.15 (n = 12)" in text
     assert "Axon weight 1.46 (uncalibrated" in text
     measured = pane.measured()
@@ -126,7 +131,7 @@ def test_comparators_sit_beside_the_kinase_result(pane: PlasticityPane) -> None:
 
 @pytest.mark.parametrize(
     ("minus", "plus", "direction"),
-    [(25, 25, "no change"), (50, 25, "LTD"), (25, 50, "LTP")],
+    [(25, 25, "no clear change"), (50, 25, "LTD"), (25, 50, "LTP"), (50, 50, "no clear change")],
 )
 def test_changing_the_outcome_rate_updates_dwt_and_the_map_marker(
     pane: PlasticityPane, minus: int, plus: int, direction: str
@@ -310,36 +315,62 @@ def test_map_follows_the_newest_request(pane: PlasticityPane) -> None:
     assert values[rates.index(25.0), rates.index(50.0)] == pytest.approx(prediction.total)
 
 
-class InlineExecutor(Executor):
-    """Runs every task at once, in the calling thread."""
-
-    def __init__(self) -> None:
-        self.submitted = 0
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.submitted += 1
-        future: Future[Any] = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
-
-
-def test_map_uses_the_executor_it_is_given(
-    qtbot: QtBot, make_pane: Callable[..., PlasticityPane]
+def test_map_is_computed_on_demand_on_the_gui_thread(
+    pane: PlasticityPane, map_calls: list[KinaseParams]
 ) -> None:
-    executor = InlineExecutor()
-    pane = make_pane(map_executor=executor)
-    with qtbot.waitSignal(pane.rateMapChanged):
-        pane.setExperiment(paper_condition(25, 50))
-    assert executor.submitted == 1 and pane.isMapCurrent()
-
-
-def test_no_map_thread_outlives_its_map(qtbot: QtBot, pane: PlasticityPane) -> None:
+    warm_up_kernel()
     pane.setExperiment(paper_condition(25, 50))
+    assert pane.isMapCurrent() and len(map_calls) == 1  # no waiting: it is there at once
+    assert not any(t.name == "rigctl-rate-map" for t in threading.enumerate())
+
+
+def test_numpy_map_follows_the_headline(
+    qtbot: QtBot, pane: PlasticityPane, map_calls: list[KinaseParams]
+) -> None:
+    _events.set_backend("numpy")
+    try:
+        pane.setExperiment(paper_condition(25, 50))
+        assert pane.prediction() is not None and not pane.isMapCurrent()
+        status = pane.findChild(QLabel, "mapStatus")
+        assert status is not None and "Computing" in status.text()
+        qtbot.waitUntil(pane.isMapCurrent, timeout=5000)  # the next event-loop turn
+        assert len(map_calls) == 1
+    finally:
+        _events.set_backend(None)
+
+
+def test_headline_direction_comes_from_the_one_rule(pane: PlasticityPane) -> None:
+    for minus, plus in ((25, 25), (25, 50), (50, 25), (50, 50)):
+        pane.setExperiment(paper_condition(minus, plus))
+        outlook = pane.outlook()
+        assert outlook is not None
+        assert outlook.direction == call_direction(outlook.low, outlook.high)
+        assert pane.headlineText().startswith(outlook.direction)
+
+
+def test_dragging_the_marker_previews_and_then_applies_the_rates(
+    qtbot: QtBot, pane: PlasticityPane, map_calls: list[KinaseParams]
+) -> None:
+    pane.setExperiment(paper_condition(25, 25))
+    picked: list[Experiment] = []
+    pane.ratesPicked.connect(picked.append)
+    pane.dragMarkerTo(49.0, 21.0, finished=False)  # snapped to the map's grid: 50 -> 20
+    assert pane.mapMarker() == (50.0, 20.0) and picked == []
+    prediction = pane.prediction()
+    assert prediction is not None and prediction.total < 0
+    assert pane.headlineText().startswith("LTD")
     assert pane.waitForMap()
-    qtbot.waitUntil(
-        lambda: not any(t.name == "rigctl-rate-map" for t in threading.enumerate()),
-        timeout=5000,
-    )
+    values = pane.rateMap()
+    rates = list(SMALL_RATES)
+    assert values is not None
+    assert values[rates.index(50.0), rates.index(20.0)] == pytest.approx(prediction.total)
+    pane.dragMarkerTo(25.0, 50.0)
+    assert len(picked) == 1
+    first, last = picked[0].induction.phases
+    assert (first.pre.rate_hz, first.post.target_rate_hz) == (25.0, 25.0)
+    assert (last.pre.rate_hz, last.post.target_rate_hz) == (50.0, 50.0)
+    assert pane.headlineText().startswith("LTP")
+    assert len(map_calls) == 1  # the map does not depend on the varied rates
 
 
 def test_single_phase_protocol_has_no_map_but_a_prediction(pane: PlasticityPane) -> None:

@@ -2,35 +2,36 @@
 
 The pane sits beside the waveform preview and shows, for the protocol being edited:
 
-- the **headline**: the predicted total dWt and its direction (LTP / LTD / no change, with
-  the threshold), the EPSP ratio from the mapping fitted to the paper's data, the
-  uncalibrated Axon weight, and the paper's measured value when the protocol is one of its
-  conditions;
+- the **headline**: the predicted EPSP ratio from the mapping fitted to the paper's data,
+  with its ± 1 SD interval (the fit's standard error and the spread over jittered and
+  quasi-regular spike trains) and the direction called from it by
+  :func:`rigctl.plasticity.outlook.call_direction` (LTP / LTD only when the interval clears
+  the paper's no-change band); beside it the raw total dWt, the uncalibrated Axon weight,
+  and the paper's measured value when the protocol is one of its conditions;
 - the **comparators** on the same spikes: Hebbian coincidence and the rate-CHL target;
 - the **cascade** (ca, CaM, CaP, CaD) over one theta window and over the whole induction,
   with the readouts and the dWt of every window;
 - a **rate map** of the total dWt over prediction x outcome rates, with this protocol
-  marked. It is computed in a worker thread, and only when something it depends on
-  (window geometry, the other phases, the cascade constants) changed;
+  marked. It is computed on demand on the GUI thread (a few ms with the compiled kernel),
+  only when something it depends on (window geometry, the other phases, the cascade
+  constants) changed. Dragging the marker previews other rates live and, on release, asks
+  for them as an edit (:attr:`PlasticityPane.ratesPicked`);
 - what the model gets wrong: flat protocols show an **onset bias** with the Axon
   defaults; the pane says so and offers onset compensation (DScale 1.05) as an explicit
   control, never changing the defaults by itself.
 
-Headline and traces are recomputed synchronously on every edit: about 3 ms for the
-paper's protocols (see ``benchmarks/bench_plasticity_pane.py``).
+Everything is recomputed synchronously on every edit (see
+``benchmarks/bench_plasticity_pane.py`` for the times).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future
 from typing import Any, Final
 
 import numpy as np
@@ -53,7 +54,12 @@ from PyQt6.QtWidgets import (
 from rigctl.gui.design.preview import PHASE_COLORS
 from rigctl.gui.plasticity.params_dialog import KinaseParamsDialog
 from rigctl.gui.plot_style import style_plot
-from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
+from rigctl.plasticity import (
+    ONSET_COMPENSATED_D_SCALE,
+    KinaseParams,
+    kernel_backend,
+    set_kernel_loading,
+)
 from rigctl.plasticity.calibration import (
     ConditionData,
     Dataset,
@@ -62,11 +68,16 @@ from rigctl.plasticity.calibration import (
     match_paper_condition,
     paper_dataset,
 )
+from rigctl.plasticity.outlook import (
+    NO_CHANGE_BAND,
+    EpspOutlook,
+    direction_rule,
+    epsp_outlook,
+)
 from rigctl.plasticity.preview import (
     DIRECTION_THRESHOLD_DWT,
     Prediction,
     TrainOptions,
-    direction_of,
     predict,
     rate_map,
 )
@@ -78,6 +89,7 @@ __all__ = [
     "RATE_MAP_HZ",
     "PlasticityPane",
     "is_flat",
+    "with_rates",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -88,7 +100,12 @@ RATE_MAP_HZ: Final = tuple(float(r) for r in range(5, 51))
 BIAS_NOTE_MIN_DWT: Final = 0.2 * DIRECTION_THRESHOLD_DWT
 """|total dWt| of a flat protocol from which the onset-bias note is shown."""
 
-DIRECTION_COLORS: Final = {"LTP": "#c62828", "LTD": "#1565c0", "no change": "#616161"}
+DIRECTION_COLORS: Final = {
+    "LTP": "#c62828",
+    "LTD": "#1565c0",
+    "no change": "#616161",
+    "no clear change": "#616161",
+}
 """Colour of each direction; the rate map and the cascade use the same (red = LTP side)."""
 
 _CA = QColor("#9e9e9e")
@@ -99,7 +116,6 @@ _DWT = QColor("#212121")
 _GREY = "#616161"
 _AXIS_WIDTH = 58
 _CACHE_SIZE = 8
-_POLL_MS = 15
 _MINUS = "\u2212"
 _TIMES = "\u00d7"
 _DASH = "\u2013"
@@ -130,6 +146,33 @@ def is_flat(induction: Induction) -> bool:
         first.pre.rate_hz == last.pre.rate_hz
         and first.post.target_rate_hz == last.post.target_rate_hz
     )
+
+
+def with_rates(experiment: Experiment, minus_hz: float, plus_hz: float) -> Experiment:
+    """``experiment`` with its first and last phases at these rates (pre and post together).
+
+    Parameters
+    ----------
+    experiment
+        A protocol with two or more phases.
+    minus_hz, plus_hz
+        Prediction-phase and outcome-phase rates (Hz).
+
+    Returns
+    -------
+    Experiment
+        The edited protocol (validated).
+    """
+    phases = list(experiment.induction.phases)
+    for index, rate in ((0, minus_hz), (len(phases) - 1, plus_hz)):
+        phase = phases[index]
+        phases[index] = phase.replace(
+            pre=phase.pre.replace(rate_hz=rate), post=phase.post.replace(target_rate_hz=rate)
+        )
+    result: Experiment = experiment.replace(
+        induction=experiment.induction.replace(phases=tuple(phases))
+    )
+    return result
 
 
 def _signed(value: float, digits: int = 3) -> str:
@@ -185,22 +228,39 @@ def _map_key(induction: Induction, params: KinaseParams, rates: Sequence[float])
     return json.dumps([data, constants, list(rates)], sort_keys=True)
 
 
-def _compute_map(induction: Induction, rates: FloatArray, params: KinaseParams) -> FloatArray:
-    """The rate map, as the worker thread computes it (numpy only, no Qt)."""
-    return rate_map(induction, rates, rates, params)
+def _ratio_of_total(fit: MappingFit, total: float, n_windows: int) -> float:
+    """Predicted EPSP ratio of a total dWt spread evenly over ``n_windows`` windows."""
+    return fit.ratio(np.full(max(n_windows, 1), total / max(n_windows, 1)))
+
+
+def _band_levels(fit: MappingFit, n_windows: int, band: float) -> tuple[float, ...]:
+    """Total dWt (windows taken as equal) whose predicted ratio is ``1 + band``, ``1 - band``."""
+    levels = []
+    for target, sign in ((1.0 + band, 1.0), (1.0 - band, -1.0)):
+        lo, hi = 0.0, 1.0
+        while (_ratio_of_total(fit, sign * hi, n_windows) - target) * sign < 0 and hi < 1e6:
+            hi *= 2.0
+        for _ in range(60):  # bisection: the ratio is monotone in the total
+            mid = (lo + hi) / 2.0
+            if (_ratio_of_total(fit, sign * mid, n_windows) - target) * sign < 0:
+                lo = mid
+            else:
+                hi = mid
+        levels.append(sign * hi)
+    return tuple(levels)
 
 
 def _contour_lines(
-    values: FloatArray, rates: FloatArray, threshold: float
+    values: FloatArray, rates: FloatArray, levels: Sequence[float]
 ) -> tuple[FloatArray, FloatArray]:
-    """Contours of ``values`` at ``±threshold`` in rate coordinates, NaN-separated."""
+    """Contours of ``values`` at ``levels`` in rate coordinates, NaN-separated."""
     if min(values.shape) < 2:
         return np.zeros(0), np.zeros(0)
     step = float(rates[1] - rates[0])
     low = float(rates[0])
     xs: list[float] = []
     ys: list[float] = []
-    for level in (threshold, -threshold):
+    for level in levels:
         for line in pg.functions.isocurve(values, level, connected=True):
             for x, y in line:  # pixel-centre coordinates: pixel i spans [i, i + 1]
                 xs.append(low + (float(x) - 0.5) * step)
@@ -208,24 +268,6 @@ def _contour_lines(
             xs.append(math.nan)
             ys.append(math.nan)
     return np.asarray(xs), np.asarray(ys)
-
-
-def _compute_in_thread(
-    induction: Induction, rates: FloatArray, params: KinaseParams
-) -> Future[FloatArray]:
-    """Compute a rate map in a short-lived daemon thread (no pool outlives the pane)."""
-    future: Future[FloatArray] = Future()
-
-    def work() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(_compute_map(induction, rates, params))
-        except BaseException as exc:  # handed to the GUI thread through the future
-            future.set_exception(exc)
-
-    threading.Thread(target=work, name="rigctl-rate-map", daemon=True).start()
-    return future
 
 
 def _title(item: Any, html: str) -> None:
@@ -279,8 +321,10 @@ class PlasticityPane(QWidget):
     Call :meth:`setExperiment` after every valid edit (with the compiled induction when
     it is at hand, e.g. shared with the waveform preview). Nothing is recomputed when
     neither the induction, the parameters nor the train options changed. The rate map is
-    recomputed only when its inputs changed (it ignores the varied rates, the currents and
-    ``lrate``), in a worker thread; results are cached by their inputs.
+    computed on demand for the protocol shown, on the GUI thread (a few ms with the compiled
+    kernel), and only when its inputs changed (it ignores the varied rates, the currents and
+    ``lrate``); results are cached by their inputs. Dragging the marker on the map previews
+    those rates live and, on release, emits :attr:`ratesPicked` with the edited protocol.
 
     Parameters
     ----------
@@ -295,8 +339,6 @@ class PlasticityPane(QWidget):
         (default: the paper's dataset shipped with rigctl).
     map_rates_hz
         Evenly spaced rates of the rate map (Hz), for both phases (default 5-50 Hz).
-    map_executor
-        Where rate maps are computed (default: one short-lived thread per map).
 
     Signals
     -------
@@ -308,12 +350,16 @@ class PlasticityPane(QWidget):
         The train options changed (dialog or :meth:`setTrainOptions`).
     rateMapChanged()
         A newly computed rate map is shown.
+    ratesPicked(Experiment)
+        The marker was dragged to new rates and released: the protocol with those rates
+        (prediction and outcome phases, pre and post together), to apply as an edit.
     """
 
     predictionChanged = pyqtSignal(object)  # noqa: N815 (Qt signal naming)
     paramsChanged = pyqtSignal(object)  # noqa: N815 (Qt signal naming)
     trainOptionsChanged = pyqtSignal(object)  # noqa: N815 (Qt signal naming)
     rateMapChanged = pyqtSignal()  # noqa: N815 (Qt signal naming)
+    ratesPicked = pyqtSignal(object)  # noqa: N815 (Qt signal naming)
 
     def __init__(
         self,
@@ -323,9 +369,9 @@ class PlasticityPane(QWidget):
         train_options: TrainOptions | None = None,
         dataset: Dataset | None = None,
         map_rates_hz: Sequence[float] = RATE_MAP_HZ,
-        map_executor: Executor | None = None,
     ) -> None:
         super().__init__(parent)
+        set_kernel_loading("idle")  # numba loads when the GUI is idle, not during previews
         rates = np.asarray(map_rates_hz, dtype=np.float64)
         if rates.ndim != 1 or rates.size == 0 or not np.all(np.diff(rates) > 0):
             raise ValueError("map_rates_hz: give increasing, evenly spaced rates (Hz)")
@@ -338,22 +384,23 @@ class PlasticityPane(QWidget):
         self._prediction: Prediction | None = None
         self._alternative: Prediction | None = None
         self._ratio: float | None = None
+        self._outlook: EpspOutlook | None = None
         self._measured: ConditionData | None = None
         self._fits: OrderedDict[KinaseParams, MappingFit] = OrderedDict()
         self._last_update_ms = 0.0
         self._dialog: KinaseParamsDialog | None = None
         self._marked: tuple[float, float] | None = None
 
-        # Rate map: cached by key, at most one computation running, newest request wins.
-        self._executor = map_executor
+        # Rate map: computed on demand, cached by what it depends on.
         self._maps: OrderedDict[str, FloatArray] = OrderedDict()
-        self._map_wanted: tuple[str, Induction, KinaseParams] | None = None
-        self._map_running: tuple[str, Future[FloatArray]] | None = None
+        self._map_wanted: str | None = None
         self._map_shown: str | None = None
         self._map_count = 0
-        self._poll = QTimer(self)
-        self._poll.setInterval(_POLL_MS)
-        self._poll.timeout.connect(self._poll_map)
+        self._placing = False
+        self._map_timer = QTimer(self)  # dies with the pane, unlike a bare singleShot
+        self._map_timer.setSingleShot(True)
+        self._map_timer.setInterval(0)
+        self._map_timer.timeout.connect(self._compute_map)
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 4, 6, 6)
@@ -377,10 +424,7 @@ class PlasticityPane(QWidget):
         big.setPointSizeF(big.pointSizeF() * 1.5)
         big.setBold(True)
         self._direction.setFont(big)
-        self._direction.setToolTip(
-            f"LTP if the total dWt is at least +{DIRECTION_THRESHOLD_DWT:g}, LTD if it is at "
-            f"most {_MINUS}{DIRECTION_THRESHOLD_DWT:g}, otherwise no change."
-        )
+        self._direction.setToolTip(direction_rule())
         self._big_pt = round(big.pointSizeF() * 0.8, 1)
         self._dwt = QLabel()
         self._dwt.setObjectName("totalDwt")
@@ -650,9 +694,18 @@ class PlasticityPane(QWidget):
         )
         cross = pg.mkPen("#000000", width=1, style=Qt.PenStyle.DashLine)
         self._cross = (pg.InfiniteLine(angle=90, pen=cross), pg.InfiniteLine(angle=0, pen=cross))
-        self._marker = pg.ScatterPlotItem(
-            size=15, symbol="o", pen=pg.mkPen("#000000", width=2.5), brush=pg.mkBrush(None)
+        self._marker = pg.TargetItem(
+            pos=(low, low),
+            size=15,
+            symbol="o",
+            pen=pg.mkPen("#000000", width=2.5),
+            brush=pg.mkBrush(None),
+            hoverBrush=pg.mkBrush(255, 255, 255, 120),
+            movable=True,
         )
+        self._marker.setToolTip("Drag to try other rates; release to apply them to the protocol")
+        self._marker.sigPositionChanged.connect(self._marker_dragged)
+        self._marker.sigPositionChangeFinished.connect(self._marker_released)
         for item in (*self._cross, self._marker):
             item.setZValue(30)
             self._map.addItem(item)
@@ -794,33 +847,34 @@ class PlasticityPane(QWidget):
 
     def isMapCurrent(self) -> bool:
         """Whether the map shown is the one of the current protocol and parameters."""
-        return self._map_wanted is not None and self._map_shown == self._map_wanted[0]
+        return self._map_wanted is not None and self._map_shown == self._map_wanted
 
     def waitForMap(self, timeout_s: float = 10.0) -> bool:
-        """Block until the current rate map is shown (for scripts and tests, not the GUI).
+        """Show the current rate map now if it is still pending (for scripts and tests).
 
-        Parameters
-        ----------
-        timeout_s
-            Longest wait (s).
+        With the compiled kernel the map is computed at once; with the numpy fallback it
+        follows the headline in the next event-loop turn. ``timeout_s`` is unused.
 
         Returns
         -------
         bool
             Whether the current map is shown.
         """
-        deadline = time.monotonic() + timeout_s
-        while not self.isMapCurrent():
-            if self._map_running is None:
-                self._start_map()
-            running = self._map_running
-            remaining = deadline - time.monotonic()
-            if running is None or remaining <= 0:
-                break
-            with contextlib.suppress(Exception):  # a failure is reported by _poll_map
-                running[1].result(timeout=remaining)
-            self._poll_map()
+        del timeout_s
+        self._compute_map()
         return self.isMapCurrent()
+
+    def outlook(self) -> EpspOutlook | None:
+        """The headline: predicted EPSP ratio, its interval and the direction called from it."""
+        return self._outlook
+
+    def dragMarkerTo(self, minus_hz: float, plus_hz: float, *, finished: bool = True) -> None:
+        """Move the map's marker to these rates, as a drag does (snapped to the map's grid).
+
+        The prediction, headline and marker follow at once; when ``finished``,
+        :attr:`ratesPicked` is emitted with the protocol at those rates.
+        """
+        self._marker_moved(minus_hz, plus_hz, finished=finished)
 
     def openParametersDialog(self) -> KinaseParamsDialog:
         """Open the parameters dialog (window-modal, non-blocking) and return it.
@@ -883,8 +937,15 @@ class PlasticityPane(QWidget):
         except ValueError as exc:
             self._show_error(str(exc))
             return
+        fit = self._fit(self._params)
+        try:
+            outlook = epsp_outlook(prediction, fit, experiment, sweep=self._sweep)
+        except ValueError as exc:
+            self._show_error(str(exc))
+            return
         self._prediction, self._alternative = prediction, alternative
-        self._ratio = self._fit(self._params).ratio(prediction.per_window)
+        self._outlook = outlook
+        self._ratio = outlook.ratio
         match = match_paper_condition(experiment)
         self._measured = self._dataset.find(*match) if match is not None else None
         self._draw_headline()
@@ -904,6 +965,7 @@ class PlasticityPane(QWidget):
 
     def _show_error(self, message: str) -> None:
         self._prediction = None
+        self._outlook = None
         self._direction.setText("—")
         self._direction.setStyleSheet("color:#c62828;")
         self._dwt.setText(f"<span style='color:#c62828;'>No prediction: {_html(message)}</span>")
@@ -913,29 +975,28 @@ class PlasticityPane(QWidget):
         self._note.hide()
 
     def _draw_headline(self) -> None:
-        p = self._prediction
-        assert p is not None
-        color = DIRECTION_COLORS[p.direction]
-        self._direction.setText(p.direction)
+        p, o = self._prediction, self._outlook
+        assert p is not None and o is not None
+        color = DIRECTION_COLORS[o.direction]
+        self._direction.setText(o.direction)
         if self._direction.styleSheet() != f"color:{color};":
             self._direction.setStyleSheet(f"color:{color};")
         spread = ""
         if p.seed_totals.size > 1:
             spread = f" ± {p.total_sd:.3f} " + _grey(f"(SD over {p.seed_totals.size} seeds)")
-        threshold = _grey(
-            f"(LTP if ≥ +{DIRECTION_THRESHOLD_DWT:g}, LTD if ≤ "
-            f"{_MINUS}{DIRECTION_THRESHOLD_DWT:g}, else no change)"
-        )
         self._dwt.setText(
-            f"<span style='font-size:{self._big_pt:g}pt;'>total dWt <b style='color:{color};'>"
-            f"{_signed(p.total)}</b></span>{spread} over {p.n_windows} windows &nbsp;{threshold}"
+            f"<span style='font-size:{self._big_pt:g}pt;'>Predicted EPSP ratio "
+            f"<b style='color:{color};'>{o.ratio:.2f}</b></span> "
+            f"[{o.low:.2f}{_DASH}{o.high:.2f}] "
+            + _grey(f"(± 1 SD: fit {o.sd_fit:.2f}, spike timing {o.sd_timing:.2f})")
+            + f"<br>raw total dWt <b>{_signed(p.total)}</b>{spread} over {p.n_windows} windows "
+            + _grey(f"(no clear change while the interval is within 1 ± {o.band:.2f})")
         )
+        self._dwt.setToolTip(f"<p>{_html(o.rule)}.</p><p>Mapping: {_html(o.basis)}.</p>")
 
         fit = self._fit(self._params)
-        ratio = self._ratio if self._ratio is not None else math.nan
         parts = [
-            f"Predicted EPSP ratio <b>{ratio:.2f}</b> "
-            + _grey(f"(mapping fitted to {_html(fit.dataset)}, χ² {fit.chi2:.2f} on {fit.dof} dof)")
+            _grey(f"mapping fitted to {_html(fit.dataset)}, χ² {fit.chi2:.2f} on {fit.dof} dof")
         ]
         if self._measured is not None:
             m = self._measured
@@ -950,17 +1011,21 @@ class PlasticityPane(QWidget):
         self._ratios.setText(" &nbsp;·&nbsp; ".join(parts))
         self._ratios.setToolTip(
             f"<p><b>Predicted EPSP ratio</b>: {_html(fit.basis)}. The fit includes the "
-            "paper's conditions themselves, so for them it is not an independent test.</p>"
+            "paper's conditions themselves, so for them it is not an independent test. "
+            "Its interval is ± 1 SD: the fitted learning rate's standard error and the "
+            "spread over jittered and quasi-regular spike trains.</p>"
             "<p><b>Axon weight</b>: Axon's soft-bounded sigmoid weight update at the "
             "learning rate in the parameters, not fitted to any measurement: read it as a "
             "direction and a rough size.</p>"
         )
 
+        raw = DIRECTION_COLORS[p.direction]
         self._cmp_values[0].setText(
-            f"<b style='color:{color};'>{_signed(p.total)}</b> dWt → {p.direction}"
+            f"<b style='color:{raw};'>{_signed(p.total)}</b> dWt → {p.direction} "
+            + _grey(f"(|dWt| < {DIRECTION_THRESHOLD_DWT:g}: no change)")
         )
         self._cmp_values[1].setText(f"<b>{p.hebbian:,.0f}</b> Ca units·ms (always ≥ 0)")
-        chl_direction = "LTP" if p.chl > 0 else "LTD" if p.chl < 0 else "no change"
+        chl_direction = p.chl_direction
         chl = _signed(p.chl, 4) if p.chl != 0 else "0"
         self._cmp_values[2].setText(
             f"<b style='color:{DIRECTION_COLORS[chl_direction]};'>{chl}</b> kHz² → {chl_direction}"
@@ -1117,13 +1182,18 @@ class PlasticityPane(QWidget):
         phases = experiment.induction.phases
         if len(phases) < 2:
             self._marked = None
-            self._marker.setData([], [])
+            self._marker.hide()
             for line in self._cross:
                 line.hide()
         else:
             x, y = phases[0].pre.rate_hz, phases[-1].pre.rate_hz
             self._marked = (x, y)
-            self._marker.setData([x], [y])
+            self._placing = True
+            try:
+                self._marker.setPos(x, y)
+            finally:
+                self._placing = False
+            self._marker.show()
             self._cross[0].setPos(x)
             self._cross[1].setPos(y)
             for line in self._cross:
@@ -1132,6 +1202,37 @@ class PlasticityPane(QWidget):
             self._map.setLabel("left", f"{_html(phases[-1].name)} (last phase) rate (Hz)")
         self._update_map_title()
         self._update_map_status()
+
+    def _snap(self, value: float) -> float:
+        rates = self._rates
+        index = int(np.clip(round((value - float(rates[0])) / self._step()), 0, rates.size - 1))
+        return float(rates[index])
+
+    def _marker_dragged(self, item: Any) -> None:
+        if self._placing:
+            return
+        point = item.pos()
+        self._marker_moved(point.x(), point.y(), finished=False)
+
+    def _marker_released(self, item: Any) -> None:
+        if self._placing:
+            return
+        point = item.pos()
+        self._marker_moved(point.x(), point.y(), finished=True)
+
+    def _marker_moved(self, minus_hz: float, plus_hz: float, *, finished: bool) -> None:
+        """Preview the protocol at the marker's (snapped) rates; apply them on release."""
+        experiment = self._experiment
+        if experiment is None or len(experiment.induction.phases) < 2:
+            return
+        x, y = self._snap(minus_hz), self._snap(plus_hz)
+        moved = with_rates(experiment, x, y)
+        if moved.induction != experiment.induction:
+            self.setExperiment(moved)
+        else:
+            self._draw_marker()  # snap back onto the grid
+        if finished:
+            self.ratesPicked.emit(moved)
 
     def _update_map_title(self) -> None:
         notes = []
@@ -1149,7 +1250,10 @@ class PlasticityPane(QWidget):
             ):
                 notes.append("its post rates differ from pre: the map is a guide only")
         notes.append("□ paper conditions")
-        notes.append(f"dashed: ±{DIRECTION_THRESHOLD_DWT:g} (no-change band)")
+        notes.append(
+            f"dashed: predicted EPSP ratio 1 ± {NO_CHANGE_BAND:.2f} (the no-change band; "
+            "windows taken as equal)"
+        )
         self._map_title.setText(
             "<b>Rate map</b>: total dWt if the first and last phases ran at other rates "
             "(pre = post, regular trains, everything else as in this protocol).<br>"
@@ -1193,57 +1297,36 @@ class PlasticityPane(QWidget):
             )
             return
         key = _map_key(induction, self._params, self._rates.tolist())
-        self._map_wanted = (key, induction, self._params)
-        if key in self._maps:
-            self._maps.move_to_end(key)
-            if key != self._map_shown:
-                self._show_map(key)
+        self._map_wanted = key
+        if key not in self._maps and kernel_backend() != "numba":
+            # The numpy fallback takes tens of ms: let the headline paint first.
+            self._map_status.setText("<i>Computing the rate map…</i>")
+            self._map_timer.start()
             return
-        self._map_status.setText("<i>Computing the rate map…</i>")
-        self._start_map()
+        self._compute_map()
 
-    def _start_map(self) -> None:
-        wanted = self._map_wanted
-        if wanted is None or self._map_running is not None or wanted[0] in self._maps:
+    def _compute_map(self) -> None:
+        """Compute (unless cached) and show the map wanted, if it is not shown yet."""
+        key, experiment = self._map_wanted, self._experiment
+        if key is None or experiment is None or key == self._map_shown:
             return
-        key, induction, params = wanted
-        self._map_count += 1
-        rates = self._rates.copy()
-        future = (
-            _compute_in_thread(induction, rates, params)
-            if self._executor is None
-            else self._executor.submit(_compute_map, induction, rates, params)
-        )
-        self._map_running = (key, future)
-        self._poll.start()
-
-    def _poll_map(self) -> None:
-        running = self._map_running
-        if running is None:
-            self._poll.stop()
-            return
-        key, future = running
-        if not future.done():
-            return
-        self._map_running = None
-        wanted = None if self._map_wanted is None else self._map_wanted[0]
-        try:
-            values = future.result()
-        except Exception as exc:  # shown at the map; the GUI must carry on
-            if key == wanted:
+        induction = experiment.induction
+        if key not in self._maps:
+            self._map_count += 1
+            try:
+                values = rate_map(induction, self._rates, self._rates, self._params)
+            except ValueError as exc:  # shown at the map; the GUI must carry on
+                self._map_shown = None
                 self._map_status.setText(
                     f"<span style='color:#c62828;'>No rate map: {_html(str(exc))}</span>"
                 )
-        else:
+                return
             self._maps[key] = values
             while len(self._maps) > _CACHE_SIZE:
                 self._maps.popitem(last=False)
-            if key == wanted:
-                self._show_map(key)
-        if wanted is not None and wanted != key and wanted not in self._maps:
-            self._start_map()  # the protocol changed meanwhile: compute the newest
-        else:
-            self._poll.stop()
+        self._maps.move_to_end(key)
+        if key != self._map_shown:
+            self._show_map(key)
 
     def _show_map(self, key: str) -> None:
         values = self._maps[key]
@@ -1256,7 +1339,10 @@ class PlasticityPane(QWidget):
             QRectF(low - step / 2, low - step / 2, step * rates.size, step * rates.size)
         )
         self._bar.setLevels((-vmax, vmax))
-        self._contours.setData(*_contour_lines(values, rates, DIRECTION_THRESHOLD_DWT))
+        p = self._prediction
+        n_windows = p.n_windows if p is not None else 1
+        levels = _band_levels(self._fit(self._params), n_windows, NO_CHANGE_BAND)
+        self._contours.setData(*_contour_lines(values, rates, levels))
         self._update_map_status()
         self.rateMapChanged.emit()
 
@@ -1270,7 +1356,10 @@ class PlasticityPane(QWidget):
         j = round((point.y() - low) / step)
         if 0 <= i < values.shape[0] and 0 <= j < values.shape[1]:
             v = float(values[i, j])
+            p = self._prediction
+            n_windows = p.n_windows if p is not None else 1
+            ratio = _ratio_of_total(self._fit(self._params), v, n_windows)
             self._map_hover.setText(
                 f"Pointer: {self._rates[i]:g} → {self._rates[j]:g} Hz, total dWt "
-                f"{_signed(v)} ({direction_of(v)})"
+                f"{_signed(v)}, predicted EPSP ratio ≈ {ratio:.2f} (windows taken as equal)"
             )

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -51,14 +50,17 @@ def cell_variation(settings: SimCellSettings, seed: int) -> tuple[float, float]:
 
     Real cells differ in how much plasticity they express and their EPSPs run up or down
     over a long recording; both spread the outcome across cells far more than the cells'
-    passive properties do. Zero variability gives an ideal, stable cell.
+    passive properties do. Zero variability gives an ideal, stable cell. The plasticity
+    scale is lognormal with its mean corrected to 1 (``exp(s N - s**2 / 2)``, ``s = 3 cv``),
+    so cells are on average as plastic as the rig file's ``expression_lrate`` says.
     """
     if settings.variability <= 0:
         return 0.0, 1.0
     rng = np.random.default_rng([seed, 0x5EED])
     cv = settings.variability
     trend = float(2.0 * cv * rng.standard_normal())
-    scale = float(math.exp(3.0 * cv * rng.standard_normal()))
+    s = 3.0 * cv
+    scale = float(math.exp(s * rng.standard_normal() - s * s / 2.0))
     return trend, scale
 
 
@@ -91,14 +93,6 @@ def cell_params(settings: SimCellSettings, seed: int) -> CellParams:
     )
 
 
-@lru_cache(maxsize=4)
-def _expression_lrate(params: KinaseParams) -> float:
-    """Learning rate of the dWt -> weight mapping fitted to the paper's measurements."""
-    from rigctl.plasticity.calibration import fit_mapping, paper_dataset
-
-    return fit_mapping(paper_dataset(), params).value
-
-
 @dataclass
 class _WeightChange:
     at_s: float
@@ -119,6 +113,13 @@ class SimulatedCell:
         Whether theta-window sweeps change the synaptic weight.
     expression_tau_s
         Time constant with which a weight change is expressed in EPSPs.
+    kinase
+        Cascade constants of the synapse's kinase rule (Axon v2 defaults).
+    epsp_trend_per_hour, plasticity_scale
+        This cell's slow EPSP trend and its plasticity relative to the typical cell.
+    expression_lrate
+        Learning rate of the dWt -> weight mapping of the typical cell (the rig file's
+        ``sim.expression_lrate``, with its basis there).
     """
 
     def __init__(
@@ -131,6 +132,7 @@ class SimulatedCell:
         kinase: KinaseParams | None = None,
         epsp_trend_per_hour: float = 0.0,
         plasticity_scale: float = 1.0,
+        expression_lrate: float = 0.03378,
     ) -> None:
         self.params = params
         self.seed = seed
@@ -141,6 +143,7 @@ class SimulatedCell:
         self.plasticity_scale = plasticity_scale
         self.recruitment: RecruitmentCurve | None = None
         self.stim_intensity_ua = DEFAULT_REFERENCE_UA
+        self.expression_lrate = expression_lrate
         self.clock_s = 0.0
         self._sweeps = 0
         self._change = _WeightChange(0.0, 1.0, 1.0)
@@ -251,7 +254,7 @@ class SimulatedCell:
             self.kinase,
             end_ms=math.floor(n * 1000.0 / sample_rate_hz),
         )
-        lrate = _expression_lrate(self.kinase) * self.plasticity_scale
+        lrate = self.expression_lrate * self.plasticity_scale
         ratio = weight_from_dwt(res.per_window, lrate)
         t_end = t0 + n / sample_rate_hz
         now = self.weight_at(t_end)
@@ -298,6 +301,7 @@ class SimRig:
             expression_tau_s=definition.sim.expression_tau_s,
             epsp_trend_per_hour=trend,
             plasticity_scale=scale,
+            expression_lrate=definition.sim.expression_lrate,
         )
         reference = definition.stimulator.amplitude_ua or DEFAULT_REFERENCE_UA
         self.cell.recruitment = recruitment_curve(s, reference)
