@@ -37,7 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args(["gui"])
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except KeyboardInterrupt:  # before a command installed its own handling: no traceback
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     return status
 
 
