@@ -408,9 +408,9 @@ class ExperimentRunner:
             if not ctl.pause_requested:
                 return
             change = ctl.transition(Lifecycle.PAUSED)
-        self._report(change)
-        began = self._now()
+            began = self._now()
         self._journal("paused")
+        self._report(change)
         with self._lock:
             while ctl.pause_requested and not ctl.should_end():
                 ctl.cond.wait(timeout=0.5)
