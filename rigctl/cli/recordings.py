@@ -60,6 +60,7 @@ def _progress_line(status: object) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from rigctl.engine import ExperimentRunner, RunOptions
 
+    args.paced = not args.fast  # a real-time run plays the simulated rig in real time
     loaded = load_and_open(args)
     if loaded is None:
         return 1

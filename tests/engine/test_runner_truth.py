@@ -282,11 +282,16 @@ def test_listeners_are_never_called_with_the_lock_held(tmp_path: Path) -> None:
     def probe_lock(_: object) -> None:
         # Another thread must be able to take the lock while a listener runs.
         got: list[bool] = []
-        t = threading.Thread(target=lambda: got.append(runner._lock.acquire(timeout=5)))
+
+        def take() -> None:
+            ok = runner._lock.acquire(timeout=5)
+            got.append(ok)
+            if ok:
+                runner._lock.release()
+
+        t = threading.Thread(target=take)
         t.start()
         t.join()
-        if got[0]:
-            runner._lock.release()
         held.append(not got[0])
 
     runner.state_changed.connect(probe_lock)
