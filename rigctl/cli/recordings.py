@@ -156,7 +156,7 @@ def _wait_with_interrupts(runner: Any, rig: Any) -> Any:
     def on_signal(signum: int, frame: object) -> None:
         presses[0] += 1
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError, OSError):  # not the main thread: no handlers
             previous[sig] = signal.signal(sig, on_signal)
@@ -179,9 +179,9 @@ def _wait_with_interrupts(runner: Any, rig: Any) -> Any:
                     runner.abort()
             result = runner.wait(0.2)
     finally:
-        for sig, handler in previous.items():
+        for signum, handler in previous.items():
             with contextlib.suppress(ValueError, OSError):
-                signal.signal(sig, handler)
+                signal.signal(signum, handler)
         with contextlib.suppress(Exception):
             rig.close()
     return result

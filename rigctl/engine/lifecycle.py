@@ -184,12 +184,10 @@ class RunControl:
             new_seg = self.segment if segment is None else segment
             if new_life != self.lifecycle and new_life not in LIFECYCLE_MOVES[self.lifecycle]:
                 raise TransitionError(f"lifecycle {self.lifecycle} -> {new_life} is not allowed")
-            if new_seg != self.segment:
-                if (
-                    self.lifecycle == Lifecycle.FINISHED
-                    or new_seg not in SEGMENT_MOVES[self.segment]
-                ):
-                    raise TransitionError(f"segment {self.segment} -> {new_seg} is not allowed")
+            if new_seg != self.segment and (
+                self.lifecycle == Lifecycle.FINISHED or new_seg not in SEGMENT_MOVES[self.segment]
+            ):
+                raise TransitionError(f"segment {self.segment} -> {new_seg} is not allowed")
             if (new_life == Lifecycle.FINISHED) != (reason is not None or self.reason is not None):
                 raise TransitionError("a finish reason goes with the finished lifecycle, only")
             self.lifecycle = new_life

@@ -415,7 +415,7 @@ class ExperimentRunner:
             while ctl.pause_requested and not ctl.should_end():
                 ctl.cond.wait(timeout=0.5)
             ending = ctl.should_end()
-            change = None if ending else ctl.transition(Lifecycle.RUNNING)
+            resumed = None if ending else ctl.transition(Lifecycle.RUNNING)
             ended = self._now()
             self._pauses += 1
             self._paused_s += ended - began
@@ -423,7 +423,7 @@ class ExperimentRunner:
         self._journal("resumed", paused_at_s=began, paused_for_s=ended - began)
         if ending:
             raise _StopRunError
-        self._report(change)
+        self._report(resumed)
 
     def _wait_for(self, slot: _Slot, *, may_induce: bool = False) -> str:
         """Wait for a slot: ``"go"``, ``"skip"`` (passed during a pause) or ``"induce"``."""
@@ -638,6 +638,8 @@ class ExperimentRunner:
             self._result = RunResult(RunState.FAILED, self.folder, 0, {}, str(exc))
             self.finished.emit(self._result)
             return self._result
+        if self.options.write_nwb:  # pynwb takes ~1 s to import: overlap it with the run
+            threading.Thread(target=_import_nwb, name="rigctl-nwb-import", daemon=True).start()
         clear = getattr(self.rig, "clear_abort", None)
         if callable(clear):  # a stale abort from before this run (the runner's own is latched)
             clear()
@@ -840,6 +842,15 @@ class ExperimentRunner:
         self._writer.event("baseline_check", **check.as_dict())
         if not check.stable:
             self.warning.emit("baseline not stable: " + "; ".join(check.reasons))
+
+
+def _import_nwb() -> None:
+    try:
+        import pynwb  # type: ignore[import-untyped, unused-ignore]  # noqa: F401
+
+        import rigctl.engine.nwb  # noqa: F401
+    except Exception:  # the export at the end reports any problem itself
+        _log.debug("pynwb could not be imported ahead of the export", exc_info=True)
 
 
 @dataclass(frozen=True)
