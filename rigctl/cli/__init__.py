@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log.debug("rigctl %s: %s (log %s)", __version__, " ".join(words), path)
         status: int = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except KeyboardInterrupt:  # before a command installed its own handling: no traceback
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         return quiet_broken_pipe()
     return status

@@ -5,10 +5,37 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from rigctl.cli._common import RIG_HELP, default_output, err, load_and_open
+
+EXIT_DONE = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STOPPED = 3
+EXIT_ABORTED = 4
+RUN_EXIT_CODES = {
+    "done": EXIT_DONE,
+    "failed": EXIT_FAILED,
+    "stopped": EXIT_STOPPED,
+    "aborted": EXIT_ABORTED,
+}
+"""Exit status of ``rigctl run`` by how the recording ended."""
+
+RUN_EPILOG = """\
+Ctrl-C (or SIGTERM) once: stop after the sweep in flight; twice: abort now. Either way
+the data folder is closed and valid (recording.json says how the run ended).
+
+exit status:
+  0  done: the whole experiment ran
+  1  failed or refused (bad file, rig or disk error; nothing or part recorded)
+  2  usage error (bad command-line arguments)
+  3  stopped early by the user (Ctrl-C or SIGTERM once); the record is valid
+  4  aborted (Ctrl-C twice, or an abort); the sweep in flight was cut and is kept
+"""
 
 
 def _progress_line(status: object) -> str:
@@ -30,8 +57,9 @@ def _progress_line(status: object) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from rigctl.engine import RunOptions, RunState
+    from rigctl.engine import RunOptions
 
+    args.paced = not args.fast  # a real-time run plays the simulated rig in real time
     loaded = load_and_open(args)
     if loaded is None:
         return 1
@@ -70,23 +98,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"{definition.channels.command.scale_pa_per_v:g} pA/V; data -> {args.out}",
         file=sys.stderr,
     )
-    runner.start()
-    try:
-        result = runner.wait()
-        while result is None:  # pragma: no cover - only when waiting is interrupted
-            result = runner.wait(0.5)
-    except KeyboardInterrupt:
-        print("\nstopping after the sweep in flight (Ctrl-C again to abort)", file=sys.stderr)
-        runner.stop()
-        try:
-            result = runner.wait()
-        except KeyboardInterrupt:
-            runner.abort()
-            result = runner.wait()
-    finally:
-        with contextlib.suppress(Exception):
-            session.close()
-    assert result is not None
+    result = _wait_with_interrupts(runner, session)
     if tty:
         print(file=sys.stderr)
     s = result.summary
@@ -115,9 +127,58 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f"baseline EPSP {s['baseline_mean_mv']:.2f} ± {s['baseline_sd_mv']:.2f} mV "
                 f"(SD, {s['n_baseline']} probes)"
             )
+        induction = s.get("induction") or {}
+        if induction and not induction.get("complete", True):
+            print(induction.get("note", "the induction was cut short"))
+        if s.get("skipped_probes"):
+            print(f"{s['skipped_probes']} probes skipped (their slot passed during a pause)")
+        if s.get("n_spike_excluded"):
+            print(f"{s['n_spike_excluded']} probes with a spike left out of the EPSP summary")
         if result.nwb_path:
             print(f"NWB: {result.nwb_path}")
-    return 0 if result.state in (RunState.DONE, RunState.STOPPED) else 1
+    return RUN_EXIT_CODES.get(result.state.value, EXIT_FAILED)
+
+
+def _wait_with_interrupts(runner: Any, rig: Any) -> Any:
+    """Run to the end; first Ctrl-C/SIGTERM stops after the sweep in flight, second aborts.
+
+    The signal handlers only count; this loop acts on the count between short waits (so
+    Ctrl-C is seen on Windows too), and the record is always closed by the runner.
+    """
+    presses = [0]
+
+    def on_signal(signum: int, frame: object) -> None:
+        presses[0] += 1
+
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread: no handlers
+            previous[sig] = signal.signal(sig, on_signal)
+    acted = 0
+    try:
+        runner.start()
+        result = None
+        while result is None:
+            if presses[0] > acted:
+                acted = presses[0]
+                if acted == 1:
+                    print(
+                        "\nstopping after the sweep in flight (Ctrl-C again to abort now)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    runner.stop()
+                else:
+                    print("\naborting now", file=sys.stderr, flush=True)
+                    runner.abort()
+            result = runner.wait(0.2)
+    finally:
+        for signum, handler in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, handler)
+        with contextlib.suppress(Exception):
+            rig.close()
+    return result
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
@@ -240,7 +301,12 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this module's commands to the ``rigctl`` parser."""
-    p = sub.add_parser("run", help="run a whole recording: baseline, induction, follow-up")
+    p = sub.add_parser(
+        "run",
+        help="run a whole recording: baseline, induction, follow-up",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("file", metavar="FILE", help="protocol file (.json)")
     p.add_argument("--rig", metavar="FILE", help=RIG_HELP)
     p.add_argument(

@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rigctl.hardware.calibration import SPIKE_THRESHOLD_MV, detect_spikes
 from rigctl.protocol import CompiledSweep
 
 __all__ = [
+    "SPIKE_FLAG",
     "AnalysisSettings",
     "BaselineCheck",
     "ProbeAnalysis",
@@ -27,8 +29,13 @@ __all__ = [
     "analyze_probe",
     "check_baseline",
     "health_flags",
+    "induction_note",
     "summarize_recording",
+    "windows_delivered",
 ]
+
+SPIKE_FLAG = "spike in probe"
+"""The flag of a probe whose Vm crossed the spike threshold after the stimulus."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,6 +63,9 @@ class AnalysisSettings:
         Largest tolerated coefficient of variation of baseline EPSPs.
     summary_window_min
         Window after induction for the summary (30-35 min).
+    spike_threshold_mv
+        A probe whose Vm crosses this after the stimulus holds an action potential: it is
+        flagged "spike in probe" and its EPSP is left out of the time course and summary.
     """
 
     pre_window_ms: float = 50.0
@@ -67,6 +77,7 @@ class AnalysisSettings:
     baseline_max_slope: float = 0.05
     baseline_max_cv: float = 0.35
     summary_window_min: tuple[float, float] = (30.0, 35.0)
+    spike_threshold_mv: float = SPIKE_THRESHOLD_MV
 
 
 @dataclass(frozen=True)
@@ -77,10 +88,13 @@ class ProbeAnalysis:
     baseline_mv: float
     rest_mv: float
     rin_mohm: float
+    spike_in_probe: bool = False
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         """Plain data for files."""
-        return {k: float(v) for k, v in asdict(self).items()}
+        d: dict[str, Any] = {k: float(v) for k, v in asdict(self).items()}
+        d["spike_in_probe"] = self.spike_in_probe
+        return d
 
 
 def _mean(v: FloatArray, fs: float, start_ms: float, stop_ms: float) -> float:
@@ -103,8 +117,11 @@ def analyze_probe(
     steps = sweep.of_kind("test_step")
     epsp = math.nan
     base = math.nan
+    spiked = False
     if pulses:
         t = pulses[0].start_ms
+        after = v[max(0, round(t * fs / 1000.0)) :]
+        spiked = detect_spikes(after, fs, s.spike_threshold_mv).size > 0
         base = _mean(v, fs, t - s.pre_window_ms, t - 0.5)
         i0 = round((t + s.search_start_ms) * fs / 1000.0)
         i1 = min(v.size, round((t + s.search_stop_ms) * fs / 1000.0))
@@ -124,7 +141,9 @@ def analyze_probe(
             rin = (steady - rest) / st.amplitude_pa * 1000.0  # mV / pA = GΩ -> MΩ
     elif pulses:
         rest = base
-    return ProbeAnalysis(epsp_mv=epsp, baseline_mv=base, rest_mv=rest, rin_mohm=rin)
+    return ProbeAnalysis(
+        epsp_mv=epsp, baseline_mv=base, rest_mv=rest, rin_mohm=rin, spike_in_probe=spiked
+    )
 
 
 def health_flags(
@@ -220,6 +239,7 @@ class RecordingSummary:
     direction: str
     times_min: tuple[float, ...] = field(default=())
     normalized: tuple[float, ...] = field(default=())
+    n_spike_excluded: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for files."""
@@ -236,15 +256,25 @@ def summarize_recording(
     settings: AnalysisSettings | None = None,
     *,
     ltp_threshold: float = 0.10,
+    excluded: Sequence[bool] | npt.ArrayLike = (),
 ) -> RecordingSummary:
     """Normalize EPSPs to the baseline (t < 0) and average the summary window.
 
     The direction is LTP / LTD when the window mean departs from 1 by more than
-    ``ltp_threshold`` (10 %), else "no change".
+    ``ltp_threshold`` (10 %), else "no change". Probes marked in ``excluded`` (a spike in
+    the probe) are left out -- NaN in the time course -- and counted in
+    ``n_spike_excluded``.
     """
     s = AnalysisSettings() if settings is None else settings
     t = np.asarray(since_induction_min, dtype=np.float64)
-    e = np.asarray(epsps_mv, dtype=np.float64)
+    e = np.asarray(epsps_mv, dtype=np.float64).copy()
+    skip = np.asarray(excluded, dtype=bool)
+    n_excluded = 0
+    if skip.size:
+        if skip.shape != e.shape:
+            raise ValueError("excluded must mark every probe")
+        n_excluded = int(skip.sum())
+        e[skip] = math.nan
     base = e[(t < 0) & np.isfinite(e)]
     b_mean = float(base.mean()) if base.size else math.nan
     b_sd = float(base.std(ddof=1)) if base.size > 1 else math.nan
@@ -273,4 +303,29 @@ def summarize_recording(
         direction=direction,
         times_min=tuple(float(x) for x in t),
         normalized=tuple(float(x) for x in norm),
+        n_spike_excluded=n_excluded,
     )
+
+
+def windows_delivered(sweep: CompiledSweep, n_samples: int, sample_rate_hz: float) -> int:
+    """How many theta windows of ``sweep`` ended within the first ``n_samples`` played."""
+    if sweep.window_length is None:
+        return 0
+    played_ms = n_samples * 1000.0 / sample_rate_hz
+    length = float(sweep.window_length)
+    return sum(1 for w in sweep.window_starts if float(w) + length <= played_ms + 1e-9)
+
+
+def induction_note(info: dict[str, Any]) -> str:
+    """One sentence on how much of the induction was delivered.
+
+    ``info`` holds ``complete``, ``windows_delivered``, ``windows_planned`` and ``cut``
+    (``abort``, ``halt`` or ``fault``), as the runner journals them.
+    """
+    done, planned = int(info.get("windows_delivered", 0)), int(info.get("windows_planned", 0))
+    if info.get("complete", True):
+        return f"induction complete ({done} of {planned} windows)"
+    how = {"abort": "aborted", "halt": "halted", "fault": "cut by a fault"}.get(
+        str(info.get("cut")), "cut short"
+    )
+    return f"induction {how} after {done} of {planned} windows"

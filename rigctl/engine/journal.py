@@ -60,7 +60,13 @@ class DataFolderError(OSError):
 
 @dataclass(frozen=True, eq=False)
 class SweepRecord:
-    """A completed sweep as the runner hands it to the writer."""
+    """An acquired sweep as the runner hands it to the writer.
+
+    ``at_s`` is the sweep's *actual* start (monotonic seconds since the run began) and
+    ``started_at`` its UTC wall-clock start; ``planned_s`` is its slot in the compiled
+    schedule. A sweep cut short has ``complete = False`` and ``cut`` says why
+    (``abort``, ``halt`` or ``fault``); it holds only what was acquired and applied.
+    """
 
     index: int
     kind: str
@@ -76,6 +82,8 @@ class SweepRecord:
     settings: dict[str, Any]
     analysis: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    planned_s: float | None = None
+    cut: str | None = None
 
     def meta(self) -> dict[str, Any]:
         """Everything but the arrays, as plain data."""
@@ -84,11 +92,14 @@ class SweepRecord:
             "kind": self.kind,
             "segment": self.segment,
             "at_s": self.at_s,
+            "actual_s": self.at_s,
+            "planned_s": self.planned_s,
             "since_induction_s": self.since_induction_s,
             "started_at": self.started_at,
             "sample_rate_hz": self.sample_rate_hz,
             "n_samples": int(self.vm_mv.shape[0]),
             "complete": self.complete,
+            "cut": self.cut,
             "settings": self.settings,
             "analysis": self.analysis,
             "extra": self.extra,
@@ -362,7 +373,9 @@ def analysis_rows(rec: Recording) -> list[dict[str, Any]]:
     base = [
         float(s.meta["analysis"]["epsp_mv"])
         for s in rec.probes()
-        if rec.since_induction_s(s) < 0 and "epsp_mv" in s.meta.get("analysis", {})
+        if rec.since_induction_s(s) < 0
+        and "epsp_mv" in s.meta.get("analysis", {})
+        and not s.meta["analysis"].get("spike_in_probe")
     ]
     base = [b for b in base if b == b]  # drop NaN
     base_mean = sum(base) / len(base) if base else float("nan")
@@ -375,8 +388,9 @@ def analysis_rows(rec: Recording) -> list[dict[str, Any]]:
     slope_mean = sum(slopes) / len(slopes) if slopes else float("nan")
     for s in rec.sweeps:
         a = dict(s.meta.get("analysis", {}))
+        spiked = bool(a.get("spike_in_probe", False))
         if "epsp_mv" in a and base_mean == base_mean and base_mean > 0:
-            a["normalized_epsp"] = float(a["epsp_mv"]) / base_mean
+            a["normalized_epsp"] = "" if spiked else float(a["epsp_mv"]) / base_mean
         if "slope_mv_per_ms" in a and slope_mean == slope_mean and slope_mean > 0:
             a["normalized_slope"] = float(a["slope_mv_per_ms"]) / slope_mean
         rows.append(
@@ -395,6 +409,10 @@ def analysis_rows(rec: Recording) -> list[dict[str, Any]]:
                 "rest_mv": a.get("rest_mv", ""),
                 "flags": "; ".join(a.get("flags", [])),
                 "complete": s.meta.get("complete", True),
+                "planned_s": s.meta.get("planned_s", ""),
+                "started_at": s.meta.get("started_at", ""),
+                "spike_in_probe": spiked if s.meta["kind"] == "probe" else "",
+                "windows_delivered": a.get("windows_delivered", ""),
             }
         )
     return rows
@@ -505,6 +523,10 @@ def _rebuild(rec: Recording, status: str | None, summary: dict[str, Any] | None)
         "rest_mv",
         "flags",
         "complete",
+        "planned_s",
+        "started_at",
+        "spike_in_probe",
+        "windows_delivered",
     ]
     w = csv.DictWriter(out, fieldnames=fields)
     w.writeheader()

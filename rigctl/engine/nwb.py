@@ -590,6 +590,27 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
                     name="complete", description="whether the sweep ran to its end", data=[]
                 ),
                 VectorData(
+                    name="cut",
+                    description="why a sweep was cut short (abort, halt, fault); '' if complete",
+                    data=[],
+                ),
+                VectorData(
+                    name="windows_delivered",
+                    description="theta windows delivered in full (induction; -1 for probes)",
+                    data=[],
+                ),
+                VectorData(
+                    name="planned_s",
+                    description="the sweep's slot in the compiled schedule (s from the run start)"
+                    "; its actual start is the series' starting_time",
+                    data=[],
+                ),
+                VectorData(
+                    name="spike_in_probe",
+                    description="a spike in the probe: its EPSP is left out of the summary",
+                    data=[],
+                ),
+                VectorData(
                     name="stimulation",
                     description=(
                         "name of the TimeSeries in /stimulus/presentation with the TTL line that "
@@ -639,7 +660,18 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
         kind = str(meta.get("kind", "probe"))
         segment = str(meta.get("segment", "followup"))
         what = probe_text if kind == "probe" else induction_text
-        incomplete = "" if meta.get("complete", True) else " Incomplete: the sweep was cut short."
+        measured = dict(meta.get("analysis") or {})
+        delivered = int(measured.get("windows_delivered", -1)) if kind == "induction" else -1
+        incomplete = (
+            ""
+            if meta.get("complete", True)
+            else f" Incomplete: the sweep was cut short ({meta.get('cut') or 'cut'})"
+            + (
+                f" after {delivered} of {measured.get('windows_planned', '?')} theta windows."
+                if delivered >= 0
+                else "."
+            )
+        )
         command = CurrentClampStimulusSeries(
             name=f"command_{i:05d}",
             data=packed(arrays["command_pa"].astype(np.float32)),
@@ -682,7 +714,6 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
         )
         nwbfile.add_stimulus(ttl)
         row = rows.get(i, {})
-        measured = dict(meta.get("analysis") or {})
         since = rec.since_induction_s(s)
         if not math.isfinite(since):
             since = _float(meta.get("since_induction_s"))
@@ -696,6 +727,10 @@ def _build(rec: Recording, subj: dict[str, Any], sess: dict[str, Any]) -> Any:
                 "segment": segment,
                 "since_induction_s": since,
                 "complete": bool(meta.get("complete", True)),
+                "cut": str(meta.get("cut") or ""),
+                "windows_delivered": delivered,
+                "planned_s": _float(meta.get("planned_s")),
+                "spike_in_probe": bool(measured.get("spike_in_probe", False)),
                 "stimulation": ttl.name,
             },
             analysis={

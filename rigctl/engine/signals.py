@@ -1,12 +1,13 @@
 """Plain-Python signals: how the engine reports to whoever listens (GUI, CLI, tests).
 
 Callbacks run on the emitting thread (the runner's worker); a GUI hops to its own
-thread through queued Qt connections. A callback that raises is reported once to the
-``errors`` list and never stops the run.
+thread through queued Qt connections. A callback that raises is logged (``logging``,
+with its traceback), kept in the ``errors`` list, and never stops the run.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -14,6 +15,8 @@ from typing import Any, Generic, TypeVar
 __all__ = ["Signal"]
 
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 
 class Signal(Generic[T]):
@@ -45,4 +48,5 @@ class Signal(Generic[T]):
             try:
                 cb(value)
             except Exception as exc:  # a listener's bug must not stop an experiment
+                _log.exception("a listener of %s raised; the run goes on", self.name)
                 self.errors.append(exc)

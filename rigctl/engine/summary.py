@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from rigctl import protocol as proto
-from rigctl.engine.analysis import summarize_recording
+from rigctl.engine.analysis import induction_note, summarize_recording
 from rigctl.engine.journal import Recording
 
 __all__ = ["condition_of", "summary_of"]
@@ -45,17 +45,30 @@ def summary_of(rec: Recording) -> dict[str, Any]:
     """Normalized-EPSP summary of a recording (baseline stats, 30-35 min mean, direction)."""
     times = []
     epsps = []
+    spiked = []
     onset = rec.induction_at_s if rec.induction_at_s is not None else math.inf
     for s in rec.probes():
-        e = s.meta.get("analysis", {}).get("epsp_mv")
+        a = s.meta.get("analysis", {})
+        e = a.get("epsp_mv")
         if e is None:
             continue
-        times.append((float(s.meta["at_s"]) - onset) / 60.0)
+        times.append((float(s.meta["at_s"]) - onset) / 60.0)  # the actual start
         epsps.append(float(e))
-    out = summarize_recording(times, epsps).as_dict()
+        spiked.append(bool(a.get("spike_in_probe", False)))
+    out = summarize_recording(times, epsps, excluded=spiked).as_dict()
     out["condition"] = condition_of(rec)
+    out["skipped_probes"] = sum(1 for ev in rec.events if ev.get("event") == "skipped")
+    out["pauses"] = sum(1 for ev in rec.events if ev.get("event") == "resumed")
     induction = [s for s in rec.sweeps if s.meta["kind"] == "induction"]
     if induction:
-        out["phase_rates"] = induction[0].meta.get("analysis", {}).get("phase_rates", [])
+        a = induction[0].meta.get("analysis", {})
+        out["phase_rates"] = a.get("phase_rates", [])
+        info = {
+            "complete": bool(induction[0].meta.get("complete", True)),
+            "windows_delivered": a.get("windows_delivered", 0),
+            "windows_planned": a.get("windows_planned", 0),
+            "cut": induction[0].meta.get("cut"),
+        }
+        out["induction"] = dict(info, note=induction_note(info))
     clean: dict[str, Any] = json.loads(json.dumps(out, default=float))
     return clean

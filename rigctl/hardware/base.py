@@ -164,7 +164,11 @@ class Rig(Protocol):
         ...
 
     def abort(self) -> None:
-        """Stop a running sweep as soon as possible (callable from any thread)."""
+        """Stop a running sweep as soon as possible (callable from any thread).
+
+        Latched: a request that arrives between sweeps stops the next one before it
+        outputs anything; a sweep's start never clears it.
+        """
         ...
 
     def safe_state(self) -> None:

@@ -13,26 +13,29 @@ Works on any :class:`~rigctl.hardware.base.Rig`:
 * :func:`phase_rates` detects spikes in an acquired induction sweep and reports the
   achieved rate of every phase against its target, flagging a miss over 10 %.
 
-The rate of a phase is measured from inter-spike intervals inside the phase, which is
-what a "25 Hz" train means, averaged over windows; when the spikes cover less than a
-third of the phase (a burst at onset, then dropout) it is the spike count over the phase
-length instead.
+A phase is judged by its spike *count* in every theta window against the count its target
+train implies (3 spikes per 100 ms at 25 Hz), plus the first-spike latency: a phase is
+flagged when its mean count is off by more than 10 % or the count misses in more than one
+window. Calibration steers on the same count-implied rate, so everyone uses one rule.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from rigctl.hardware.base import Rig, RigError
+from rigctl.hardware.base import Rig, RigError, SweepResult
 from rigctl.protocol import CompiledSweep, Experiment, Waveforms, compile_induction
 
 __all__ = [
     "MISS_TOLERANCE",
+    "SPIKE_THRESHOLD_MV",
+    "Cancel",
     "ExperimentCalibration",
     "FICurve",
     "PhaseRate",
@@ -45,13 +48,22 @@ __all__ = [
 ]
 
 MISS_TOLERANCE = 0.10
-"""A phase whose achieved rate is off its target by more than this fraction is flagged."""
+"""A phase whose mean spike count is off its target by more than this fraction is flagged."""
+
+SPIKE_THRESHOLD_MV = -20.0
+"""Vm crossing this upwards is a spike (one detector for the whole application)."""
+
+Cancel = Callable[[], None]
+"""Called before every calibration sweep: raises to stop it, may block while paused."""
 
 FloatArray = npt.NDArray[np.float64]
 
 
 def detect_spikes(
-    vm_mv: npt.ArrayLike, sample_rate_hz: float, threshold_mv: float = -20.0, dead_ms: float = 1.0
+    vm_mv: npt.ArrayLike,
+    sample_rate_hz: float,
+    threshold_mv: float = SPIKE_THRESHOLD_MV,
+    dead_ms: float = 1.0,
 ) -> npt.NDArray[np.intp]:
     """Sample indices of upward threshold crossings, at least ``dead_ms`` apart."""
     v = np.asarray(vm_mv, dtype=np.float64)
@@ -69,7 +81,7 @@ def detect_spikes(
 
 
 def _rate(spans: Sequence[tuple[float, float]], spikes_ms: FloatArray) -> tuple[float, int]:
-    """Mean firing rate over the spans, and the number of spikes in them.
+    """Mean firing rate over the spans (f-I ladder steps), and the number of spikes in them.
 
     In each span the rate is ``(n - 1) / (last - first)`` when the spikes cover at least
     30 % of it (a regular train), else ``n / duration`` (onset spikes followed by
@@ -92,33 +104,91 @@ def _rate(spans: Sequence[tuple[float, float]], spikes_ms: FloatArray) -> tuple[
 
 @dataclass(frozen=True)
 class PhaseRate:
-    """Achieved versus target firing rate of one phase (over all windows of a sweep)."""
+    """Achieved versus target firing of one phase, judged by the spike count per window.
+
+    ``expected_per_window`` is the count the target implies (the protocol's target train:
+    3 spikes in a 100 ms phase at 25 Hz); ``window_counts`` the spikes counted in each
+    window. ``achieved_hz`` is the target rate scaled by the mean count over the expected
+    one (the rate the count implies), so a 25 Hz phase firing 2 of 3 spikes reads 16.7 Hz.
+    ``first_latency_ms`` is the mean latency of the first spike from the phase start;
+    ``isi_hz`` the rate from the spikes' spacing; ``fill`` how many spikes at that
+    spacing would fit in the phase after the first one's latency (mean over windows with
+    two spikes or more): the count lies in the middle of its range when ``fill`` is the
+    expected count plus one half, which is what calibration aims at.
+    """
+
+    @property
+    def steer_hz(self) -> float:
+        """The rate calibration steers on: the count's, refined by ``fill`` when it is right."""
+        if self.windows_missed or self.expected_per_window == 0 or not math.isfinite(self.fill):
+            return self.achieved_hz
+        return self.target_hz * self.fill / (self.expected_per_window + 0.5)
 
     phase: str
     target_hz: float
     achieved_hz: float
     n_spikes: int
     n_windows: int
+    expected_per_window: int = 0
+    window_counts: tuple[int, ...] = ()
+    first_latency_ms: float = math.nan
+    isi_hz: float = math.nan
+    fill: float = math.nan
+
+    @property
+    def windows_missed(self) -> int:
+        """Windows whose spike count differs from the expected count."""
+        return sum(1 for c in self.window_counts if c != self.expected_per_window)
 
     @property
     def miss(self) -> float:
-        """Relative error of the achieved rate (0 when no firing was wanted and none came)."""
-        if self.target_hz == 0:
-            return 0.0 if self.n_spikes == 0 else math.inf
-        return abs(self.achieved_hz - self.target_hz) / self.target_hz
+        """Relative error of the mean count per window (0: no firing wanted, none came)."""
+        if self.expected_per_window == 0:
+            if self.target_hz == 0 or not self.window_counts:
+                return 0.0 if self.n_spikes == 0 else math.inf
+            return abs(self.achieved_hz - self.target_hz) / self.target_hz
+        mean = self.n_spikes / self.n_windows if self.n_windows else 0.0
+        return abs(mean - self.expected_per_window) / self.expected_per_window
 
     @property
     def ok(self) -> bool:
-        """Whether the phase is within :data:`MISS_TOLERANCE` of its target."""
-        return self.miss <= MISS_TOLERANCE
+        """Within :data:`MISS_TOLERANCE` of the count, and no more than one window off."""
+        return self.miss <= MISS_TOLERANCE and self.windows_missed <= 1
 
     def line(self) -> str:
         """One line for a report."""
-        flag = "ok" if self.ok else f"MISS ({self.miss:.0%} off)"
+        if self.ok:
+            flag = "ok"
+        elif self.windows_missed > 1 and self.miss <= MISS_TOLERANCE:
+            flag = f"MISS (count off in {self.windows_missed} windows)"
+        else:
+            flag = f"MISS ({self.miss:.0%} off)"
+        latency = (
+            f", first spike {self.first_latency_ms:.1f} ms"
+            if math.isfinite(self.first_latency_ms)
+            else ""
+        )
         return (
             f"{self.phase:<12} target {self.target_hz:5.1f} Hz  achieved {self.achieved_hz:5.1f} Hz"
-            f"  ({self.n_spikes} spikes in {self.n_windows} windows)  {flag}"
+            f"  ({self.n_spikes} spikes in {self.n_windows} windows, "
+            f"{self.expected_per_window} expected per window{latency})  {flag}"
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for files (journal, analysis, NWB)."""
+        return {
+            "phase": self.phase,
+            "target_hz": self.target_hz,
+            "achieved_hz": self.achieved_hz,
+            "n_spikes": self.n_spikes,
+            "n_windows": self.n_windows,
+            "expected_per_window": self.expected_per_window,
+            "window_counts": list(self.window_counts),
+            "windows_missed": self.windows_missed,
+            "first_latency_ms": self.first_latency_ms,
+            "isi_hz": self.isi_hz,
+            "ok": self.ok,
+        }
 
 
 def phase_rates(
@@ -126,28 +196,62 @@ def phase_rates(
     sample_rate_hz: float,
     sweep: CompiledSweep,
     *,
-    threshold_mv: float = -20.0,
+    threshold_mv: float = SPIKE_THRESHOLD_MV,
+    windows: int | None = None,
 ) -> list[PhaseRate]:
-    """Achieved firing rate of every phase of an induction sweep, in phase order."""
+    """Spike count, rate and first-spike latency of every phase of an induction sweep.
+
+    Each phase is judged per theta window against the count its target train implies
+    (the compiled sweep's ``post_targets`` inside the phase). ``windows`` limits the
+    analysis to the first windows (those delivered before an abort).
+    """
     spikes_ms = np.asarray(
         detect_spikes(vm_mv, sample_rate_hz, threshold_mv) * 1000.0 / sample_rate_hz,
         dtype=np.float64,
     )
+    targets = np.asarray([float(t) for t in sweep.post_targets], dtype=np.float64)
+    spans_all = [s for s in sweep.phases if windows is None or s.window < windows]
     names: list[str] = []
-    for span in sweep.phases:
+    for span in spans_all:
         if span.name not in names:
             names.append(span.name)
     out = []
     for name in names:
-        spans = [s for s in sweep.phases if s.name == name]
-        rate, count = _rate([(float(s.start), float(s.stop)) for s in spans], spikes_ms)
+        spans = [s for s in spans_all if s.name == name]
+        counts: list[int] = []
+        latencies: list[float] = []
+        fills: list[float] = []
+        expected = 0
+        for s in spans:
+            lo, hi = float(s.start), float(s.stop)
+            inside = spikes_ms[(spikes_ms >= lo) & (spikes_ms < hi)]
+            counts.append(int(inside.size))
+            if inside.size:
+                latencies.append(float(inside[0]) - lo)
+            if inside.size >= 2 and inside[-1] > inside[0]:
+                isi = float(inside[-1] - inside[0]) / (inside.size - 1)
+                fills.append(1.0 + (hi - float(inside[0])) / isi)
+            if s is spans[0]:
+                expected = int(np.count_nonzero((targets >= lo) & (targets < hi)))
+        count = sum(counts)
+        target = spans[0].post_rate_hz
+        if expected > 0:
+            achieved = target * (count / len(spans)) / expected
+        else:
+            total_ms = sum(float(s.stop - s.start) for s in spans)
+            achieved = 1000.0 * count / total_ms if total_ms > 0 else 0.0
         out.append(
             PhaseRate(
                 phase=name,
-                target_hz=spans[0].post_rate_hz,
-                achieved_hz=rate,
+                target_hz=target,
+                achieved_hz=achieved,
                 n_spikes=count,
                 n_windows=len(spans),
+                expected_per_window=expected,
+                window_counts=tuple(counts),
+                first_latency_ms=float(np.mean(latencies)) if latencies else math.nan,
+                isi_hz=_rate([(float(s.start), float(s.stop)) for s in spans], spikes_ms)[0],
+                fill=float(np.mean(fills)) if fills else math.nan,
             )
         )
     return out
@@ -204,15 +308,30 @@ def _ladder_waveforms(
     return Waveforms(sample_rate_hz=fs, stim=np.zeros(n, dtype=np.uint8), command_pa=cmd), spans
 
 
+def _run_checked(rig: Rig, wave: Waveforms, label: str, cancel: Cancel | None) -> SweepResult:
+    """One calibration sweep, after asking ``cancel``; a cut sweep ends the calibration."""
+    if cancel is not None:
+        cancel()
+    result = rig.run(rig.prepare(wave, label=label))
+    if not result.complete:
+        if cancel is not None:
+            cancel()  # an abort request ends the calibration the caller's way
+        raise RigError("calibration was aborted")
+    return result
+
+
 def _measure(
-    rig: Rig, current_pa: float, step_ms: float, windows: int, gap_ms: float, lead_ms: float
+    rig: Rig,
+    current_pa: float,
+    step_ms: float,
+    windows: int,
+    gap_ms: float,
+    lead_ms: float,
+    cancel: Cancel | None = None,
 ) -> float:
     fs = rig.definition.sample_rate_hz
     wave, spans = _ladder_waveforms(current_pa, fs, step_ms, windows, gap_ms, lead_ms)
-    prepared = rig.prepare(wave, label=f"calibration {current_pa:g} pA")
-    result = rig.run(prepared)
-    if not result.complete:
-        raise RigError("calibration was aborted")
+    result = _run_checked(rig, wave, f"calibration {current_pa:g} pA", cancel)
     spikes_ms = np.asarray(detect_spikes(result.vm_mv, fs) * 1000.0 / fs, dtype=np.float64)
     rate, _ = _rate(spans, spikes_ms)
     return rate
@@ -226,18 +345,19 @@ def fi_curve(
     windows: int = 3,
     gap_ms: float = 400.0,
     lead_ms: float = 200.0,
+    cancel: Cancel | None = None,
 ) -> FICurve:
     """Measure the f-I curve with repeated current steps shaped like theta phases.
 
     The default ladder goes from 0 to the rig's current limit in 25 pA steps (at most
-    600 pA).
+    600 pA). ``cancel`` is called before every sweep (it raises to stop the ladder).
     """
     if currents_pa is None:
         top = min(600.0, rig.definition.limits.max_command_pa)
         currents_pa = [float(c) for c in np.arange(0.0, top + 1e-9, 25.0)]
     limit = rig.definition.limits.max_command_pa
     cur = [float(c) for c in currents_pa if abs(c) <= limit]
-    rates = [_measure(rig, c, step_ms, windows, gap_ms, lead_ms) for c in cur]
+    rates = [_measure(rig, c, step_ms, windows, gap_ms, lead_ms, cancel) for c in cur]
     return FICurve(currents_pa=tuple(cur), rates_hz=tuple(rates), step_ms=step_ms)
 
 
@@ -318,7 +438,9 @@ class ExperimentCalibration:
         return {p.name: p.post.current_pa for p in self.experiment.induction.phases}
 
 
-def _context_run(rig: Rig, exp: Experiment, windows: int) -> tuple[list[PhaseRate], CompiledSweep]:
+def _context_run(
+    rig: Rig, exp: Experiment, windows: int, cancel: Cancel | None = None
+) -> tuple[list[PhaseRate], CompiledSweep]:
     """Run the protocol's current pattern (first windows, stimulation off) and measure."""
     ind = exp.induction.replace(repeats=min(windows, exp.induction.repeats))
     sweep = compile_induction(ind)
@@ -328,9 +450,7 @@ def _context_run(rig: Rig, exp: Experiment, windows: int) -> tuple[list[PhaseRat
         stim=np.zeros_like(wave.stim),
         command_pa=wave.command_pa,
     )
-    result = rig.run(rig.prepare(silent, label="calibration (in context, no stimulation)"))
-    if not result.complete:
-        raise RigError("calibration was aborted")
+    result = _run_checked(rig, silent, "calibration (in context, no stimulation)", cancel)
     return phase_rates(result.vm_mv, result.sample_rate_hz, sweep), sweep
 
 
@@ -342,14 +462,19 @@ def calibrate_experiment(
     windows: int = 3,
     max_iterations: int = 8,
     tolerance: float = 0.05,
+    cancel: Cancel | None = None,
+    context_windows: int = 10,
 ) -> ExperimentCalibration:
     """Set every driven phase's current so that it fires at its target rate on this rig.
 
     Starts from the f-I ladder, then adjusts each phase in the context of the protocol's
     own current pattern (stimulation off) with secant steps until every phase is within
     ``tolerance`` or ``max_iterations`` is reached. Currents stay within the rig's limit.
+    The context runs play up to ``context_windows`` windows (firing settles over the
+    first few). ``cancel`` is called before every sweep: it raises to stop (a runner's stop or
+    abort) and may block while the run is paused.
     """
-    fi = curve if curve is not None else fi_curve(rig, windows=windows)
+    fi = curve if curve is not None else fi_curve(rig, windows=windows, cancel=cancel)
     limit = rig.definition.limits.max_command_pa
     cur_r, rate_r = fi.rising()
     slope_default = (
@@ -377,11 +502,21 @@ def calibrate_experiment(
 
     rates: list[PhaseRate] = []
     iterations = 0
+    best: tuple[tuple[int, float], list[float | None], list[PhaseRate]] | None = None
     while iterations < max_iterations:
         iterations += 1
         exp = with_currents()
-        rates, _ = _context_run(rig, exp, windows)
+        rates, _ = _context_run(rig, exp, max(windows, context_windows), cancel)
         by_name = {r.phase: r for r in rates}
+        score = (
+            sum(1 for r in rates if not r.ok),
+            max(
+                (abs(r.steer_hz - r.target_hz) / r.target_hz for r in rates if r.target_hz),
+                default=0.0,
+            ),
+        )
+        if best is None or score < best[0]:
+            best = (score, list(currents), list(rates))
         history.append(
             tuple(
                 (ph.name, float(c or 0.0), by_name[ph.name].achieved_hz)
@@ -395,20 +530,26 @@ def calibrate_experiment(
                 continue
             r = by_name[ph.name]
             target = ph.post.target_rate_hz
-            if abs(r.achieved_hz - target) <= tolerance * target:
+            # Steer on the count while it is off, then on the spacing of the spikes, so
+            # the current lands in the middle of the right count, not at its edge.
+            measured = r.steer_hz
+            if r.ok and abs(measured - target) <= 2 * tolerance * target:
                 continue
             done = False
             slope = slope_default
             if i in previous:
                 c0, r0 = previous[i]
-                if c != c0 and (r.achieved_hz - r0) / (c - c0) > 0.02:
-                    slope = (r.achieved_hz - r0) / (c - c0)
-            previous[i] = (c, r.achieved_hz)
-            step = (target - r.achieved_hz) / max(slope, 0.02)
+                if c != c0 and (measured - r0) / (c - c0) > 0.02:
+                    slope = (measured - r0) / (c - c0)
+            previous[i] = (c, measured)
+            step = (target - measured) / max(slope, 0.02)
             step = max(-60.0, min(60.0, step))
             currents[i] = max(0.0, min(limit, c + step))
         if done:
             break
+    if best is not None:  # the best currents measured, never an untried last step
+        currents[:] = best[1]
+        rates = best[2]
     return ExperimentCalibration(
         experiment=with_currents(),
         rates=tuple(rates),

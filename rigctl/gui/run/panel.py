@@ -1217,6 +1217,11 @@ class RunPanel(QWidget):
         elif self._runner is not None and self._state == RunState.BASELINE:
             parts.append("induction when you press “Start induction now”")
         lines = [" · ".join(parts)]
+        if status.pauses or status.skipped_probes:
+            lines.append(
+                f"Paused {status.pauses}× ({_clock(status.paused_s)}); "  # noqa: RUF001
+                f"{status.skipped_probes} probes skipped (their slot passed while paused)"
+            )
         if self._runner is not None:
             left = f"About {_clock(status.remaining_s)} left"
             fast = self._runner.options.fast

@@ -171,7 +171,9 @@ class NidaqRig:
         with self._lock:
             if self._closed:
                 raise RigError(f"the NI rig {self.definition.name!r} is closed")
-            self._abort.clear()
+            if self._abort.is_set():  # latched before the sweep began: nothing is output
+                self._abort.clear()
+                return self._not_started(prepared, at_s)
             self._running = True
             tasks: dict[str, Any] = {}
             progress = _Progress()
@@ -191,6 +193,8 @@ class NidaqRig:
             if error is None and cleanup:
                 error, progress.step = cleanup[0].exc, cleanup[0].step
                 cleanup = cleanup[1:]
+            if result is not None and not result.complete:
+                self._abort.clear()  # honoured: the request is consumed by this sweep
             if error is not None:
                 failure = self._failure(error, progress.step, prepared.label, cleanup, rest)
                 if failure is error:
@@ -200,8 +204,30 @@ class NidaqRig:
             return result
 
     def abort(self) -> None:
-        """Stop the running sweep before its next chunk read (callable from any thread)."""
+        """Stop the running sweep before its next chunk read (callable from any thread).
+
+        The request is latched: it is consumed by the sweep it stops (the one running, or
+        the next one, which then starts no task), never cleared by a sweep's start.
+        """
         self._abort.set()
+
+    def clear_abort(self) -> None:
+        """Forget an abort request no sweep has honoured (a new run starts afresh)."""
+        self._abort.clear()
+
+    def _not_started(self, prepared: PreparedSweep, at_s: float | None) -> SweepResult:
+        return SweepResult(
+            label=prepared.label,
+            sample_rate_hz=prepared.sample_rate_hz,
+            vm_mv=np.zeros(0),
+            command_pa=np.zeros(0),
+            stim=np.zeros(0, dtype=np.uint8),
+            started_at=datetime.now(UTC),
+            settings=self.definition.settings_record(),
+            complete=False,
+            at_s=at_s,
+            extra={"device": self.device.name, "aborted_at_sample": 0},
+        )
 
     def safe_state(self) -> None:
         """Write 0 V to the command (and an AO stim) and TTL low, with on-demand tasks.

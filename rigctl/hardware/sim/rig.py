@@ -334,11 +334,14 @@ class SimRig:
             raise RuntimeError("the simulated rig is closed")
         recheck_prepared(self.definition, prepared)  # limits, again: nothing output yet
         with self._lock:
-            self._abort.clear()
-            self.running = True
             started = datetime.now(UTC)
             fs = prepared.sample_rate_hz
             n = prepared.n_samples
+            if self._abort.is_set():  # latched before the sweep began: nothing is output
+                self._abort.clear()
+                self.safe_state()
+                return self._not_started(prepared, started, at_s)
+            self.running = True
             acquired = n
             try:
                 # The sweep starts now: chunk k is due when its last sample has been
@@ -372,6 +375,7 @@ class SimRig:
             complete = acquired == n
             if not complete:
                 info["aborted_at_sample"] = acquired
+                self._abort.clear()  # honoured: the request is consumed by this sweep
             # The synapse learns from what the cell actually received.
             info.update(
                 self.cell.learn(prepared.stim, out, fs, prepared.sweep, info["sim_at_s"], acquired)
@@ -389,9 +393,33 @@ class SimRig:
                 extra=info,
             )
 
+    def _not_started(
+        self, prepared: PreparedSweep, started: datetime, at_s: float | None
+    ) -> SweepResult:
+        return SweepResult(
+            label=prepared.label,
+            sample_rate_hz=prepared.sample_rate_hz,
+            vm_mv=np.zeros(0),
+            command_pa=np.zeros(0),
+            stim=np.zeros(0, dtype=np.uint8),
+            started_at=started,
+            settings=self.definition.settings_record(),
+            complete=False,
+            at_s=at_s,
+            extra={"aborted_at_sample": 0},
+        )
+
     def abort(self) -> None:
-        """Stop the running sweep at the next chunk boundary."""
+        """Stop the running sweep at the next chunk boundary, or the next sweep at once.
+
+        The request is latched: it is consumed by the sweep it stops (the one running, or
+        the next one, which then outputs nothing), never cleared by a sweep's start.
+        """
         self._abort.set()
+
+    def clear_abort(self) -> None:
+        """Forget an abort request no sweep has honoured (a new run starts afresh)."""
+        self._abort.clear()
 
     def safe_state(self) -> None:
         """Outputs at rest: 0 pA, TTL low."""
