@@ -80,6 +80,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=_cmd_import_abf)
 
     p = sub.add_parser("export-atf", help="write a recording's Vm sweeps as Axon Text (ATF)")
-    p.add_argument("folder", metavar="DIR")
+    p.add_argument("folder", metavar="DIR", help="recording folder to export")
     p.add_argument("--out", metavar="FILE", help="default DIR/recording.atf")
     p.set_defaults(func=_cmd_export_atf)

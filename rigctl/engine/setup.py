@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from rigctl import protocol as proto
-from rigctl.engine.analysis import AnalysisSettings, ProbeAnalysis, analyze_probe
+from rigctl.engine.analysis import AnalysisSettings, analyze_probe
 from rigctl.engine.signals import Signal
 from rigctl.engine.slicelog import SliceLog
 from rigctl.engine.testpulse import (
@@ -31,8 +31,8 @@ from rigctl.engine.testpulse import (
     TestPulseSettings,
     average_pulses,
 )
-from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError, SweepResult
-from rigctl.hardware.calibration import calibrate_experiment, detect_spikes
+from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError
+from rigctl.hardware.calibration import calibrate_experiment
 from rigctl.hardware.intensity import IntensityControl, check_intensity, intensity_control
 
 __all__ = [
@@ -193,14 +193,6 @@ class ProbeOutcome:
         return asdict(self)
 
 
-def _spike_flag(analysis: ProbeAnalysis, result: SweepResult) -> bool:
-    """The probe analysis's spike-in-probe flag (or, where it has none, a spike search)."""
-    flag = getattr(analysis, "spike_in_probe", None)
-    if isinstance(flag, bool):
-        return flag
-    return bool(detect_spikes(result.vm_mv, result.sample_rate_hz).size)
-
-
 class EpspSearch:
     """Probes every ``interval_s`` until the EPSP is in the band (one :meth:`step` at a time).
 
@@ -327,7 +319,7 @@ class EpspSearch:
         if not result.complete:
             raise RigError("the EPSP search probe was aborted")
         pa = analyze_probe(result.vm_mv, result.sample_rate_hz, self.sweep, self.analysis)
-        spike = _spike_flag(pa, result)
+        spike = pa.spike_in_probe
         out = ProbeOutcome(
             index=len(self.outcomes),
             at_s=at,

@@ -30,15 +30,34 @@ def condition_of(rec: Recording) -> str:
     durations, windows), written as the paper's short id ("25-50") when it is exactly
     the induction of one of the paper's conditions. Never the free-text protocol name:
     two files with different names and the same induction are one condition, and the
-    same name over different inductions is two. A recording whose protocol cannot be
-    read is a condition of its own, named after its folder.
+    same name over different inductions is two. A recording with no protocol (an
+    imported Clampex series or a foreign NWB file) belongs to the condition it was
+    imported as (its header's ``protocol_name``); one whose protocol cannot be read is a
+    condition of its own, named after its folder.
     """
+    imported_as = rec.header.get("protocol_name")
     try:
-        exp = proto.loads(rec.protocol_json(), str(rec.folder / "protocol.json"))
+        text = rec.protocol_json()
+        if imported_as and _imported(text):
+            return str(imported_as)
+        exp = proto.loads(text, str(rec.folder / "protocol.json"))
+    except FileNotFoundError:
+        return str(imported_as) if imported_as else f"no protocol ({rec.folder.name})"
     except (OSError, proto.ProtocolFileError):
         return f"unreadable protocol ({rec.folder.name})"
     key = proto.condition_key(exp)
     return _paper_keys().get(key, key)
+
+
+def _imported(protocol_text: str) -> bool:
+    """Whether a recording carries no rigctl protocol (an import's note, or nothing)."""
+    if not protocol_text.strip():
+        return True
+    try:
+        data = json.loads(protocol_text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("format") == "rigctl.imported"
 
 
 def summary_of(rec: Recording) -> dict[str, Any]:

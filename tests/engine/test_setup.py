@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 
 from rigctl import protocol as proto
 from rigctl.engine import ExperimentRunner, RunOptions, RunState, load_recording
-from rigctl.engine.analysis import ProbeAnalysis
 from rigctl.engine.rinwatch import RinStopSettings, RinWatch
 from rigctl.engine.setup import (
     MIN_PROBE_INTERVAL_S,
@@ -23,7 +21,6 @@ from rigctl.engine.setup import (
     SetupClock,
     SetupRecord,
     SetupSession,
-    _spike_flag,
 )
 from rigctl.engine.setup_run import VirtualClock, run_setup
 from rigctl.hardware import (
@@ -149,18 +146,6 @@ def test_a_probe_beyond_the_rigs_limits_is_refused_before_output() -> None:
     with pytest.raises(LimitError, match="max_command_pa = 8 pA"):
         EpspSearch(rig, EXP.probes, auto=True)
     assert rig.cell.state()["sweeps"] == 0 and rig.outputs_at_rest
-
-
-def test_spike_flag_comes_from_the_probe_analysis_or_a_spike_search() -> None:
-    pa = ProbeAnalysis(epsp_mv=5.0, baseline_mv=-65.0, rest_mv=-65.0, rin_mohm=150.0)
-    v = np.full(2000, -65.0)
-    res = SweepResult(
-        "p", 20_000.0, v, np.zeros(2000), np.zeros(2000, np.uint8), datetime.now(UTC), {}
-    )
-    assert not _spike_flag(pa, res)
-    v2 = v.copy()
-    v2[1000:1010] = 20.0
-    assert _spike_flag(pa, replace(res, vm_mv=v2))
 
 
 # --------------------------------------------------------------------------- session

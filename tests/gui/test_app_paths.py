@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 from rigctl import app
 from rigctl.cli import main
 from rigctl.data import rig_path
+from rigctl.engine import RigSession
 from rigctl.gui import MainWindow
 
 
@@ -26,7 +27,9 @@ def _record_windows(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path | None, 
     def make(*args: object, **kwargs: object) -> MainWindow:
         window = MainWindow(*args, **kwargs)  # type: ignore[arg-type]
         assert window.rigPanel is not None and window.runPanel is not None
-        seen.append((window.rigPanel.rigPath(), window.runPanel.dataFolder()))
+        session = kwargs["session"]
+        assert isinstance(session, RigSession)
+        seen.append((session.path, window.runPanel.dataFolder()))
         QTimer.singleShot(0, window.close)  # ends run_gui's event loop
         return window
 

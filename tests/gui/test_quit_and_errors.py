@@ -14,7 +14,8 @@ from PyQt6.QtCore import QSettings, QTimer
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
-from rigctl.engine import RunResult, RunState, load_recording
+from rigctl.engine import RigSession, RunResult, RunState, load_recording
+from rigctl.engine.session import RigOptions
 from rigctl.gui import MainWindow
 from rigctl.gui.errors import ErrorReporter, in_acquisition_path
 from rigctl.hardware import RigDefinition, load_rig
@@ -31,7 +32,7 @@ class GatedRigs:
 
     rigs: list[GatedRig] = field(default_factory=list)
 
-    def __call__(self, _definition: RigDefinition) -> GatedRig:
+    def __call__(self, _definition: RigDefinition, _options: RigOptions) -> GatedRig:
         rig = GatedRig()
         self.rigs.append(rig)
         return rig
@@ -57,7 +58,8 @@ def win(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[MainWindow]:
-    window = MainWindow(settings, rig_factory=rigs)
+    session = RigSession(rigs)
+    window = MainWindow(settings, session=session)
     dialogs.install(window, monkeypatch)
     qtbot.addWidget(window)
     window.setDocument(short(proto.paper_condition(25, 50)))
@@ -74,6 +76,7 @@ def win(
     window.close()
     for rig in rigs.rigs:
         rig.release(100)
+    session.close()
     alive = [t.name for t in threading.enumerate() if t.name.startswith(("rigctl-r", "rigctl-w"))]
     assert alive in ([], ["rigctl-rate-map"]), alive
 

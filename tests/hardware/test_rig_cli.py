@@ -187,16 +187,13 @@ def test_sweep_uses_the_rig_session_and_closes_the_rig(tmp_path: Path, opener: O
         rig.run(rig.prepare(proto.compile_experiment(proto.paper_condition(25, 50)).probe))
 
 
-def test_a_refused_sweep_still_closes_the_rig(tmp_path: Path, opener: Opener) -> None:
+def test_a_refused_sweep_never_opens_the_rig(tmp_path: Path, opener: Opener) -> None:
     exp = proto.paper_condition(25, 50)
     phases = tuple(p.replace(post=p.post.replace(current_pa=2000.0)) for p in exp.induction.phases)
     f = tmp_path / "hot.json"
     proto.save(exp.replace(induction=exp.induction.replace(phases=phases)), f)
     assert main(["sweep", str(f), "--out", str(tmp_path / "x.npz")]) == 1
-    [(_, rig)] = opener.opened
-    assert rig.outputs_at_rest
-    with pytest.raises(RuntimeError, match="closed"):
-        rig.run(rig.prepare(proto.compile_experiment(exp).probe))
+    assert opener.opened == []  # refused by the preflight, before any rig exists
 
 
 def test_a_rig_that_cannot_be_opened_is_one_line(
