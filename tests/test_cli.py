@@ -46,7 +46,7 @@ def test_show(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "prediction" in out and "outcome" in out
     assert "80 pulses" in out
-    assert "injected charge 420 pC" in out
+    assert "injected charge 445 pC" in out
     assert "15 probes" in out and "135 probes" in out
     assert "50 min" in out
 

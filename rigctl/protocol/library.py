@@ -16,7 +16,7 @@ PAPER_CONDITIONS: dict[str, tuple[float, float]] = {
 }
 """Prediction -> outcome rates (Hz) of the four conditions of Jang et al. (2026)."""
 
-TYPICAL_CURRENT_PA: dict[float, float] = {25.0: 160.0, 50.0: 260.0}
+TYPICAL_CURRENT_PA: dict[float, float] = {25.0: 185.0, 50.0: 260.0}
 """Starting current steps for the target rates; calibrate them for each cell."""
 
 _EXPECTED = {
