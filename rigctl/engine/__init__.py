@@ -20,6 +20,7 @@ from rigctl.engine.journal import (
     load_recording,
     recover,
 )
+from rigctl.engine.lifecycle import FinishReason, Lifecycle, Segment
 from rigctl.engine.runner import ExperimentRunner, RunOptions, RunResult, RunState, RunStatus
 from rigctl.engine.signals import Signal
 
@@ -29,6 +30,8 @@ __all__ = [
     "BaselineCheck",
     "DataFolderError",
     "ExperimentRunner",
+    "FinishReason",
+    "Lifecycle",
     "LoadedSweep",
     "ProbeAnalysis",
     "Recording",
@@ -38,6 +41,7 @@ __all__ = [
     "RunResult",
     "RunState",
     "RunStatus",
+    "Segment",
     "Signal",
     "SweepRecord",
     "analyze_probe",
