@@ -20,6 +20,7 @@ from rigctl.engine.journal import (
     load_recording,
     recover,
 )
+from rigctl.engine.lifecycle import FinishReason, Lifecycle, Segment
 from rigctl.engine.runner import ExperimentRunner, RunOptions, RunResult, RunState, RunStatus
 from rigctl.engine.session import (
     NoRigError,
@@ -37,6 +38,8 @@ __all__ = [
     "BaselineCheck",
     "DataFolderError",
     "ExperimentRunner",
+    "FinishReason",
+    "Lifecycle",
     "LoadedSweep",
     "NoRigError",
     "ProbeAnalysis",
@@ -52,6 +55,7 @@ __all__ = [
     "RunResult",
     "RunState",
     "RunStatus",
+    "Segment",
     "Signal",
     "SweepRecord",
     "analyze_probe",

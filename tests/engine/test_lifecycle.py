@@ -94,3 +94,10 @@ def test_requests_are_latched_and_ignored_once_finished() -> None:
     assert ctl.request("stop") is None
     with pytest.raises(ValueError, match="unknown request"):
         control_at(Lifecycle.RUNNING).request("jump")
+
+
+def test_the_state_types_are_public() -> None:
+    import rigctl.engine as engine
+
+    assert engine.Segment is Segment and engine.Lifecycle is Lifecycle
+    assert engine.FinishReason is FinishReason and engine.RunState is RunState

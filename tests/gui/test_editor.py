@@ -222,7 +222,7 @@ def test_clearing_the_current_makes_the_drive_uncalibrated(
 ) -> None:
     current = editor.fieldWidget("induction.phases[0].post.current_pa")
     assert isinstance(current, OptionalQuantityField)
-    assert current.fieldValue() == 160.0
+    assert current.fieldValue() == 185.0
     with qtbot.waitSignal(editor.valueChanged):
         type_into(qtbot, current, "")
     assert editor.value().induction.phases[0].post.current_pa is None

@@ -37,14 +37,14 @@ def test_paper_induction_pulse_times_and_samples() -> None:
     assert first == [lead + t for t in (0, 40, 80, 100, 120, 140, 160, 180)]
     assert [float(t) for t in sweep.window_starts] == [lead + 600 * w for w in range(10)]
     epochs = sweep.of_kind("post_epoch")
-    assert [(e.amplitude_pa, e.duration_ms) for e in epochs[:2]] == [(160.0, 100.0), (260.0, 100.0)]
+    assert [(e.amplitude_pa, e.duration_ms) for e in epochs[:2]] == [(185.0, 100.0), (260.0, 100.0)]
     w = sweep.waveforms(20_000)
     on, off = edges(w.stim)
     assert on.tolist() == [round(p.start_ms * 20) for p in pulses]
     assert (off - on).tolist() == [2] * len(pulses)  # 100 µs = 2 samples at 20 kHz
     assert w.n_samples == 6200 * 20 + 1
     assert w.stim[-1] == 0 and w.command_pa[-1] == 0.0
-    assert sweep.injected_charge_pc() == pytest.approx(10 * (160 * 0.1 + 260 * 0.1))
+    assert sweep.injected_charge_pc() == pytest.approx(10 * (185 * 0.1 + 260 * 0.1))
 
 
 def test_last_sample_is_at_rest_without_a_gap() -> None:
