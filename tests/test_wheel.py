@@ -46,7 +46,7 @@ def _dependency_dirs() -> list[str]:
         if p
         and p not in stdlib
         and Path(p).is_dir()
-        and not Path(p).resolve().is_relative_to(ROOT)
+        and Path(p).resolve() != ROOT  # the checkout itself; its .venv may hold the deps
         and Path(p).name != "lib-dynload"
     ]
 
