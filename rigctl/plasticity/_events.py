@@ -186,7 +186,7 @@ _compiled: Compiled | None = None
 _loader: threading.Thread | None = None
 _failure: str | None = None
 _forced: Backend | None = None
-_policy: Literal["eager", "idle"] = "eager"
+_policy: Literal["block", "eager", "idle"] = "block"
 _last_use = 0.0
 _ENV_CHOICE: Final = _env_backend_at_import()
 
@@ -244,7 +244,8 @@ def _load() -> Compiled:
 
 def _load_in_background() -> None:
     global _compiled, _failure
-    time.sleep(_LOAD_DELAY_S)
+    if _policy != "block":
+        time.sleep(_LOAD_DELAY_S)
     first = time.monotonic()
     while _policy == "idle" and time.monotonic() - first < _IDLE_MAX_S:
         quiet = time.monotonic() - _last_use
@@ -286,6 +287,8 @@ def compiled() -> Compiled | None:
     if (_forced or _ENV_CHOICE) == "numpy":
         return None
     _last_use = time.monotonic()
+    if _policy == "block":  # wait for the kernels once, so every later call is fast
+        return warm_up() if _forced is None else None
     _start_loader()
     return None
 
@@ -309,10 +312,14 @@ def set_backend(name: Backend | None) -> None:
     _forced = "numpy" if name == "numpy" else None
 
 
-def set_loading(policy: Literal["eager", "idle"]) -> None:
+def set_loading(policy: Literal["block", "eager", "idle"]) -> None:
     """When the compiled kernels load after their first use.
 
-    ``"eager"`` (default): at once, in a background thread (scripts, benchmarks).
+    ``"block"`` (default: scripts, the command line, tests): the first use waits for
+    them (from numba's disk cache, a fraction of a second; the very first time after
+    installing, the compile itself), so a timing taken after one call measures the
+    compiled kernel and a short-lived command does not leave a compile half done.
+    ``"eager"``: at once, in a background thread, the numpy path serving meanwhile.
     ``"idle"``: once the kernels have not been used for a quarter second (at most 5 s
     after the first use), so that loading numba does not compete with an interactive
     application's first previews (the GUI sets this).
@@ -323,8 +330,8 @@ def set_loading(policy: Literal["eager", "idle"]) -> None:
         The policy.
     """
     global _policy
-    if policy not in ("eager", "idle"):
-        raise ValueError(f"policy: expected 'eager' or 'idle', got {policy!r}")
+    if policy not in ("block", "eager", "idle"):
+        raise ValueError(f"policy: expected 'block', 'eager' or 'idle', got {policy!r}")
     _policy = policy
 
 
