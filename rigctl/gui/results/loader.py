@@ -56,24 +56,35 @@ class Loader(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread: _Thread | None = None
+        self._running = False
 
     def busy(self) -> bool:
-        """Whether a job is running."""
-        return self._thread is not None and self._thread.isRunning()
+        """Whether a job's result has not been delivered yet."""
+        return self._running
 
     def start(self, job: Job) -> bool:
         """Start ``job``; False (and nothing started) while another job is running."""
-        if self.busy():
+        if self._running:
             return False
+        self.wait()  # the previous thread has delivered; let it end before the next
         th = _Thread(job, self)
         th.progressed.connect(self.progressed)
-        th.succeeded.connect(self.finished_ok)
-        th.errored.connect(self.failed)
+        th.succeeded.connect(self._succeeded)
+        th.errored.connect(self._errored)
         self._thread = th
+        self._running = True
         th.start()
         return True
 
+    def _succeeded(self, result: object) -> None:
+        self._running = False
+        self.finished_ok.emit(result)
+
+    def _errored(self, text: str) -> None:
+        self._running = False
+        self.failed.emit(text)
+
     def wait(self) -> None:
-        """Block until the running job (if any) has ended (for closing the window)."""
+        """Block until the running thread (if any) has ended (for closing the window)."""
         if self._thread is not None:
             self._thread.wait()
