@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QTreeWidgetItem
+from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtWidgets import QTabWidget, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
@@ -22,6 +22,7 @@ from rigctl.gui.results.import_dialog import AbfRequest, ImportAbfDialog
 from rigctl.gui.results.model import EXCLUSION_FILE, LoadedSet
 from rigctl.io.abf import ImportOptions
 from rigctl.io.results import summarize_any
+from tests.gui.conftest import Dialogs
 
 SHORT = proto.ProbeSchedule(interval_s=30, baseline_min=2, followup_min=6)
 WINDOW = (4.0, 6.0)
@@ -321,3 +322,21 @@ def test_window_change_recomputes(qtbot: QtBot, panel: ResultsPanel, study: Path
         panel.setWindow(1.0, 2.0)
     after = panel.result().groups.condition("25-50").mean  # type: ignore[union-attr]
     assert after != before and np.isfinite(after)
+
+
+def test_the_main_window_has_a_results_tab(
+    qtbot: QtBot, settings: QSettings, dialogs: Dialogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rigctl.engine import RigSession
+    from rigctl.gui import MainWindow
+
+    win = MainWindow(settings, session=RigSession())
+    dialogs.install(win, monkeypatch)
+    qtbot.addWidget(win)
+    tabs = win.centralWidget()
+    assert isinstance(tabs, QTabWidget)
+    names = [tabs.tabText(i) for i in range(tabs.count())]
+    assert "Results" in names
+    assert isinstance(tabs.widget(names.index("Results")), ResultsPanel)
+    dialogs.unsaved_answer = "discard"
+    win.close()

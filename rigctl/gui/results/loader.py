@@ -22,6 +22,9 @@ __all__ = ["Job", "Loader"]
 Job = Callable[[Callable[[int, int], None]], Any]
 """A function of the progress callback that returns the result."""
 
+_RUNNING: set[QThread] = set()
+"""Threads still running, kept alive until they end even if their tab is deleted first."""
+
 
 class _Thread(QThread):
     progressed = pyqtSignal(int, int)
@@ -67,7 +70,9 @@ class Loader(QObject):
         if self._running:
             return False
         self.wait()  # the previous thread has delivered; let it end before the next
-        th = _Thread(job, self)
+        th = _Thread(job)  # no parent: a closing tab never destroys a running thread
+        _RUNNING.add(th)
+        th.finished.connect(lambda: _RUNNING.discard(th))
         th.progressed.connect(self.progressed)
         th.succeeded.connect(self._succeeded)
         th.errored.connect(self._errored)
