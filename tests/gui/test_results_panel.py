@@ -340,3 +340,27 @@ def test_the_main_window_has_a_results_tab(
     assert isinstance(tabs.widget(names.index("Results")), ResultsPanel)
     dialogs.unsaved_answer = "discard"
     win.close()
+
+
+def test_an_nwb_file_joins_its_condition_and_its_exclusion_is_saved_beside_it(
+    qtbot: QtBot, panel: ResultsPanel, study: Path, tmp_path: Path
+) -> None:
+    from rigctl.engine.nwb import export_nwb
+
+    (tmp_path / "elsewhere").mkdir()
+    nwb = export_nwb(study / "25-50" / "cell-02", path=tmp_path / "elsewhere" / "cell.nwb")
+    open_and_wait(qtbot, panel, [study / "25-50" / "cell-01", nwb])
+    assert panel.tree.topLevelItemCount() == 1  # one condition: same induction, two formats
+    result = panel.result()
+    assert result is not None and result.groups.condition("25-50").n == 2
+    engine = summarize_any([study / "25-50"], window_min=WINDOW)
+    assert result.groups.condition("25-50").mean == pytest.approx(
+        engine.groups.condition("25-50").mean, abs=1e-6
+    )
+    assert panel.excludeRecording(nwb, "access resistance doubled")
+    assert (tmp_path / "elsewhere" / "cell.nwb.exclusion.json").is_file()
+    assert panel.result().groups.condition("25-50").n == 1  # type: ignore[union-attr]
+    rec = next(r for r in panel.recordings() if r.folder == nwb)
+    panel.showRecording(rec)
+    assert panel.sweepReview.sweepCount() == len(rec.sweeps)
+    assert "peak" in panel.sweepReview.markers  # rigctl's analysis columns read back

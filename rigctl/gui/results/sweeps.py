@@ -35,11 +35,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.engine.analysis import AnalysisSettings
+from rigctl import protocol as proto
+from rigctl.engine.analysis import AnalysisSettings, analyze_probe
 from rigctl.engine.journal import DataFolderError, LoadedSweep, Recording, load_recording
+from rigctl.engine.measures import probe_measures
 from rigctl.gui.plot_style import style_plot
 
-__all__ = ["SweepReview", "probe_pulse_ms"]
+__all__ = ["SweepReview", "measured_points", "probe_pulse_ms"]
 
 FloatArray = npt.NDArray[np.float64]
 _OVERLAY: Final = (120, 120, 120, 110)
@@ -80,6 +82,31 @@ def _label(rec: Recording, s: LoadedSweep) -> str:
     if a.get("flags"):
         text += "  ⚑ " + "; ".join(a["flags"])
     return text
+
+
+def _compiled_probe(rec: Recording) -> proto.CompiledSweep | None:
+    """The probe sweep of the recording's protocol, or None when it cannot be read."""
+    try:
+        return proto.compile_probe(proto.loads(rec.protocol_json(), str(rec.folder)).probes)
+    except (OSError, ValueError, proto.ProtocolFileError):
+        return None
+
+
+def measured_points(rec: Recording, sweep: LoadedSweep, vm: FloatArray) -> dict[str, Any]:
+    """A probe's measured points: its stored analysis, completed where needed.
+
+    Where the stored analysis lacks the peak and slope-fit times (e.g. read back from NWB),
+    the engine measures the sweep again with the protocol's probe; stored values win.
+    """
+    a = dict(sweep.meta.get("analysis") or {})
+    if sweep.meta.get("kind") != "probe" or "peak_ms" in a:
+        return a
+    compiled = _compiled_probe(rec)
+    if compiled is None or not compiled.of_kind("probe_pulse"):
+        return a
+    fs = float(sweep.meta["sample_rate_hz"])
+    again = analyze_probe(vm, fs, compiled).as_dict() | probe_measures(vm, fs, compiled).as_dict()
+    return again | a  # what was stored wins; the rest fills in
 
 
 class SweepReview(QWidget):
@@ -261,16 +288,17 @@ class SweepReview(QWidget):
             t = np.arange(vm.size) * 1000.0 / fs
             plot.plot(t, vm, pen=pg.mkPen("#212121", width=1.2))
         pulse = probe_pulse_ms(cur, arrays["stim"], float(cur.meta["sample_rate_hz"]))
-        self._mark(cur, vm, pulse)
+        self._mark(cur, vm, pulse, measured_points(rec, cur, vm))
         self._info.setText(
             _label(rec, cur) + (f"   ({len(sel)} sweeps overlaid)" if len(sel) > 1 else "")
         )
         self.currentChanged.emit(sel[-1])
 
-    def _mark(self, sweep: LoadedSweep, vm: FloatArray, pulse: float | None) -> None:
+    def _mark(
+        self, sweep: LoadedSweep, vm: FloatArray, pulse: float | None, a: dict[str, Any]
+    ) -> None:
         """The measured points of one sweep: baseline window, peak, slope fit."""
         plot = self._plot.getPlotItem()
-        a = sweep.meta.get("analysis", {})
         fs = float(sweep.meta["sample_rate_hz"])
         base = float(a.get("baseline_mv", math.nan))
         if pulse is not None:
