@@ -140,8 +140,20 @@ class ResultsPanel(QWidget):
         bar.addWidget(self._hi)
         bar.addStretch(1)
         bar.addWidget(self._progress)
+        caption = QLabel(
+            "<b>A</b> Normalized EPSP, mean ± SEM across cells in 1-min bins; induction at 0, "
+            "summary window shaded. <b>B</b> Window mean ± SEM, each cell a dot; marks: "
+            "one-sample t-test against 1, Holm-corrected over the conditions "
+            "(* p &lt; 0.05, ** p &lt; 0.01, *** p &lt; 0.001)."
+        )
+        caption.setWordWrap(True)
+        figure = QWidget()
+        fl = QVBoxLayout(figure)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.groupFigure, 1)
+        fl.addWidget(caption)
         groups = QSplitter(Qt.Orientation.Vertical)
-        groups.addWidget(self.groupFigure)
+        groups.addWidget(figure)
         groups.addWidget(self.statisticsTable)
         groups.setSizes([560, 260])
         one = QSplitter(Qt.Orientation.Vertical)

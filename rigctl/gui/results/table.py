@@ -157,7 +157,10 @@ class StatisticsTable(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setWordWrap(False)
-        self.verticalHeader().setVisible(False)  # type: ignore[union-attr]
+        rows = self.verticalHeader()
+        assert rows is not None
+        rows.setVisible(False)
+        rows.setDefaultSectionSize(rows.fontMetrics().height() + 6)
         header = self.horizontalHeader()
         assert header is not None
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
