@@ -262,6 +262,10 @@ class RecordingFigure(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                     symbolBrush=_FLAG,
                     symbolPen=None,
                 )
+        self._mark_events(trace)
+
+    def _mark_events(self, trace: RecordingTrace) -> None:
+        """The induction, cut sweeps and skipped probes as vertical lines on every plot."""
         for item in (self.epsp, self.rin, self.rest):
             for x in trace.induction_min:
                 item.addItem(pg.InfiniteLine(x, angle=90, pen=pg.mkPen(_INDUCTION, width=2)))

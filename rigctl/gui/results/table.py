@@ -58,6 +58,10 @@ def _ci(lo: float, hi: float, spec: str = ".3f") -> str:
 
 def statistics_rows(result: ResultsSummary) -> list[list[str]]:
     """The table's rows (strings, one per cell of :data:`COLUMNS`)."""
+    return _condition_rows(result) + _anova_rows(result)
+
+
+def _condition_rows(result: ResultsSummary) -> list[list[str]]:
     rows: list[list[str]] = []
     for t in result.tests.tests:
         rows.append(
@@ -75,6 +79,11 @@ def statistics_rows(result: ResultsSummary) -> list[list[str]]:
                 else "",
             ]
         )
+    return rows
+
+
+def _anova_rows(result: ResultsSummary) -> list[list[str]]:
+    rows: list[list[str]] = []
     a = result.anova
     if a is None:
         rows.append(
