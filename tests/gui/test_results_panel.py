@@ -22,13 +22,12 @@ from rigctl.gui.results.import_dialog import AbfRequest, ImportAbfDialog
 from rigctl.gui.results.model import EXCLUSION_FILE, LoadedSet
 from rigctl.io.abf import ImportOptions
 from rigctl.io.results import summarize_any
+from tests.conftest import ROOT
 from tests.gui.conftest import Dialogs
 
 SHORT = proto.ProbeSchedule(interval_s=30, baseline_min=2, followup_min=6)
 WINDOW = (4.0, 6.0)
-ABF = Path("/work/shared/data/abf")
-if not ABF.is_dir():  # the shared data sit beside the project in the lead's layout
-    ABF = Path(__file__).resolve().parents[3] / "shared" / "data" / "abf"
+ABF = ROOT / "tests" / "data" / "abf"  # real Clampex files (pyABF, MIT licence)
 
 
 @functools.cache
@@ -281,12 +280,11 @@ def test_screenshot_reads_like_a_paper_figure(
 def test_import_abf_opens_the_new_recording_or_says_why(
     qtbot: QtBot, panel: ResultsPanel, tmp_path: Path
 ) -> None:
-    if not (ABF / "File_axon_5.abf").is_file():
-        pytest.skip("the shared ABF files are not here")
-    bad = AbfRequest((ABF / "17o05026_vc_stim.abf",), tmp_path / "vc", ImportOptions())
+    bad = AbfRequest((ABF / "130618-1-12.abf",), tmp_path / "vc", ImportOptions())
     with qtbot.waitSignal(panel.loaded, timeout=60_000):
         assert panel.importAbf(bad)
-    assert "17o05026_vc_stim.abf" in panel.message() and "\n" not in panel.message()
+    assert "130618-1-12.abf" in panel.message() and "voltage clamp" in panel.message()
+    assert "\n" not in panel.message() and not (tmp_path / "vc" / "sweeps").exists()
     good = AbfRequest((ABF / "File_axon_5.abf",), tmp_path / "axon", ImportOptions(probe_at_ms=900))
     with qtbot.waitSignal(panel.loaded, timeout=60_000):
         assert panel.importAbf(good)
