@@ -194,6 +194,9 @@ class MainWindow(QMainWindow):
             self._tabs.addTab(splitter, "Protocol")
             self._tabs.addTab(self._rig_panel, "Rig")
             self._tabs.addTab(self._run_panel, "Run")
+            from rigctl.gui.results import ResultsPanel  # the Results tab (issue 14)
+
+            self._tabs.addTab(ResultsPanel(), "Results")
             self.setCentralWidget(self._tabs)
 
         self._build_actions()
