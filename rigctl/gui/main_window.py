@@ -193,6 +193,15 @@ class MainWindow(QMainWindow):
             self._tabs.setDocumentMode(True)
             self._tabs.addTab(splitter, "Protocol")
             self._tabs.addTab(self._rig_panel, "Rig")
+            # The Cell tab: set-up before the baseline, handed to the Run tab.
+            from rigctl.gui.cell.panel import CellPanel
+
+            self._cell_panel = cell = CellPanel(session, self.experiment)
+            cell.calibratedExperiment.connect(self._on_calibrated)
+            cell.setupReady.connect(self._run_panel.setSetupRecord)
+            cell.setupReady.connect(lambda _r: self._tabs.setCurrentWidget(self._run_panel))
+            self._run_panel.runStarted.connect(cell.recordingStarted)
+            self._tabs.addTab(cell, "Cell")
             self._tabs.addTab(self._run_panel, "Run")
             self.setCentralWidget(self._tabs)
 
