@@ -214,7 +214,12 @@ def test_the_slice_log_warns_on_an_induced_slice(
     qtbot: QtBot, panel: CellPanel, tmp_path: Path
 ) -> None:
     asked: list[list[str]] = []
-    panel.confirmStart = lambda w: bool(asked.append(w))  # type: ignore[method-assign]
+
+    def no(warnings: list[str]) -> bool:
+        asked.append(warnings)
+        return False
+
+    panel.confirmStart = no  # type: ignore[method-assign]
     panel.sliceBox.setSliceId("s7")
     assert panel.wholeCell()
     first = panel.cell_id

@@ -1,13 +1,12 @@
 """The Cell tab: at the rig before the baseline (test pulse, EPSP search, set-up clock).
 
 The tab drives a :class:`~rigctl.engine.setup.SetupSession` on the rig it borrows from the
-:class:`~rigctl.engine.RigSession` (``session.lease("set-up")``) for each activity -- the
-test pulse, a calibration, the EPSP search -- and gives it back when the activity ends,
-so the Rig and Run tabs can use the rig in between (and the Cell tab is refused, with the
-session's sentence, while they have it). The rig work runs on worker threads; every
-report hops to the GUI thread through queued signals (:class:`CellBridge`). "Start
-recording" gathers the :class:`~rigctl.engine.setup.SetupRecord` and hands it over
-(:attr:`CellPanel.setupReady`).
+:class:`~rigctl.engine.RigSession` (``session.lease("set-up")``) for each activity (test
+pulse, calibration, EPSP search) and gives back when it ends, so the Rig and Run tabs can
+use the rig in between; while they have it, the tab is refused with the session's
+sentence. Rig work runs on worker threads; reports reach the GUI thread through queued
+signals (:mod:`rigctl.gui.cell.bridge`). "Start recording" hands the
+:class:`~rigctl.engine.setup.SetupRecord` over (:attr:`CellPanel.setupReady`).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from PyQt6.QtCore import QObject, Qt, QTimer, pyqtBoundSignal, pyqtSignal
+from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QGridLayout,
@@ -41,13 +40,13 @@ from rigctl.engine.setup import (
     start_warnings,
 )
 from rigctl.engine.testpulse import TestPulse, TestPulseResult, TestPulseSettings
+from rigctl.gui.cell.bridge import CellBridge, queued
 from rigctl.gui.cell.slice_view import SliceBox
-from rigctl.gui.cell.views import ClockView, PulseView, SearchView
+from rigctl.gui.cell.views import ClockView, PulseView, SearchView, parse_intensity
 from rigctl.hardware import RigError, SweepResult
-from rigctl.hardware.intensity import check_intensity
 from rigctl.protocol import Experiment
 
-__all__ = ["FRAME_MS", "HOLDER", "CellBridge", "CellPanel"]
+__all__ = ["FRAME_MS", "HOLDER", "CellPanel"]
 
 _log = logging.getLogger(__name__)
 
@@ -57,21 +56,6 @@ FRAME_MS: Final = 33
 """Display refresh (about 30 frames/s); also how often a stopped test pulse is noticed."""
 
 ExperimentSource = Callable[[], Experiment | None]
-
-
-def _queued(signal: pyqtBoundSignal, slot: Callable[..., None]) -> None:
-    """Connect ``slot`` so that it always runs on the GUI thread."""
-    signal.connect(slot, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
-
-
-class CellBridge(QObject):
-    """Carries the set-up's reports from the rig threads to the GUI thread."""
-
-    pulse = pyqtSignal(object, object)  # TestPulseResult, SweepResult
-    probe = pyqtSignal(object)  # ProbeOutcome
-    warning = pyqtSignal(str)
-    over_limit = pyqtSignal(float)  # set-up seconds when the clock first passes its limit
-    done = pyqtSignal(str, str)  # activity, error ("" when it ended normally)
 
 
 class CellPanel(QWidget):
@@ -138,11 +122,11 @@ class CellPanel(QWidget):
         self._handed: SetupRecord | None = None
         self.cell_id: str | None = None
         self.bridge = CellBridge()
-        _queued(self.bridge.pulse, self._on_pulse)
-        _queued(self.bridge.probe, self._on_probe)
-        _queued(self.bridge.warning, self._say)
-        _queued(self.bridge.over_limit, self._on_over_limit)
-        _queued(self.bridge.done, self._on_done)
+        queued(self.bridge.pulse, self._on_pulse)
+        queued(self.bridge.probe, self._on_probe)
+        queued(self.bridge.warning, self._say)
+        queued(self.bridge.over_limit, self._on_over_limit)
+        queued(self.bridge.done, self._on_done)
         self._build(data_root)
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
@@ -448,27 +432,8 @@ class CellPanel(QWidget):
     # ------------------------------------------------------------------ EPSP search
 
     def _on_intensity_text(self, text: str) -> None:
-        self._intensity_ua = None
-        definition = self._session.definition
-        if not text.strip():
-            self.intensityMessage.setText("")
-            return
-        try:
-            value = float(text.strip().replace(",", "."))
-        except ValueError:
-            self.intensityMessage.setText(
-                f"The intensity {text.strip()!r} is not a number: type the front-panel value in µA."
-            )
-            return
-        if definition is None:
-            self.intensityMessage.setText("No rig is open to check the intensity against.")
-            return
-        try:
-            self._intensity_ua = check_intensity(definition, value)
-        except RigError as exc:
-            self.intensityMessage.setText(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
-            return
-        self.intensityMessage.setText("")
+        self._intensity_ua, problem = parse_intensity(text, self._session.definition)
+        self.intensityMessage.setText(problem)
 
     def intensityUa(self) -> float | None:
         """The valid intensity entered (µA), or ``None``."""

@@ -20,8 +20,17 @@ from PyQt6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 from rigctl.engine.setup import ProbeOutcome, SearchSettings
 from rigctl.engine.testpulse import Estimate, TestPulseResult
 from rigctl.gui.plot_style import style_plot
+from rigctl.hardware import RigDefinition, RigError
+from rigctl.hardware.intensity import check_intensity
 
-__all__ = ["BIG_POINT_SIZE", "ClockView", "PulseView", "SearchView", "clock_text"]
+__all__ = [
+    "BIG_POINT_SIZE",
+    "ClockView",
+    "PulseView",
+    "SearchView",
+    "clock_text",
+    "parse_intensity",
+]
 
 BIG_POINT_SIZE: Final = 30
 """Point size of the numbers read from the rig chair (Rin, Vm, tau_m, Rs, the clock)."""
@@ -243,3 +252,25 @@ class ClockView(QGroupBox):
         """Show ``text`` in red (empty: hide the warning)."""
         self.warning.setText(text)
         self.warning.setVisible(bool(text))
+
+
+def parse_intensity(text: str, definition: RigDefinition | None) -> tuple[float | None, str]:
+    """The isolator intensity typed (µA) if valid, else ``None`` and one sentence why.
+
+    Empty text is no entry (and no complaint); the range is the rig file's
+    (:func:`rigctl.hardware.intensity.check_intensity`).
+    """
+    entry = text.strip()
+    if not entry:
+        return None, ""
+    try:
+        value = float(entry.replace(",", "."))
+    except ValueError:
+        return None, f"The intensity {entry!r} is not a number: type the front-panel value in µA."
+    if definition is None:
+        return None, "No rig is open to check the intensity against."
+    try:
+        return check_intensity(definition, value), ""
+    except RigError as exc:
+        sentence = str(exc)
+        return None, f"{sentence[:1].upper()}{sentence[1:]}."
