@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from rigctl.engine import RigSession
 from rigctl.engine.session import RigBusyError
 from rigctl.engine.setup import SearchSettings, SetupRecord
 from rigctl.engine.setup_run import VirtualClock
-from rigctl.engine.slicelog import SliceLog
+from rigctl.engine.slicelog import SLICE_LOG_NAME, SliceLog
 from rigctl.gui import MainWindow
 from rigctl.gui.cell.panel import HOLDER, CellPanel
 from rigctl.gui.cell.views import BIG_POINT_SIZE, clock_text
@@ -26,6 +28,7 @@ from rigctl.hardware.base import ChunkCallback
 from tests.gui.conftest import Dialogs
 
 TIMEOUT_MS = 20_000
+SIM_RIG = Path(__file__).resolve().parents[2] / "rigctl" / "data" / "rigs" / "sim.toml"
 
 
 class FlakyRig(SimRig):
@@ -33,6 +36,9 @@ class FlakyRig(SimRig):
 
     fail = False
     calls = 0
+    fail_from_call: int | None = None
+    park: threading.Event | None = None  # set: the next sweep parks until abort()
+    parked = threading.Event()
 
     def run(
         self,
@@ -42,10 +48,19 @@ class FlakyRig(SimRig):
         at_s: float | None = None,
     ) -> SweepResult:
         self.calls += 1
-        if self.fail:
+        if self.park is not None:
+            self.output_pa = -10.0  # mid-step
+            self.parked.set()
+            assert self.park.wait(10.0), "nobody aborted the parked sweep"
+        if self.fail or (self.fail_from_call is not None and self.calls >= self.fail_from_call):
             self.output_pa, self.output_ttl = -10.0, 1  # the step is on when the DAQ stops
             raise RigError("the DAQ stopped (buffer underflow)")
         return super().run(prepared, on_chunk, at_s=at_s)
+
+    def abort(self) -> None:
+        if self.park is not None:
+            self.park.set()  # like a DAQ read woken by the task's abort
+        super().abort()
 
 
 class Rigs:
@@ -131,8 +146,8 @@ def test_the_cell_tab_drives_a_set_up_to_the_recording_start(
     qtbot.waitUntil(lambda: not panel.isBusy(), timeout=TIMEOUT_MS)
     assert calibrated and "Calibrated" in panel.messageText()
 
-    assert panel.autoCheckBox.isEnabled()  # the simulated isolator has an analog input
-    panel.autoCheckBox.setChecked(True)
+    assert panel.controls.autoCheckBox.isEnabled()  # the simulated isolator has an analog input
+    panel.controls.autoCheckBox.setChecked(True)
     assert panel.startSearch(), panel.messageText()
     qtbot.waitUntil(lambda: not panel.isBusy(), timeout=TIMEOUT_MS)
     assert "in the band" in panel.messageText()
@@ -259,7 +274,7 @@ def test_a_failure_during_the_test_pulse_rests_the_outputs_and_the_tab_goes_on(
     assert "buffer underflow" in panel.messageText()
     assert "at rest" in panel.messageText()
     assert not session.busy
-    assert panel.testPulseButton.text() == "Start test pulse"
+    assert panel.controls.testPulseButton.text() == "Start test pulse"
     rig.fail = False
     painted = panel.pulseView.painted
     pulse_a_while(qtbot, panel)
@@ -282,17 +297,17 @@ def test_one_user_of_the_rig_at_a_time(qtbot: QtBot, panel: CellPanel, session: 
 def test_the_intensity_entry_is_checked_against_the_isolator(
     qtbot: QtBot, panel: CellPanel
 ) -> None:
-    panel.intensityEdit.setText("900")
+    panel.controls.intensityEdit.setText("900")
     assert panel.intensityUa() is None
-    assert "0-500 µA" in panel.intensityMessage.text()
-    assert "max_intensity_ua" in panel.intensityMessage.text()
-    panel.intensityEdit.setText("lots")
-    assert "not a number" in panel.intensityMessage.text()
-    panel.autoCheckBox.setChecked(False)
+    assert "0-500 µA" in panel.controls.intensityMessage.text()
+    assert "max_intensity_ua" in panel.controls.intensityMessage.text()
+    panel.controls.intensityEdit.setText("lots")
+    assert "not a number" in panel.controls.intensityMessage.text()
+    panel.controls.autoCheckBox.setChecked(False)
     assert not panel.startSearch()
     assert "front-panel intensity" in panel.messageText()
-    panel.intensityEdit.setText("100")
-    assert panel.intensityUa() == 100.0 and panel.intensityMessage.text() == ""
+    panel.controls.intensityEdit.setText("100")
+    assert panel.intensityUa() == 100.0 and panel.controls.intensityMessage.text() == ""
     assert panel.startSearch()
     qtbot.waitUntil(lambda: not panel.isBusy(), timeout=TIMEOUT_MS)
     outcomes = panel.searchView.outcomes
@@ -309,11 +324,74 @@ def test_a_search_stops_between_probes(qtbot: QtBot, session: RigSession, tmp_pa
         search=SearchSettings(target_mv=30.0, tolerance_mv=1.0),
     )
     qtbot.addWidget(panel)
-    panel.intensityEdit.setText("50")
+    panel.controls.intensityEdit.setText("50")
     assert panel.startSearch()
     qtbot.waitUntil(lambda: len(panel.searchView.outcomes) == 1, timeout=TIMEOUT_MS)
     panel.stopSearch()
     qtbot.waitUntil(lambda: not panel.isBusy(), timeout=5_000)
     assert "stopped" in panel.messageText()
     assert not session.busy
+    panel.shutdown()
+
+
+def test_closing_the_session_mid_pulse_rests_the_outputs(
+    qtbot: QtBot, panel: CellPanel, session: RigSession, rigs: Rigs
+) -> None:
+    rig = rigs.made[-1]
+    rig.park = threading.Event()
+    assert panel.startTestPulse()
+    assert rig.parked.wait(10.0)  # a pulse is in flight, its step on
+    assert session.close() is None  # aborts the holder, waits for the rig, closes it
+    assert rig.output_pa == 0.0 and rig.output_ttl == 0
+    qtbot.waitUntil(lambda: not panel.isBusy(), timeout=TIMEOUT_MS)
+    assert "at rest" in panel.messageText()
+    assert not panel.startTestPulse()
+    assert "no rig is open" in panel.messageText()
+
+
+def test_a_failed_probe_ends_the_search_at_rest(
+    qtbot: QtBot, panel: CellPanel, session: RigSession, rigs: Rigs
+) -> None:
+    rig = rigs.made[-1]
+    rig.fail_from_call = rig.calls + 2  # the second probe fails mid-sweep
+    panel.controls.autoCheckBox.setChecked(True)
+    assert panel.startSearch()
+    qtbot.waitUntil(lambda: not panel.isBusy(), timeout=TIMEOUT_MS)
+    assert "EPSP search failed" in panel.messageText()
+    assert "buffer underflow" in panel.messageText()
+    assert rig.output_pa == 0.0 and rig.output_ttl == 0
+    assert len(panel.searchView.outcomes) == 1
+    assert not session.busy
+    rig.fail_from_call = None
+    pulse_a_while(qtbot, panel)  # the tab is still usable
+
+
+def test_a_slice_log_from_a_newer_rigctl_is_one_sentence(
+    qtbot: QtBot, session: RigSession, clock: VirtualClock, tmp_path: Path
+) -> None:
+    db = sqlite3.connect(tmp_path / SLICE_LOG_NAME)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    panel = make_panel(qtbot, session, clock, tmp_path)
+    panel.sliceBox.setSliceId("s1")
+    assert "newer rigctl" in panel.sliceBox.warning.text()
+    assert panel.wholeCell()  # the set-up goes on without the log
+    assert panel.cell_id is None
+    panel.shutdown()
+
+
+def test_a_manual_isolator_offers_no_auto_search(
+    qtbot: QtBot, session: RigSession, clock: VirtualClock, tmp_path: Path
+) -> None:
+    text = SIM_RIG.read_text(encoding="utf-8")
+    manual = tmp_path / "manual.toml"
+    manual.write_text(text.replace('intensity = "analog"', 'intensity = "manual"'), "utf-8")
+    session.open_file(manual)
+    panel = make_panel(qtbot, session, clock, tmp_path)
+    panel.show()
+    assert not panel.controls.autoCheckBox.isEnabled()
+    panel.controls.intensityEdit.setText("80")
+    assert panel.startSearch()
+    qtbot.waitUntil(lambda: not panel.isBusy(), timeout=TIMEOUT_MS)
+    assert {o.intensity_entry for o in panel.searchView.outcomes} == {"manual"}
     panel.shutdown()

@@ -15,18 +15,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
 from PyQt6.QtCore import QTimer, pyqtSignal
+from PyQt6.QtGui import QShowEvent
 from PyQt6.QtWidgets import (
-    QCheckBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +39,7 @@ from rigctl.engine.setup import (
 )
 from rigctl.engine.testpulse import TestPulse, TestPulseResult, TestPulseSettings
 from rigctl.gui.cell.bridge import CellBridge, queued
+from rigctl.gui.cell.controls import CellControls
 from rigctl.gui.cell.slice_view import SliceBox
 from rigctl.gui.cell.views import ClockView, PulseView, SearchView, parse_intensity
 from rigctl.hardware import RigError, SweepResult
@@ -136,58 +135,32 @@ class CellPanel(QWidget):
 
     # ------------------------------------------------------------------ layout
 
-    def _button(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:
-        b = QPushButton(text)
-        b.setObjectName(name)
-        b.clicked.connect(lambda _checked=False: slot())
-        return b
-
     def _build(self, data_root: Path | None) -> None:
         self.pulseView = PulseView()
         self.searchView = SearchView()
         self.searchView.set_band(self._search_settings)
         self.clockView = ClockView()
         self.sliceBox = SliceBox(data_root)
-        self.wholeCellButton = self._button("Whole-cell", "wholeCellButton", self.wholeCell)
-        self.testPulseButton = self._button(
-            "Start test pulse", "testPulseButton", self.toggleTestPulse
-        )
-        self.calibrateButton = self._button("Calibrate", "calibrateButton", self.calibrate)
-        self.searchButton = self._button("Search EPSP", "searchButton", self.toggleSearch)
-        self.failedButton = self._button("Cell failed", "failedButton", self.cellFailed)
-        self.startButton = self._button(
-            "Start recording", "startRecordingButton", self.startRecording
-        )
-        self.intensityEdit = QLineEdit()
-        self.intensityEdit.setObjectName("intensityEdit")
-        self.intensityEdit.setPlaceholderText("front-panel intensity (µA)")
-        self.intensityEdit.textChanged.connect(self._on_intensity_text)
-        self.autoCheckBox = QCheckBox("Auto (analog isolator)")
-        self.autoCheckBox.setObjectName("autoCheckBox")
-        self.intensityMessage = QLabel("")
-        self.intensityMessage.setObjectName("intensityMessage")
-        self.intensityMessage.setWordWrap(True)
+        self.controls = c = CellControls()
+        for button, slot in (
+            (c.wholeCellButton, self.wholeCell),
+            (c.testPulseButton, self.toggleTestPulse),
+            (c.calibrateButton, self.calibrate),
+            (c.searchButton, self.toggleSearch),
+            (c.failedButton, self.cellFailed),
+            (c.startButton, self.startRecording),
+        ):
+            button.clicked.connect(lambda _checked=False, slot=slot: slot())
+        c.intensityEdit.textChanged.connect(self._on_intensity_text)
         self.message = QLabel("")
         self.message.setObjectName("cellMessage")
         self.message.setWordWrap(True)
-
-        controls = QGridLayout()
-        controls.addWidget(self.wholeCellButton, 0, 0)
-        controls.addWidget(self.testPulseButton, 0, 1)
-        controls.addWidget(self.calibrateButton, 0, 2)
-        controls.addWidget(QLabel("Intensity (µA)"), 1, 0)
-        controls.addWidget(self.intensityEdit, 1, 1)
-        controls.addWidget(self.autoCheckBox, 1, 2)
-        controls.addWidget(self.searchButton, 1, 3)
-        controls.addWidget(self.intensityMessage, 2, 0, 1, 4)
-        controls.addWidget(self.failedButton, 0, 3)
         side = QVBoxLayout()
         side.addWidget(self.clockView)
-        side.addLayout(controls)
+        side.addWidget(c)
         side.addWidget(self.sliceBox)
         side.addWidget(self.message)
         side.addStretch(1)
-        side.addWidget(self.startButton)
         plots = QVBoxLayout()
         plots.addWidget(self.pulseView, 3)
         plots.addWidget(self.searchView, 2)
@@ -307,6 +280,7 @@ class CellPanel(QWidget):
         """The session takes the rig back (it closes): stop now (any thread)."""
         tp, setup = self._tp, self._setup
         if tp is not None:
+            tp.rig.abort()  # end the pulse in flight now, then wait for its thread
             tp.stop()
             lease = self._lease
             if lease is not None:
@@ -329,7 +303,9 @@ class CellPanel(QWidget):
         if setup is None:
             return False
         try:
-            tp = setup.test_pulse(self._pulse_settings)
+            base = self._pulse_settings or TestPulseSettings.from_probes(setup.experiment.probes)
+            rate = self.controls.rateSpinBox.value()
+            tp = setup.test_pulse(replace(base, rate_hz=min(base.rate_hz, rate)))
         except (RigError, ValueError) as exc:  # a limit of the rig: nothing was output
             self._give_back(failed=False)
             self._say(f"Test pulse refused: {exc}")
@@ -433,7 +409,7 @@ class CellPanel(QWidget):
 
     def _on_intensity_text(self, text: str) -> None:
         self._intensity_ua, problem = parse_intensity(text, self._session.definition)
-        self.intensityMessage.setText(problem)
+        self.controls.intensityMessage.setText(problem)
 
     def intensityUa(self) -> float | None:
         """The valid intensity entered (µA), or ``None``."""
@@ -452,7 +428,7 @@ class CellPanel(QWidget):
 
     def startSearch(self) -> bool:
         """Probe every interval until the EPSP is in the band (manual entry or Auto)."""
-        auto = self.autoCheckBox.isChecked()
+        auto = self.controls.autoCheckBox.isChecked()
         if not auto and self._intensity_ua is None:
             self._say("Type the isolator's front-panel intensity (µA) first, or tick Auto.")
             return False
@@ -583,18 +559,13 @@ class CellPanel(QWidget):
         self.sliceBox.close_log()
 
     def _update_controls(self) -> None:
-        act = self._activity
-        self.testPulseButton.setText(
-            "Stop test pulse" if act == "test pulse" else "Start test pulse"
-        )
-        self.searchButton.setText("Stop search" if act == "EPSP search" else "Search EPSP")
-        self.testPulseButton.setEnabled(act in ("", "test pulse"))
-        self.searchButton.setEnabled(act in ("", "EPSP search"))
-        self.calibrateButton.setEnabled(not act)
-        self.wholeCellButton.setEnabled(not act)
         definition = self._session.definition
         analog = definition is not None and definition.stimulator.intensity == "analog"
-        self.autoCheckBox.setEnabled(analog and not act)
-        if not analog:
-            self.autoCheckBox.setChecked(False)
-        self.startButton.setEnabled(self._setup is not None and act in ("", "test pulse"))
+        self.controls.show_activity(
+            self._activity, analog=analog, has_setup=self._setup is not None
+        )
+
+    def showEvent(self, a0: QShowEvent | None) -> None:
+        """Offer Auto only for the rig open now (the Rig tab may have changed it)."""
+        super().showEvent(a0)
+        self._update_controls()
