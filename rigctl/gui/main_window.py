@@ -201,6 +201,8 @@ class MainWindow(QMainWindow):
             cell.setupReady.connect(self._run_panel.setSetupRecord)
             cell.setupReady.connect(lambda _r: self._tabs.setCurrentWidget(self._run_panel))
             self._run_panel.runStarted.connect(cell.recordingStarted)
+            # One set-up, one recording: the next run does not carry it again.
+            self._run_panel.runStarted.connect(lambda _r: self._run_panel.setSetupRecord(None))
             self._tabs.addTab(cell, "Cell")
             self._tabs.addTab(self._run_panel, "Run")
             self.setCentralWidget(self._tabs)

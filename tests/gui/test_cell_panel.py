@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import threading
@@ -25,6 +26,7 @@ from rigctl.gui.cell.panel import HOLDER, CellPanel
 from rigctl.gui.cell.views import BIG_POINT_SIZE, clock_text
 from rigctl.hardware import PreparedSweep, RigDefinition, RigError, SimRig, SweepResult
 from rigctl.hardware.base import ChunkCallback
+from rigctl.paths import DATA_ROOT_ENV
 from tests.gui.conftest import Dialogs
 
 TIMEOUT_MS = 20_000
@@ -167,26 +169,45 @@ def test_the_cell_tab_drives_a_set_up_to_the_recording_start(
     assert not session.busy
 
 
-def test_the_main_window_places_the_cell_tab_and_hands_over_to_run(
+def test_the_main_window_carries_the_set_up_into_the_recording(
     qtbot: QtBot,
     settings: QSettings,
     dialogs: Dialogs,
     monkeypatch: pytest.MonkeyPatch,
     session: RigSession,
+    tmp_path: Path,
 ) -> None:
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "data"))
     win = MainWindow(settings, session=session)
     dialogs.install(win, monkeypatch)
     qtbot.addWidget(win)
+    exp = proto.paper_condition(25, 50)
+    win.setDocument(exp.replace(probes=exp.probes.replace(baseline_min=1, followup_min=1)))
     tabs = win.centralWidget()
     assert isinstance(tabs, QTabWidget)
     names = [tabs.tabText(i) for i in range(tabs.count())]
     assert names.index("Rig") < names.index("Cell") < names.index("Run")
-    cell = tabs.widget(names.index("Cell"))
-    assert isinstance(cell, CellPanel)
-    record = SetupRecord(setup_s=12.0, limit_s=300.0, over_limit=False, slice_id="s")
-    cell.setupReady.emit(record)
-    assert tabs.currentWidget() is win.runPanel
-    assert win.runPanel is not None and win.runPanel._options.setup is record
+    cell, run = tabs.widget(names.index("Cell")), win.runPanel
+    assert isinstance(cell, CellPanel) and run is not None
+    cell.sliceBox.setSliceId("s9")
+    assert cell.wholeCell()
+    pulse_a_while(qtbot, cell)
+    assert cell.startRecording(), cell.messageText()
+    assert tabs.currentWidget() is run  # handed over
+    monkeypatch.setattr(run, "confirmStart", lambda details: True)
+    monkeypatch.setattr(run, "askDataFolder", lambda start: tmp_path / "rec")
+    run.chooseDataFolder()
+    assert run.start()
+    qtbot.waitUntil(lambda: run.lastResult() is not None, timeout=60_000)
+    header = json.loads((tmp_path / "rec" / "recording.json").read_text("utf-8"))
+    setup = header["setup"]
+    assert setup["slice_id"] == "s9" and setup["cell_id"] == "cell-1"
+    assert setup["test_pulse"]["rin_mohm"]["valid"] and setup["setup_s"] >= 0
+    with SliceLog(tmp_path / "data") as log:
+        (entry,) = log.cells("s9")
+        assert entry.outcome == "recorded" and entry.recording == str(tmp_path / "rec")
+        assert log.status("s9").induced
+    assert run._options.setup is None  # the next recording needs a new set-up
     cell.shutdown()
     dialogs.unsaved_answer = "discard"
     win.close()
