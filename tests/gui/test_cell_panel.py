@@ -18,12 +18,12 @@ from pytestqt.qtbot import QtBot
 from rigctl import protocol as proto
 from rigctl.engine import RigSession
 from rigctl.engine.session import RigBusyError
-from rigctl.engine.setup import SearchSettings, SetupRecord
+from rigctl.engine.setup import ProbeOutcome, SearchSettings, SetupRecord
 from rigctl.engine.setup_run import VirtualClock
 from rigctl.engine.slicelog import SLICE_LOG_NAME, SliceLog
 from rigctl.gui import MainWindow
 from rigctl.gui.cell.panel import HOLDER, CellPanel
-from rigctl.gui.cell.views import BIG_POINT_SIZE, clock_text
+from rigctl.gui.cell.views import BIG_POINT_SIZE, clock_text, probe_text
 from rigctl.hardware import PreparedSweep, RigDefinition, RigError, SimRig, SweepResult
 from rigctl.hardware.base import ChunkCallback
 from rigctl.paths import DATA_ROOT_ENV
@@ -416,3 +416,29 @@ def test_a_manual_isolator_offers_no_auto_search(
     qtbot.waitUntil(lambda: not panel.isBusy(), timeout=TIMEOUT_MS)
     assert {o.intensity_entry for o in panel.searchView.outcomes} == {"manual"}
     panel.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("epsp", "spike", "advice"),
+    [
+        (5.2, False, "in the band"),
+        (2.0, False, "raise the intensity"),
+        (7.5, False, "lower the intensity"),
+        (5.0, True, "a spike in the probe"),
+    ],
+)
+def test_each_probe_says_what_to_do_next(epsp: float, spike: bool, advice: str) -> None:
+    s = SearchSettings()
+    outcome = ProbeOutcome(
+        index=2,
+        at_s=0.0,
+        intensity_ua=80.0,
+        intensity_entry="manual",
+        epsp_mv=epsp,
+        spike=spike,
+        rin_mohm=150.0,
+        rest_mv=-65.0,
+        in_band=s.in_band(epsp) and not spike,
+    )
+    text = probe_text(outcome, s)
+    assert text.startswith(f"Probe 3: {epsp:.2f} mV at 80 µA") and advice in text

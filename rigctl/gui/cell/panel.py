@@ -41,7 +41,7 @@ from rigctl.engine.testpulse import TestPulse, TestPulseResult, TestPulseSetting
 from rigctl.gui.cell.bridge import CellBridge, queued
 from rigctl.gui.cell.controls import CellControls
 from rigctl.gui.cell.slice_view import SliceBox
-from rigctl.gui.cell.views import ClockView, PulseView, SearchView, parse_intensity
+from rigctl.gui.cell.views import ClockView, PulseView, SearchView, parse_intensity, probe_text
 from rigctl.hardware import RigError, SweepResult
 from rigctl.protocol import Experiment
 
@@ -457,6 +457,7 @@ class CellPanel(QWidget):
 
     def _on_probe(self, outcome: ProbeOutcome) -> None:
         self.searchView.add(outcome)
+        self._say(probe_text(outcome, self._search_settings))
 
     def _search_result(self, setup: SetupSession) -> str:
         search = setup.search
@@ -502,7 +503,7 @@ class CellPanel(QWidget):
             over_limit=clock.over_limit,
             slice_id=setup.slice_id,
         )
-        warnings = start_warnings(asked, self.sliceBox.log())
+        warnings = start_warnings(asked, self.sliceBox.log() if asked.slice_id else None)
         if warnings and not self.confirmStart(warnings):
             self._say("Recording not started.")
             return False

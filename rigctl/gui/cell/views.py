@@ -30,6 +30,7 @@ __all__ = [
     "SearchView",
     "clock_text",
     "parse_intensity",
+    "probe_text",
 ]
 
 BIG_POINT_SIZE: Final = 30
@@ -274,3 +275,15 @@ def parse_intensity(text: str, definition: RigDefinition | None) -> tuple[float 
     except RigError as exc:
         sentence = str(exc)
         return None, f"{sentence[:1].upper()}{sentence[1:]}."
+
+
+def probe_text(outcome: ProbeOutcome, settings: SearchSettings) -> str:
+    """One line on a search probe: its EPSP and intensity, and what to do next."""
+    head = f"Probe {outcome.index + 1}: {outcome.epsp_mv:.2f} mV at {outcome.intensity_ua:g} µA"
+    if outcome.spike:
+        return f"{head}, a spike in the probe: lower the intensity."
+    if outcome.in_band:
+        return f"{head}: in the band."
+    if outcome.epsp_mv < settings.target_mv:
+        return f"{head}: below the band, raise the intensity."
+    return f"{head}: above the band, lower the intensity."
