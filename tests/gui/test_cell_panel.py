@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from PyQt6.QtCore import QSettings
-from PyQt6.QtWidgets import QTabWidget
+from PyQt6.QtWidgets import QApplication, QTabWidget
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
@@ -21,6 +21,7 @@ from rigctl.engine.session import RigBusyError
 from rigctl.engine.setup import ProbeOutcome, SearchSettings, SetupRecord
 from rigctl.engine.setup_run import VirtualClock
 from rigctl.engine.slicelog import SLICE_LOG_NAME, SliceLog
+from rigctl.engine.testpulse import TestPulse
 from rigctl.gui import MainWindow
 from rigctl.gui.cell.panel import HOLDER, CellPanel
 from rigctl.gui.cell.views import BIG_POINT_SIZE, clock_text, probe_text
@@ -442,3 +443,45 @@ def test_each_probe_says_what_to_do_next(epsp: float, spike: bool, advice: str) 
     )
     text = probe_text(outcome, s)
     assert text.startswith(f"Probe 3: {epsp:.2f} mV at 80 µA") and advice in text
+
+
+def test_stop_during_a_pulse_keeps_the_rig_until_that_sweep_ends(
+    qtbot: QtBot,
+    panel: CellPanel,
+    session: RigSession,
+    rigs: Rigs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig = rigs.made[-1]
+    go = threading.Event()
+    stop_asked = threading.Event()
+    seen: list[bool] = []
+    original = TestPulse.stop
+
+    def stop(self: TestPulse, timeout: float | None = 5.0) -> None:
+        stop_asked.set()
+        original(self, timeout)
+
+    def release_the_sweep() -> None:  # parks until Stop is pressed, then lets the sweep end
+        assert stop_asked.wait(10.0)
+        seen.append(session.busy)  # the sweep still plays: nobody else may have the rig
+        go.set()
+
+    monkeypatch.setattr(TestPulse, "stop", stop)
+    assert panel.startTestPulse()
+    qtbot.waitUntil(lambda: panel.pulseView.painted >= 1, timeout=TIMEOUT_MS)
+    rig.park = go
+    rig.parked.clear()
+    assert rig.parked.wait(10.0)
+    panel.refresh()  # draws what arrived before the park
+    painted = panel.pulseView.painted
+    helper = threading.Thread(target=release_the_sweep)
+    helper.start()
+    panel.stopTestPulse()  # returns when the parked sweep has ended
+    helper.join(10.0)
+    assert seen == [True]
+    assert not session.busy and rig.output_pa == 0.0 and rig.output_ttl == 0
+    QApplication.processEvents()  # the stopped pulse's report, queued before: not drawn
+    panel.refresh()
+    assert panel.pulseView.painted == painted
+    assert panel.messageText() == "Test pulse stopped."
