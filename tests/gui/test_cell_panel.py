@@ -21,7 +21,7 @@ from rigctl.engine.session import RigBusyError
 from rigctl.engine.setup import ProbeOutcome, SearchSettings, SetupRecord
 from rigctl.engine.setup_run import VirtualClock
 from rigctl.engine.slicelog import SLICE_LOG_NAME, SliceLog
-from rigctl.engine.testpulse import TestPulse
+from rigctl.engine.testpulse import TestPulse, TestPulseSettings
 from rigctl.gui import MainWindow
 from rigctl.gui.cell.panel import HOLDER, CellPanel
 from rigctl.gui.cell.views import BIG_POINT_SIZE, clock_text, probe_text
@@ -485,3 +485,15 @@ def test_stop_during_a_pulse_keeps_the_rig_until_that_sweep_ends(
     panel.refresh()
     assert panel.pulseView.painted == painted
     assert panel.messageText() == "Test pulse stopped."
+
+
+def test_a_test_pulse_over_the_rig_limit_is_refused_before_any_output(
+    qtbot: QtBot, session: RigSession, clock: VirtualClock, tmp_path: Path, rigs: Rigs
+) -> None:
+    panel = make_panel(qtbot, session, clock, tmp_path, pulse=TestPulseSettings(amplitude_pa=-900))
+    rig = rigs.made[-1]
+    assert not panel.startTestPulse()
+    assert panel.messageText().startswith("Test pulse refused:")
+    assert "600" in panel.messageText()  # the rig file's max_command_pa
+    assert rig.calls == 0 and not session.busy and not panel.isBusy()
+    panel.shutdown()
