@@ -197,12 +197,13 @@ class MainWindow(QMainWindow):
             from rigctl.gui.cell.panel import CellPanel
 
             self._cell_panel = cell = CellPanel(session, self.experiment)
+            run = self._run_panel
             cell.calibratedExperiment.connect(self._on_calibrated)
-            cell.setupReady.connect(self._run_panel.setSetupRecord)
-            cell.setupReady.connect(lambda _r: self._tabs.setCurrentWidget(self._run_panel))
-            self._run_panel.runStarted.connect(cell.recordingStarted)
+            cell.setupReady.connect(run.setSetupRecord)
+            cell.setupReady.connect(lambda _r: self._tabs.setCurrentWidget(run))
+            run.runStarted.connect(cell.recordingStarted)
             # One set-up, one recording: the next run does not carry it again.
-            self._run_panel.runStarted.connect(lambda _r: self._run_panel.setSetupRecord(None))
+            run.runStarted.connect(lambda _r: run.setSetupRecord(None))
             self._tabs.addTab(cell, "Cell")
             self._tabs.addTab(self._run_panel, "Run")
             self.setCentralWidget(self._tabs)
