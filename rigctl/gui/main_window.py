@@ -193,6 +193,18 @@ class MainWindow(QMainWindow):
             self._tabs.setDocumentMode(True)
             self._tabs.addTab(splitter, "Protocol")
             self._tabs.addTab(self._rig_panel, "Rig")
+            # The Cell tab: set-up before the baseline, handed to the Run tab.
+            from rigctl.gui.cell.panel import CellPanel
+
+            self._cell_panel = cell = CellPanel(session, self.experiment)
+            run = self._run_panel
+            cell.calibratedExperiment.connect(self._on_calibrated)
+            cell.setupReady.connect(run.setSetupRecord)
+            cell.setupReady.connect(lambda _r: self._tabs.setCurrentWidget(run))
+            run.runStarted.connect(cell.recordingStarted)
+            # One set-up, one recording: the next run does not carry it again.
+            run.runStarted.connect(lambda _r: run.setSetupRecord(None))
+            self._tabs.addTab(cell, "Cell")
             self._tabs.addTab(self._run_panel, "Run")
             from rigctl.gui.results import ResultsPanel  # the Results tab (issue 14)
 

@@ -51,6 +51,7 @@ from PyQt6.QtWidgets import (
 )
 
 from rigctl.engine import ExperimentRunner, RunOptions, RunResult, RunState, RunStatus
+from rigctl.engine.setup import SetupRecord
 from rigctl.gui.run.bridge import RunBridge
 from rigctl.gui.run.data import PhaseRateInfo, RunHistory, SweepInfo
 from rigctl.gui.run.plots import RunPlots
@@ -683,6 +684,10 @@ class RunPanel(QWidget):
         box.setEscapeButton(keep)
         box.exec()
         return box.clickedButton() is abort
+
+    def setSetupRecord(self, record: SetupRecord | None) -> None:
+        """Carry the Cell tab's set-up into the next recording (``None``: none)."""
+        self._options = replace(self._options, setup=record)
 
     def askDataFolder(self, start: Path) -> Path | None:
         """Ask for the data folder (``None``: cancelled); override in tests and scripts."""
