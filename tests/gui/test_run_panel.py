@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
@@ -23,6 +24,8 @@ from rigctl.engine import (
     RunOptions,
     RunResult,
     RunState,
+    RigOptions,
+    RigSession,
     RunStatus,
     load_recording,
 )
@@ -521,3 +524,43 @@ def test_shutdown_aborts_a_run_in_progress(qtbot: QtBot, panel: RunPanel, factor
     assert not rig.outputs_active and rig.inner.outputs_at_rest
     assert not panel.isRunning() and not panel.startButton.isEnabled()
     assert not panel.start()
+
+
+def test_a_runner_that_cannot_start_gives_the_rig_back(
+    qtbot: QtBot, tmp_path: Path, confirm: Confirm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = RigSession(options=RigOptions(seed=4))
+    assert session.open(RIG) is None
+    built: list[ExperimentRunner] = []
+
+    def factory(exp: proto.Experiment, folder: Path, options: RunOptions) -> ExperimentRunner:
+        runner = session.runner(exp, folder, options)
+        built.append(runner)
+        if len(built) == 1:  # e.g. no thread can be started
+
+            def refuse() -> None:
+                raise RuntimeError("can't start new thread")
+
+            monkeypatch.setattr(runner, "start", refuse)
+        return runner
+
+    p = RunPanel(
+        factory,
+        lambda: SHORT,
+        lambda: session.definition,
+        data_root=tmp_path,
+        options=RunOptions(write_nwb=False),
+    )
+    p.confirmStart = confirm  # type: ignore[method-assign]
+    qtbot.addWidget(p)
+    try:
+        assert not p.start()
+        message = p.findChild(QLabel, "runMessage")
+        assert message is not None
+        assert message.text() == "Cannot start: can't start new thread"
+        assert not session.busy and not p.isRunning()  # the recording lease was given back
+        result = run_to_end(qtbot, p)  # and the next start gets the rig
+        assert result.state == RunState.DONE and not session.busy
+    finally:
+        p.shutdown()
+        session.close()

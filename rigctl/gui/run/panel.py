@@ -532,6 +532,7 @@ class RunPanel(QWidget):
         state_font.setPointSizeF(state_font.pointSizeF() * 1.5)
         self.stateLabel.setFont(state_font)
         self._message_label = _label(selectable=True)
+        self._message_label.setObjectName("runMessage")
         self.progressBar = QProgressBar()
         self.progressBar.setTextVisible(True)
         self.progressBar.setFormat("%v / %m sweeps")
@@ -797,6 +798,7 @@ class RunPanel(QWidget):
             self._end_bridge()
             self._runner = None
             self._timer.stop()
+            self._report_never_ran(runner, folder, exc)
             self._say(f"Cannot start: {exc}", error=True)
             self._update_controls()
             return False
@@ -1030,6 +1032,20 @@ class RunPanel(QWidget):
         self._show_status(None)
         self._timer.start()
         self._update_controls()
+
+    @staticmethod
+    def _report_never_ran(runner: ExperimentRunner, folder: Path, exc: Exception) -> None:
+        """Report a runner that could not start as finished (failed).
+
+        Whoever lent it the rig (the session's recording lease) gives the rig back when
+        the runner reports ``finished``; a runner whose thread never started would
+        otherwise keep the rig lent for good.
+        """
+        result = RunResult(RunState.FAILED, folder, 0, {}, f"the run could not start: {exc}")
+        try:
+            runner.finished.emit(result)
+        except Exception:
+            _log.exception("reporting the run that never started failed")
 
     def _end_bridge(self) -> None:
         bridge, self._bridge = self._bridge, None
