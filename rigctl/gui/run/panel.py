@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from html import escape, unescape
@@ -80,8 +81,11 @@ RigSource = Callable[[], RigDefinition | None]
 JOIN_TIMEOUT_S: Final = 10.0
 """Longest wait for the runner's thread once it reported the end (normally milliseconds)."""
 
-FRAME_MS: Final = 33
-"""Redraw period while a run is in progress (about 30 frames per second)."""
+FRAME_MS: Final = 16
+"""Redraw period while a run is in progress (one redraw per 60 Hz frame, at most)."""
+
+STATUS_S: Final = 0.1
+"""Shortest time between two updates of the progress text (text is read, not watched)."""
 
 MAX_LISTED_WARNINGS: Final = 2000
 """Warnings kept in the list (the journal keeps them all)."""
@@ -425,6 +429,7 @@ class RunPanel(QWidget):
         self._history_dirty = False
         self._status_dirty = False
         self._frames = 0
+        self._status_shown_at = -math.inf
         self._last_was_live = False
         self._live_sweep: tuple[str, str] | None = None
         self._closed = False
@@ -434,7 +439,7 @@ class RunPanel(QWidget):
 
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
-        self._timer.timeout.connect(self._redraw)
+        self._timer.timeout.connect(self._frame)
 
         self._build()
         self._set_folder(self._fresh_folder(), auto=True)
@@ -989,6 +994,9 @@ class RunPanel(QWidget):
         if not self.isRunning():
             self._refresh_rig()
         super().showEvent(a0)
+        if self._bridge is not None:
+            self._history_dirty = self._status_dirty = True
+            QTimer.singleShot(0, self._frame)  # what arrived while hidden
 
     # ------------------------------------------------------------------ internals: run
 
@@ -1144,7 +1152,7 @@ class RunPanel(QWidget):
         self.plots.drawHistory(self._history)
         self._live_dirty = self._history_dirty = False
         self._status_dirty = True
-        self._redraw()
+        self._redraw(final=True)
         refused = result.state == RunState.FAILED and not self._entered and result.sweeps == 0
         if refused:
             self._show_state(result.state, "Not started")
@@ -1160,7 +1168,12 @@ class RunPanel(QWidget):
         self.stateChanged.emit(result.state)
         self.runFinished.emit(result)
 
-    def _redraw(self) -> None:
+    def _frame(self) -> None:
+        """The frame timer: redraw what changed, unless another tab is shown."""
+        if self.isVisible():
+            self._redraw()
+
+    def _redraw(self, *, final: bool = False) -> None:
         """Redraw what changed since the last frame (the 30 Hz timer calls it).
 
         When both the live trace and the time courses have news (a dry run), the frames
@@ -1184,8 +1197,10 @@ class RunPanel(QWidget):
             self.plots.drawHistory(self._history)
             drew = True
         self._last_was_live = live_turn
-        if self._status_dirty:
+        now = time.monotonic()
+        if self._status_dirty and (final or now - self._status_shown_at >= STATUS_S):
             self._status_dirty = False
+            self._status_shown_at = now
             self._show_status(self._status)
             drew = True
         if self._pending_warnings:
