@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from rigctl.engine import (
     RunStatus,
     load_recording,
 )
+from rigctl.engine.setup import SetupRecord
 from rigctl.gui.run.bridge import LiveChunks, RunBridge
 from rigctl.gui.run.panel import RunConfirmation, RunPanel
 from rigctl.hardware import Chunk, Rig, RigDefinition, RigError, SimRig, load_rig
@@ -583,3 +585,60 @@ def test_a_runner_that_cannot_start_gives_the_rig_back(
     finally:
         p.shutdown()
         session.close()
+
+
+def test_the_cells_set_up_record_is_confirmed_and_carried_into_the_run(
+    qtbot: QtBot, panel: RunPanel, factory: Factory, confirm: Confirm
+) -> None:
+    record = SetupRecord(
+        setup_s=212.0,
+        limit_s=300.0,
+        over_limit=False,
+        stim_intensity_ua=40.0,
+        epsp_mv=4.2,
+        slice_id="slice-2",
+        cell_id="cell-7",
+    )
+    confirm.answer = False
+    assert not panel.start()
+    assert dict(confirm.shown[-1].rows())["Set-up"] == "none carried into the recording"
+    panel.setSetupRecord(record)
+    assert panel.setupRecord() is record
+    assert not panel.start()
+    shown = dict(confirm.shown[-1].rows())["Set-up"]
+    assert shown.startswith("slice-2, cell-7: ") and "epsp_mv 4.2" in shown
+    confirm.answer = True
+    result = run_to_end(qtbot, panel)
+    assert result.state == RunState.DONE
+    assert factory.runners[-1].options.setup is record
+    header = json.loads((result.folder / "recording.json").read_text(encoding="utf-8"))
+    assert header["setup"]["cell_id"] == "cell-7"
+    panel.setSetupRecord(None)
+    assert panel.setupRecord() is None
+
+
+def test_nothing_is_drawn_while_the_tab_is_hidden(
+    qtbot: QtBot, tmp_path: Path, factory: Factory, sources: Sources, confirm: Confirm
+) -> None:
+    factory.gated = True
+    p = RunPanel(
+        factory,
+        sources.get_experiment,
+        sources.get_rig,
+        data_root=tmp_path,
+        options=RunOptions(write_nwb=False),
+    )
+    p.confirmStart = confirm  # type: ignore[method-assign]
+    qtbot.addWidget(p)
+    try:
+        assert p.start() and not p.isVisible()  # e.g. the Protocol tab is shown
+        rig = factory.gate()
+        rig.release(2)
+        started(rig, 3)
+        qtbot.waitUntil(lambda: len(p.monitor.history()) == 2, timeout=TIMEOUT_MS)
+        p.monitor.frame()
+        assert p.plots.epspData()[0].size == 0  # hidden: not drawn
+        p.show()  # the Run tab comes into view: what arrived is drawn at once
+        qtbot.waitUntil(lambda: p.plots.epspData()[0].size == 2, timeout=TIMEOUT_MS)
+    finally:
+        p.shutdown()
