@@ -195,3 +195,18 @@ def test_a_view_renders_again_only_when_its_scene_changed(qtbot: QtBot) -> None:
     plots.drawHistory(history)
     qtbot.waitUntil(lambda: (plots.grab(), view.framesRendered())[1] > before, timeout=2000)
     assert math.isfinite(plots.epspData()[1][0])
+
+
+def test_the_run_room_is_made_of_small_files_and_functions() -> None:
+    import ast
+
+    room = sorted((Path(__file__).parents[2] / "rigctl" / "gui" / "run").glob("*.py"))
+    assert len(room) >= 9
+    for path in room:
+        text = path.read_text(encoding="utf-8")
+        assert text.count("\n") <= 600, path
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef) and node.end_lineno is not None:
+                body = node.body[1:] if ast.get_docstring(node) else node.body
+                lines = (node.end_lineno - body[0].lineno + 1) if body else 0
+                assert lines <= 60, f"{path.name}: {node.name} has {lines} lines of code"

@@ -1,21 +1,13 @@
 """The run panel: run a whole recording (baseline, induction, follow-up) and watch it.
 
-The panel starts an experiment on the rig through a runner factory passed in by the
-composition root (the rig session's :meth:`~rigctl.engine.RigSession.runner`), after
-showing the rig, its gains and the set-up record for confirmation; then it pauses,
-resumes, stops or aborts it, starts a manual induction, extends the follow-up and adds
-notes, all through the runner's public API (it never touches the rig).
-
-It composes small views: the recording box (protocol, rig, :class:`DataFolderView`,
-options, run buttons), :class:`StatusView` (progress), :class:`ResultView`,
-:class:`WarningsView`, :class:`NotesView` and :class:`RunPlots`.
-
-Threading: the runner reports from its worker thread through a
-:class:`~rigctl.gui.run.bridge.RunBridge` followed by a
-:class:`~rigctl.gui.run.monitor.RunMonitor`: queued slots only store what arrived, and a
-60 Hz frame timer pulls the latest state and redraws what changed (nothing while the tab
-is hidden). A dry run of hundreds of sweeps per second therefore never floods the event
-loop, and the worker never holds a widget.
+The panel starts an experiment through a runner factory (the rig session's
+:meth:`~rigctl.engine.RigSession.runner`) after the user confirmed the rig, its gains and
+the set-up record; then it pauses, resumes, stops or aborts it, starts a manual induction,
+extends the follow-up and adds notes through the runner's public API (never the rig).
+It composes small views (:class:`RecordingView`, :class:`StatusView`,
+:class:`ResultView`, :class:`WarningsView`, :class:`NotesView`, :class:`RunPlots`);
+a :class:`~rigctl.gui.run.monitor.RunMonitor` follows the run from its worker thread
+and redraws at most once per 60 Hz frame.
 """
 
 from __future__ import annotations
@@ -26,17 +18,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QShowEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QMessageBox,
-    QScrollArea,
-    QSizePolicy,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -46,7 +34,7 @@ from rigctl.gui.run.confirmation import RunConfirmation, ask_abort, confirmation
 from rigctl.gui.run.lists import NotesView, WarningsView
 from rigctl.gui.run.monitor import JOIN_TIMEOUT_S, RunMonitor
 from rigctl.gui.run.plots import RunPlots
-from rigctl.gui.run.recording import RecordingView
+from rigctl.gui.run.recording import RecordingView, side_column
 from rigctl.gui.run.result import ResultView, run_pauses
 from rigctl.gui.run.status import StatusView, clock
 from rigctl.hardware import RigDefinition
@@ -114,12 +102,10 @@ class RunPanel(QWidget):
 
     Notes
     -----
-    The questions the panel asks go through overridable methods, so tests and
-    scripts answer them without a modal dialog: :meth:`confirmStart` (the rig and its
-    gains, before every start), :meth:`confirmAbort` (the *Abort* button) and
-    :meth:`askDataFolder` (the folder chooser).
-    Call :meth:`shutdown` before the application quits: a run still in progress is
-    aborted (outputs to rest) and its thread joined.
+    The questions go through overridable methods (:meth:`confirmStart`,
+    :meth:`confirmAbort`, :meth:`askDataFolder`), so scripts answer them without a
+    modal dialog. Call :meth:`shutdown` before the application quits: a run still in
+    progress is aborted (outputs to rest) and its thread joined.
     """
 
     runStarted = pyqtSignal(object)  # noqa: N815 (Qt signal naming)
@@ -174,9 +160,6 @@ class RunPanel(QWidget):
         self.notesView = NotesView()
         self.notesView.noteEdit.returnPressed.connect(lambda: self.addNote())
         self.notesView.noteButton.clicked.connect(lambda _c=False: self.addNote())
-        left = QWidget()
-        column = QVBoxLayout(left)
-        column.setContentsMargins(0, 0, 4, 0)
         self.recordingView = RecordingView()
         rec = self.recordingView
         self.folderView = rec.folderView
@@ -193,22 +176,10 @@ class RunPanel(QWidget):
             (self.abortButton, self.requestAbort),
         ):
             button.clicked.connect(lambda _c=False, slot=slot: slot())
-        column.addWidget(rec)
-        column.addWidget(self.statusView)
-        column.addWidget(self.resultView)
-        column.addWidget(self.warningsView, 3)
-        column.addWidget(self.notesView, 2)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(420)
-        scroll.setMaximumWidth(470)
-        scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        views = (rec, self.statusView, self.resultView, self.warningsView, self.notesView)
         self.plots = RunPlots()
         layout = QHBoxLayout(self)
-        layout.addWidget(scroll, 0)
+        layout.addWidget(side_column(zip(views, (0, 0, 0, 3, 2), strict=True)), 0)
         layout.addWidget(self.plots, 1)
 
     # ------------------------------------------------------------------ questions

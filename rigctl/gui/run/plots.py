@@ -1,14 +1,14 @@
 """The run panel's plots: live Vm, normalized EPSP, input resistance and resting Vm.
 
-* **Membrane potential** of the sweep being acquired, drawn from the live chunks and
-  reset at every new sweep.
-* **Normalized EPSP** over time since the induction (min): the induction marked at 0,
-  the baseline mean ± SD shaded, a dashed line at 1.0, and the 30-35 min summary window.
+* **Membrane potential** of the sweep being acquired (peak-decimated), reset per sweep.
+* **Normalized EPSP** over the actual time since the induction (min): the induction at 0,
+  the baseline mean ± SD shaded, 1.0 dashed, the 30-35 min summary window, and probes
+  excluded for a spike marked with a cross at the top.
 * **Input resistance** and **resting Vm** over the same time (x-linked), with the
   baseline mean, the health-flag limits, and flagged probes in red.
 
-The widget only draws: the panel feeds it and decides when (at most ~30 times a
-second). Nothing here touches the runner or the rig.
+The widget only draws, when the panel says (at most once per 60 Hz frame); each item
+is touched only when its points change. Nothing here touches the runner or the rig.
 """
 
 from __future__ import annotations
@@ -168,6 +168,32 @@ def _changed(shown: dict[int, tuple[FloatArray, FloatArray]], item: Any, x: Any,
     return True
 
 
+def _key_label() -> QLabel:
+    key = QLabel()
+    key.setTextFormat(Qt.TextFormat.RichText)
+    key.setWordWrap(True)
+    key.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    key.setStyleSheet(f"background: white; color: {_TEXT}; padding: 0 0 3px 0;")
+    return key
+
+
+def _health_plot(left: str, bottom: str | None) -> tuple[Any, Any, tuple[Any, ...]]:
+    """A health plot: view, plot item, and its mean, low, high lines, healthy and red points."""
+    view = _view(110)
+    plot = view.getPlotItem()
+    _style(plot, left=left, bottom=bottom)
+    items = (
+        _hline(pg.mkPen("#757575", style=Qt.PenStyle.DashLine)),
+        _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine)),
+        _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine)),
+        _points(_POINT, 5),
+        _points(_FLAG, 9),
+    )
+    for item in items:
+        plot.addItem(item)
+    return view, plot, items
+
+
 class RunPlots(QWidget):
     """The four plots of a run (see the module docstring).
 
@@ -198,7 +224,34 @@ class RunPlots(QWidget):
         self._live_curve.setSkipFiniteCheck(True)
         self._peaks = _Peaks()
 
-        # normalized EPSP
+        epsp_box = self._build_epsp()
+
+        self.rinView, self._rin_plot, rin = _health_plot("Rin (MΩ)", None)
+        self._rin_mean, self._rin_lo, self._rin_hi, self._rin_ok, self._rin_flag = rin
+        self.restView, self._rest_plot, rest = _health_plot(
+            "rest Vm (mV)", "time since induction (min)"
+        )
+        self._rest_mean, self._rest_lo, self._rest_hi, self._rest_ok, self._rest_flag = rest
+        for induction_line in (self._rin_plot, self._rest_plot):
+            induction_line.addItem(
+                pg.InfiniteLine(pos=0.0, angle=90, movable=False, pen=pg.mkPen(_INDUCTION))
+            )
+        self._rin_plot.setXLink(self._epsp_plot)
+        self._rest_plot.setXLink(self._epsp_plot)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        for view in (self.liveView, epsp_box, self.rinView, self.restView):
+            splitter.addWidget(view)
+        splitter.setChildrenCollapsible(False)
+        for index, stretch in enumerate((3, 4, 2, 2)):
+            splitter.setStretchFactor(index, stretch)
+        splitter.setSizes([300, 400, 200, 200])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        self.reset()
+
+    def _build_epsp(self) -> QWidget:
         self.epspView = _view(190)
         p = self.epspView.getPlotItem()
         self._epsp_plot = p
@@ -250,65 +303,14 @@ class RunPlots(QWidget):
         p.addItem(self._epsp_follow)
         p.addItem(self._epsp_spike)
 
-        # input resistance
-        self.rinView = _view(110)
-        self._rin_plot = self.rinView.getPlotItem()
-        _style(self._rin_plot, left="Rin (MΩ)", bottom=None)
-        self._rin_mean = _hline(pg.mkPen("#757575", style=Qt.PenStyle.DashLine))
-        self._rin_lo = _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine))
-        self._rin_hi = _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine))
-        self._rin_ok = _points(_POINT, 5)
-        self._rin_flag = _points(_FLAG, 9)
-        for item in (self._rin_mean, self._rin_lo, self._rin_hi, self._rin_ok, self._rin_flag):
-            self._rin_plot.addItem(item)
-
-        # resting Vm
-        self.restView = _view(110)
-        self._rest_plot = self.restView.getPlotItem()
-        _style(self._rest_plot, left="rest Vm (mV)", bottom="time since induction (min)")
-        self._rest_mean = _hline(pg.mkPen("#757575", style=Qt.PenStyle.DashLine))
-        self._rest_lo = _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine))
-        self._rest_hi = _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine))
-        self._rest_ok = _points(_POINT, 5)
-        self._rest_flag = _points(_FLAG, 9)
-        for item in (
-            self._rest_mean,
-            self._rest_lo,
-            self._rest_hi,
-            self._rest_ok,
-            self._rest_flag,
-        ):
-            self._rest_plot.addItem(item)
-        for induction_line in (self._rin_plot, self._rest_plot):
-            induction_line.addItem(
-                pg.InfiniteLine(pos=0.0, angle=90, movable=False, pen=pg.mkPen(_INDUCTION))
-            )
-        self._rin_plot.setXLink(self._epsp_plot)
-        self._rest_plot.setXLink(self._epsp_plot)
-
-        self._epsp_key = QLabel()
-        self._epsp_key.setTextFormat(Qt.TextFormat.RichText)
-        self._epsp_key.setWordWrap(True)
-        self._epsp_key.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._epsp_key.setStyleSheet(f"background: white; color: {_TEXT}; padding: 0 0 3px 0;")
+        self._epsp_key = _key_label()
         epsp_box = QWidget()
         epsp_layout = QVBoxLayout(epsp_box)
         epsp_layout.setContentsMargins(0, 0, 0, 0)
         epsp_layout.setSpacing(0)
         epsp_layout.addWidget(self.epspView, 1)
         epsp_layout.addWidget(self._epsp_key, 0)
-
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        for view in (self.liveView, epsp_box, self.rinView, self.restView):
-            splitter.addWidget(view)
-        splitter.setChildrenCollapsible(False)
-        for index, stretch in enumerate((3, 4, 2, 2)):
-            splitter.setStretchFactor(index, stretch)
-        splitter.setSizes([300, 400, 200, 200])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
-        self.reset()
+        return epsp_box
 
     # ------------------------------------------------------------------ feeding
 
@@ -357,14 +359,8 @@ class RunPlots(QWidget):
         ):
             item.setData(empty, empty)
         self._band.setVisible(False)
-        for line in (
-            self._rin_mean,
-            self._rin_lo,
-            self._rin_hi,
-            self._rest_mean,
-            self._rest_lo,
-            self._rest_hi,
-        ):
+        lines = (self._rin_mean, self._rin_lo, self._rin_hi)
+        for line in (*lines, self._rest_mean, self._rest_lo, self._rest_hi):
             line.setVisible(False)
         self._window.setRegion(self._settings.summary_window_min)
         self._set_onset_known(not manual_induction)

@@ -6,14 +6,19 @@ the panel wires the buttons to the runner.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import (
     QCheckBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -23,7 +28,25 @@ from rigctl.gui.run.folder import DataFolderView
 from rigctl.gui.run.status import GREEN, label
 from rigctl.hardware import RigDefinition
 
-__all__ = ["RecordingView"]
+__all__ = ["RecordingView", "side_column"]
+
+
+def side_column(views: Iterable[tuple[QWidget, int]]) -> QScrollArea:
+    """The panel's left column: ``(view, stretch)`` pairs, top to bottom, scrolling."""
+    column = QWidget()
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 4, 0)
+    for view, stretch in views:
+        layout.addWidget(view, stretch)
+    scroll = QScrollArea()
+    scroll.setWidget(column)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setMinimumWidth(420)
+    scroll.setMaximumWidth(470)
+    scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+    return scroll
 
 
 def _button(text: str, tip: str) -> QPushButton:
