@@ -334,5 +334,5 @@ class RunHistory:
         return rin, rest
 
     def flagged_count(self) -> int:
-        """Number of probes the runner flagged."""
-        return sum(1 for p in self.probes if p.flags)
+        """Number of probes the runner flagged for their health (a spike is no health flag)."""
+        return sum(1 for p in self.probes if any(f != SPIKE_FLAG for f in p.flags))

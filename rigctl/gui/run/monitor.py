@@ -210,8 +210,8 @@ class RunMonitor(QObject):
         self._plots.drawHistory(self._history)
         self._live_dirty = self._history_dirty = False
         self._status_dirty = True
-        self.redraw(final=True)
         self._runner = None
+        self.redraw(final=True)
         self.finished.emit(result)
 
     def _take_chunks(self, bridge: RunBridge) -> None:
