@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
@@ -87,7 +88,8 @@ def test_the_run_tab_is_refused_while_the_rig_tab_has_the_rig(
     run.chooseDataFolder()
     lease = session.lease("induction sweep")  # what the Rig tab holds during a dry run
     assert not run.start()
-    assert run.messageText() == (
+    message = run.findChild(QLabel, "runMessage")
+    assert message is not None and message.text() == (
         "Cannot start: the rig is in use by the induction sweep: wait for it to finish or "
         "abort it before you start the recording"
     )

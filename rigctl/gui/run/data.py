@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from rigctl.engine import AnalysisSettings, ProbeAnalysis, SweepRecord, health_flags
+from rigctl.engine.analysis import SPIKE_FLAG
 
 __all__ = ["BaselineStats", "PhaseRateInfo", "RunHistory", "SweepInfo"]
 
@@ -37,12 +38,46 @@ def _float(value: Any) -> float:
 
 @dataclass(frozen=True)
 class PhaseRateInfo:
-    """Achieved firing rate of one induction phase."""
+    """How one induction phase fired, judged by its spike count per window (the engine's verdict).
+
+    Attributes
+    ----------
+    phase, target_hz
+        The phase and its target rate.
+    achieved_hz
+        The rate the mean spike count implies.
+    ok
+        The engine's verdict: the count is within 10 % and off in at most one window.
+    expected_per_window
+        Spikes per window the target implies (0: not known).
+    windows_missed, n_windows
+        Windows whose count differs from the expected one, of all windows delivered.
+    first_latency_ms
+        Mean latency of the first spike from the phase start (NaN: no spike).
+    """
 
     phase: str
     target_hz: float
     achieved_hz: float
     ok: bool
+    expected_per_window: int = 0
+    windows_missed: int = 0
+    n_windows: int = 0
+    first_latency_ms: float = math.nan
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> PhaseRateInfo:
+        """From one entry of an induction sweep's ``phase_rates`` analysis."""
+        return cls(
+            phase=str(data.get("phase", "")),
+            target_hz=_float(data.get("target_hz")),
+            achieved_hz=_float(data.get("achieved_hz")),
+            ok=bool(data.get("ok", True)),
+            expected_per_window=int(_float(data.get("expected_per_window", 0)) or 0),
+            windows_missed=int(_float(data.get("windows_missed", 0)) or 0),
+            n_windows=int(_float(data.get("n_windows", 0)) or 0),
+            first_latency_ms=_float(data.get("first_latency_ms")),
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +102,12 @@ class SweepInfo:
         Health warnings the runner raised for this probe.
     phase_rates
         Achieved rate per phase (induction sweep only).
+    planned_s
+        The sweep's slot in the compiled schedule (NaN: not known).
+    complete, cut
+        Whether the sweep played to its end; else why it was cut (abort, halt, fault).
+    windows_delivered, windows_planned
+        Theta windows delivered and planned (induction sweep only).
     """
 
     index: int
@@ -79,11 +120,21 @@ class SweepInfo:
     rest_mv: float = math.nan
     flags: tuple[str, ...] = ()
     phase_rates: tuple[PhaseRateInfo, ...] = ()
+    planned_s: float = math.nan
+    complete: bool = True
+    cut: str | None = None
+    windows_delivered: int = 0
+    windows_planned: int = 0
+
+    @property
+    def spike_in_probe(self) -> bool:
+        """The probe fired an action potential: its EPSP is excluded (the engine's flag)."""
+        return SPIKE_FLAG in self.flags
 
     @classmethod
     def of(cls, record: SweepRecord) -> SweepInfo:
         """The summary of a sweep record (called on the runner's thread)."""
-        return cls.from_parts(
+        info = cls.from_parts(
             index=record.index,
             kind=record.kind,
             segment=record.segment,
@@ -91,6 +142,8 @@ class SweepInfo:
             since_induction_s=record.since_induction_s,
             analysis=record.analysis,
         )
+        planned = math.nan if record.planned_s is None else float(record.planned_s)
+        return replace(info, planned_s=planned, complete=record.complete, cut=record.cut)
 
     @classmethod
     def from_parts(
@@ -105,14 +158,7 @@ class SweepInfo:
     ) -> SweepInfo:
         """Build from the fields of a sweep record and its analysis dictionary."""
         rates = tuple(
-            PhaseRateInfo(
-                phase=str(r.get("phase", "")),
-                target_hz=_float(r.get("target_hz")),
-                achieved_hz=_float(r.get("achieved_hz")),
-                ok=bool(r.get("ok", True)),
-            )
-            for r in analysis.get("phase_rates", ())
-            if isinstance(r, Mapping)
+            PhaseRateInfo.of(r) for r in analysis.get("phase_rates", ()) if isinstance(r, Mapping)
         )
         return cls(
             index=int(index),
@@ -125,6 +171,8 @@ class SweepInfo:
             rest_mv=_float(analysis.get("rest_mv")),
             flags=tuple(str(f) for f in analysis.get("flags", ())),
             phase_rates=rates,
+            windows_delivered=int(_float(analysis.get("windows_delivered", 0)) or 0),
+            windows_planned=int(_float(analysis.get("windows_planned", 0)) or 0),
         )
 
 
@@ -232,24 +280,36 @@ class RunHistory:
         """Which probes belong to the baseline."""
         return np.array([p.segment == "baseline" for p in self.probes], dtype=np.bool_)
 
+    def excluded(self) -> BoolArray:
+        """Which probes had a spike: excluded from the EPSP time course and the summary."""
+        return np.array([p.spike_in_probe for p in self.probes], dtype=np.bool_)
+
     def baseline(self) -> BaselineStats:
-        """Means (and the EPSP's SD) of the baseline probes so far."""
+        """Means (and the EPSP's SD) of the baseline probes so far (spiking probes excluded)."""
         base = [p for p in self.probes if p.segment == "baseline"]
+        epsps = [p.epsp_mv for p in base if not p.spike_in_probe]
         return BaselineStats(
             n=len(base),
-            epsp_mean_mv=_finite_mean([p.epsp_mv for p in base]),
-            epsp_sd_mv=_finite_sd([p.epsp_mv for p in base]),
+            epsp_mean_mv=_finite_mean(epsps),
+            epsp_sd_mv=_finite_sd(epsps),
             rin_mean_mohm=_finite_mean([p.rin_mohm for p in base]),
             rest_mean_mv=_finite_mean([p.rest_mv for p in base]),
         )
 
-    def normalized(self) -> FloatArray:
-        """EPSP of every probe divided by the baseline mean (NaN before a baseline)."""
+    def normalized(self, *, excluded: bool = False) -> FloatArray:
+        """EPSP of every probe divided by the baseline mean (NaN before a baseline).
+
+        A probe with a spike is NaN (excluded) unless ``excluded`` asks for its ratio
+        anyway, to mark where it would have been.
+        """
         mean = self.baseline().epsp_mean_mv
         e = self.epsp_mv()
         if not (math.isfinite(mean) and mean > 0):
             return np.full_like(e, math.nan)
-        return e / mean
+        norm = e / mean
+        if not excluded:
+            norm[self.excluded()] = math.nan
+        return norm
 
     def flagged(self) -> tuple[BoolArray, BoolArray]:
         """Which probes were flagged for their input resistance, and for their resting Vm.
@@ -263,7 +323,7 @@ class RunHistory:
         rin = np.zeros(len(self.probes), dtype=np.bool_)
         rest = np.zeros(len(self.probes), dtype=np.bool_)
         for i, p in enumerate(self.probes):
-            if not p.flags:
+            if not [f for f in p.flags if f != SPIKE_FLAG]:  # a spike is no health flag
                 continue
             only_rin = ProbeAnalysis(math.nan, math.nan, math.nan, p.rin_mohm)
             only_rest = ProbeAnalysis(math.nan, math.nan, p.rest_mv, math.nan)
@@ -274,5 +334,5 @@ class RunHistory:
         return rin, rest
 
     def flagged_count(self) -> int:
-        """Number of probes the runner flagged."""
-        return sum(1 for p in self.probes if p.flags)
+        """Number of probes the runner flagged for their health (a spike is no health flag)."""
+        return sum(1 for p in self.probes if any(f != SPIKE_FLAG for f in p.flags))

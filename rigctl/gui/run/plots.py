@@ -1,14 +1,14 @@
 """The run panel's plots: live Vm, normalized EPSP, input resistance and resting Vm.
 
-* **Membrane potential** of the sweep being acquired, drawn from the live chunks and
-  reset at every new sweep.
-* **Normalized EPSP** over time since the induction (min): the induction marked at 0,
-  the baseline mean ± SD shaded, a dashed line at 1.0, and the 30-35 min summary window.
+* **Membrane potential** of the sweep being acquired (peak-decimated), reset per sweep.
+* **Normalized EPSP** over the actual time since the induction (min): the induction at 0,
+  the baseline mean ± SD shaded, 1.0 dashed, the 30-35 min summary window, and probes
+  excluded for a spike marked with a cross at the top.
 * **Input resistance** and **resting Vm** over the same time (x-linked), with the
   baseline mean, the health-flag limits, and flagged probes in red.
 
-The widget only draws: the panel feeds it and decides when (at most ~30 times a
-second). Nothing here touches the runner or the rig.
+The widget only draws, when the panel says (at most once per 60 Hz frame); each item
+is touched only when its points change. Nothing here touches the runner or the rig.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from rigctl.engine import AnalysisSettings
 from rigctl.gui.run.data import RunHistory
+from rigctl.gui.run.frames import FramedPlotWidget
 from rigctl.hardware import Chunk
 
 __all__ = ["LIVE_MIN_SPAN_MV", "RunPlots"]
@@ -39,6 +40,7 @@ _BASE = QColor(120, 144, 156)
 _FOLLOW = QColor(21, 101, 192)
 _POINT = QColor(55, 71, 79)
 _FLAG = QColor(211, 47, 47)
+_SPIKE = QColor(230, 81, 0)
 _INDUCTION = QColor(198, 40, 40)
 _BAND = (21, 101, 192, 45)
 _WINDOW = (251, 192, 45, 60)
@@ -76,7 +78,7 @@ def _style(item: Any, *, left: str, bottom: str | None) -> None:
 
 
 def _view(minimum_height: int) -> Any:
-    view = pg.PlotWidget()
+    view = FramedPlotWidget()
     view.setBackground("w")
     view.setMinimumHeight(minimum_height)
     return view
@@ -112,6 +114,86 @@ def _span(*arrays: FloatArray) -> tuple[float, float] | None:
     return float(values.min()), float(values.max())
 
 
+PEAK_BINS: Final = 2048
+"""Bins of the live trace: each is drawn as its minimum and maximum (about 2 per pixel)."""
+
+
+class _Peaks:
+    """The live trace decimated to the minimum and maximum of each bin, kept incrementally.
+
+    A 6 s induction at 20 kHz has 124,000 samples; the plot is about 1,000 pixels wide.
+    Each bin is reduced once, when it has filled, so a redraw costs only the new samples.
+    """
+
+    def __init__(self) -> None:
+        self.reset(0, 1.0)
+
+    def reset(self, n_total: int, sample_rate_hz: float) -> None:
+        """Start a sweep of ``n_total`` samples."""
+        self._bin = max(1, -(-n_total // PEAK_BINS))
+        n_bins = -(-n_total // self._bin) if n_total else 0
+        self._rate = sample_rate_hz
+        self._x = np.repeat(np.arange(n_bins, dtype=np.float64) * self._bin, 2) / sample_rate_hz
+        if self._bin > 1:  # the maximum half a bin later: the pair draws as a vertical stroke
+            self._x[1::2] += 0.5 * self._bin / sample_rate_hz
+        self._y = np.full(2 * n_bins, np.nan)
+        self._done = 0  # bins reduced for good
+
+    def update(self, samples: FloatArray, filled: int) -> tuple[FloatArray, FloatArray]:
+        """Reduce the bins filled since the last call; returns the points to draw."""
+        if self._bin == 1:
+            return np.arange(filled, dtype=np.float64) / self._rate, samples[:filled]
+        full = filled // self._bin
+        for first, last in ((self._done, full), (full, -(-filled // self._bin))):
+            if last <= first:
+                continue
+            block = samples[first * self._bin : min(last * self._bin, filled)]
+            pad = (last - first) * self._bin - block.size
+            if pad:
+                block = np.concatenate([block, np.full(pad, block[-1] if block.size else np.nan)])
+            block = block.reshape(last - first, self._bin)
+            self._y[2 * first : 2 * last : 2] = block.min(axis=1)
+            self._y[2 * first + 1 : 2 * last : 2] = block.max(axis=1)
+        self._done = full
+        n = 2 * -(-filled // self._bin)
+        return self._x[:n], self._y[:n]
+
+
+def _changed(shown: dict[int, tuple[FloatArray, FloatArray]], item: Any, x: Any, y: Any) -> bool:
+    """Whether ``item`` would show other points than it does (then remember the new ones)."""
+    old = shown.get(id(item))
+    if old is not None and np.array_equal(old[0], x) and np.array_equal(old[1], y):
+        return False
+    shown[id(item)] = (np.asarray(x), np.asarray(y))
+    return True
+
+
+def _key_label() -> QLabel:
+    key = QLabel()
+    key.setTextFormat(Qt.TextFormat.RichText)
+    key.setWordWrap(True)
+    key.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    key.setStyleSheet(f"background: white; color: {_TEXT}; padding: 0 0 3px 0;")
+    return key
+
+
+def _health_plot(left: str, bottom: str | None) -> tuple[Any, Any, tuple[Any, ...]]:
+    """A health plot: view, plot item, and its mean, low, high lines, healthy and red points."""
+    view = _view(110)
+    plot = view.getPlotItem()
+    _style(plot, left=left, bottom=bottom)
+    items = (
+        _hline(pg.mkPen("#757575", style=Qt.PenStyle.DashLine)),
+        _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine)),
+        _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine)),
+        _points(_POINT, 5),
+        _points(_FLAG, 9),
+    )
+    for item in items:
+        plot.addItem(item)
+    return view, plot, items
+
+
 class RunPlots(QWidget):
     """The four plots of a run (see the module docstring).
 
@@ -131,17 +213,45 @@ class RunPlots(QWidget):
         self._drawn = 0
         self._live_y: tuple[float, float] | None = None
         self._live_title = ""
+        self._shown: dict[int, tuple[FloatArray, FloatArray]] = {}
+        self._ranges: dict[tuple[int, str], tuple[float, float]] = {}
 
         # live Vm
         self.liveView = _view(150)
         self._live_plot = self.liveView.getPlotItem()
         _style(self._live_plot, left="Vm (mV)", bottom="time in sweep (s)")
         self._live_curve = self._live_plot.plot(pen=pg.mkPen(_VM_PEN, width=1))
-        self._live_curve.setDownsampling(auto=True, method="peak")
-        self._live_curve.setClipToView(True)
         self._live_curve.setSkipFiniteCheck(True)
+        self._peaks = _Peaks()
 
-        # normalized EPSP
+        epsp_box = self._build_epsp()
+
+        self.rinView, self._rin_plot, rin = _health_plot("Rin (MΩ)", None)
+        self._rin_mean, self._rin_lo, self._rin_hi, self._rin_ok, self._rin_flag = rin
+        self.restView, self._rest_plot, rest = _health_plot(
+            "rest Vm (mV)", "time since induction (min)"
+        )
+        self._rest_mean, self._rest_lo, self._rest_hi, self._rest_ok, self._rest_flag = rest
+        for induction_line in (self._rin_plot, self._rest_plot):
+            induction_line.addItem(
+                pg.InfiniteLine(pos=0.0, angle=90, movable=False, pen=pg.mkPen(_INDUCTION))
+            )
+        self._rin_plot.setXLink(self._epsp_plot)
+        self._rest_plot.setXLink(self._epsp_plot)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        for view in (self.liveView, epsp_box, self.rinView, self.restView):
+            splitter.addWidget(view)
+        splitter.setChildrenCollapsible(False)
+        for index, stretch in enumerate((3, 4, 2, 2)):
+            splitter.setStretchFactor(index, stretch)
+        splitter.setSizes([300, 400, 200, 200])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        self.reset()
+
+    def _build_epsp(self) -> QWidget:
         self.epspView = _view(190)
         p = self.epspView.getPlotItem()
         self._epsp_plot = p
@@ -188,68 +298,19 @@ class RunPlots(QWidget):
         p.addItem(self._induction)
         self._epsp_base = _points(_BASE)
         self._epsp_follow = _points(_FOLLOW)
+        self._epsp_spike = _points(_SPIKE, 10, "x")
         p.addItem(self._epsp_base)
         p.addItem(self._epsp_follow)
+        p.addItem(self._epsp_spike)
 
-        # input resistance
-        self.rinView = _view(110)
-        self._rin_plot = self.rinView.getPlotItem()
-        _style(self._rin_plot, left="Rin (MΩ)", bottom=None)
-        self._rin_mean = _hline(pg.mkPen("#757575", style=Qt.PenStyle.DashLine))
-        self._rin_lo = _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine))
-        self._rin_hi = _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine))
-        self._rin_ok = _points(_POINT, 5)
-        self._rin_flag = _points(_FLAG, 9)
-        for item in (self._rin_mean, self._rin_lo, self._rin_hi, self._rin_ok, self._rin_flag):
-            self._rin_plot.addItem(item)
-
-        # resting Vm
-        self.restView = _view(110)
-        self._rest_plot = self.restView.getPlotItem()
-        _style(self._rest_plot, left="rest Vm (mV)", bottom="time since induction (min)")
-        self._rest_mean = _hline(pg.mkPen("#757575", style=Qt.PenStyle.DashLine))
-        self._rest_lo = _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine))
-        self._rest_hi = _hline(pg.mkPen(_FLAG, style=Qt.PenStyle.DotLine))
-        self._rest_ok = _points(_POINT, 5)
-        self._rest_flag = _points(_FLAG, 9)
-        for item in (
-            self._rest_mean,
-            self._rest_lo,
-            self._rest_hi,
-            self._rest_ok,
-            self._rest_flag,
-        ):
-            self._rest_plot.addItem(item)
-        for induction_line in (self._rin_plot, self._rest_plot):
-            induction_line.addItem(
-                pg.InfiniteLine(pos=0.0, angle=90, movable=False, pen=pg.mkPen(_INDUCTION))
-            )
-        self._rin_plot.setXLink(self._epsp_plot)
-        self._rest_plot.setXLink(self._epsp_plot)
-
-        self._epsp_key = QLabel()
-        self._epsp_key.setTextFormat(Qt.TextFormat.RichText)
-        self._epsp_key.setWordWrap(True)
-        self._epsp_key.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._epsp_key.setStyleSheet(f"background: white; color: {_TEXT}; padding: 0 0 3px 0;")
+        self._epsp_key = _key_label()
         epsp_box = QWidget()
         epsp_layout = QVBoxLayout(epsp_box)
         epsp_layout.setContentsMargins(0, 0, 0, 0)
         epsp_layout.setSpacing(0)
         epsp_layout.addWidget(self.epspView, 1)
         epsp_layout.addWidget(self._epsp_key, 0)
-
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        for view in (self.liveView, epsp_box, self.rinView, self.restView):
-            splitter.addWidget(view)
-        splitter.setChildrenCollapsible(False)
-        for index, stretch in enumerate((3, 4, 2, 2)):
-            splitter.setStretchFactor(index, stretch)
-        splitter.setSizes([300, 400, 200, 200])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
-        self.reset()
+        return epsp_box
 
     # ------------------------------------------------------------------ feeding
 
@@ -280,6 +341,9 @@ class RunPlots(QWidget):
         self._drawn = 0
         self._live_y = None
         self._live_curve.setData(np.zeros(0), np.zeros(0))
+        self._peaks.reset(0, 1.0)
+        self._shown.clear()
+        self._ranges.clear()
         self._live_plot.setXRange(0.0, 1.0, padding=0.01)
         self._live_plot.setYRange(-80.0, -50.0, padding=0)
         self._set_live_title("Membrane potential · waiting for the first sweep")
@@ -287,6 +351,7 @@ class RunPlots(QWidget):
         for item in (
             self._epsp_base,
             self._epsp_follow,
+            self._epsp_spike,
             self._rin_ok,
             self._rin_flag,
             self._rest_ok,
@@ -294,14 +359,8 @@ class RunPlots(QWidget):
         ):
             item.setData(empty, empty)
         self._band.setVisible(False)
-        for line in (
-            self._rin_mean,
-            self._rin_lo,
-            self._rin_hi,
-            self._rest_mean,
-            self._rest_lo,
-            self._rest_hi,
-        ):
+        lines = (self._rin_mean, self._rin_lo, self._rin_hi)
+        for line in (*lines, self._rest_mean, self._rest_lo, self._rest_hi):
             line.setVisible(False)
         self._window.setRegion(self._settings.summary_window_min)
         self._set_onset_known(not manual_induction)
@@ -314,6 +373,7 @@ class RunPlots(QWidget):
         self._epsp_key.setText(
             f"{_swatch(_BASE.name(), '●')} baseline probe &nbsp;&nbsp; "
             f"{_swatch(_FOLLOW.name(), '●')} after induction &nbsp;&nbsp; "
+            f"{_swatch(_SPIKE.name(), '×')} spike in probe (excluded, at the top) &nbsp;&nbsp; "  # noqa: RUF001
             f"{_swatch(_opaque(_BAND), '■')} baseline mean ± SD &nbsp;&nbsp; "
             f"{_swatch(_opaque(_WINDOW), '■')} summary window {lo:g}–{hi:g} min &nbsp;&nbsp; "  # noqa: RUF001
             f"{_swatch(_INDUCTION.name(), '|')} induction"
@@ -346,6 +406,7 @@ class RunPlots(QWidget):
         self._live = np.full(n_total, np.nan)
         self._filled = 0
         self._drawn = 0
+        self._peaks.reset(n_total, sample_rate_hz)
         self._live_curve.setData(np.zeros(0), np.zeros(0))
         self._set_live_title(f"Membrane potential · {title}")
 
@@ -369,7 +430,10 @@ class RunPlots(QWidget):
         sweep, so the trace does not rescale at every chunk.
         """
         n = self._filled
-        self._live_curve.setData(self._live_t[:n], self._live[:n])
+        if n == self._drawn:
+            return
+        x, y = self._peaks.update(self._live, n)
+        self._live_curve.setData(x, y)
         new = self._live[self._drawn : n]
         self._drawn = n
         new = new[np.isfinite(new)]
@@ -387,38 +451,42 @@ class RunPlots(QWidget):
         self._live_plot.setYRange(*self._live_y, padding=0)
 
     def drawHistory(self, history: RunHistory) -> None:
-        """Draw the EPSP, input resistance and resting Vm of every probe so far."""
+        """Draw the EPSP, input resistance and resting Vm of every probe so far.
+
+        Only the items whose points or ranges changed are touched: a new follow-up probe
+        updates three point sets, not every item of three plots.
+        """
         t = history.times_min()
         base = history.is_baseline()
         norm = history.normalized()
         ok = np.isfinite(norm) & np.isfinite(t)
-        self._epsp_base.setData(t[ok & base], norm[ok & base])
-        self._epsp_follow.setData(t[ok & ~base], norm[ok & ~base])
+        self._points(self._epsp_base, t[ok & base], norm[ok & base])
+        self._points(self._epsp_follow, t[ok & ~base], norm[ok & ~base])
         stats = history.baseline()
         sd = stats.normalized_sd
         if math.isfinite(sd):
             self._band.setRegion((1.0 - sd, 1.0 + sd))
-            self._band.setVisible(True)
-        else:
-            self._band.setVisible(False)
+        self._band.setVisible(math.isfinite(sd))
         self._set_onset_known(history.onset_known)
         x_lo, x_hi = self._x_span
         span = _span(t)
         if span is not None:
             x_lo = min(x_lo, span[0] - 0.5)
             x_hi = max(x_hi, span[1] + 0.5)
-        self._epsp_plot.setXRange(x_lo, x_hi, padding=0)
+        self._range(self._epsp_plot, "x", x_lo, x_hi, padding=0.0)
         y = _span(norm[ok])
         lo = min(0.0, y[0] - 0.1) if y else 0.0
         hi = max(2.0, y[1] + 0.1) if y else 2.0
-        self._epsp_plot.setYRange(lo, hi, padding=0.02)
+        self._range(self._epsp_plot, "y", lo, hi, padding=0.02)
+        # Probes with a spike: excluded, marked at the top of the plot (their "EPSP" is
+        # an action potential, many times the scale).
+        spiked = history.excluded() & np.isfinite(t)
+        self._points(self._epsp_spike, t[spiked], np.full(int(spiked.sum()), hi))
 
         rin_flag, rest_flag = history.flagged()
-        rin = history.rin_mohm()
-        rest = history.rest_mv()
         self._draw_health(
             t,
-            rin,
+            history.rin_mohm(),
             rin_flag,
             stats.rin_mean_mohm,
             stats.rin_mean_mohm * self._settings.rin_change,
@@ -427,13 +495,27 @@ class RunPlots(QWidget):
         )
         self._draw_health(
             t,
-            rest,
+            history.rest_mv(),
             rest_flag,
             stats.rest_mean_mv,
             self._settings.vm_drift_mv,
             self._rest_plot,
             (self._rest_ok, self._rest_flag, self._rest_mean, self._rest_lo, self._rest_hi),
         )
+
+    def _points(self, item: Any, x: FloatArray, y: FloatArray) -> None:
+        if _changed(self._shown, item, x, y):
+            item.setData(x, y)
+
+    def _range(self, plot: Any, axis: str, lo: float, hi: float, *, padding: float) -> None:
+        key = (id(plot), axis)
+        if self._ranges.get(key) == (lo, hi):
+            return
+        self._ranges[key] = (lo, hi)
+        if axis == "x":
+            plot.setXRange(lo, hi, padding=padding)
+        else:
+            plot.setYRange(lo, hi, padding=padding)
 
     def _draw_health(
         self,
@@ -447,18 +529,18 @@ class RunPlots(QWidget):
     ) -> None:
         ok_item, flag_item, mean_line, lo_line, hi_line = items
         finite = np.isfinite(values) & np.isfinite(t)
-        ok_item.setData(t[finite & ~flagged], values[finite & ~flagged])
-        flag_item.setData(t[finite & flagged], values[finite & flagged])
+        self._points(ok_item, t[finite & ~flagged], values[finite & ~flagged])
+        self._points(flag_item, t[finite & flagged], values[finite & flagged])
         known = math.isfinite(mean) and math.isfinite(limit)
         for line, pos in ((mean_line, mean), (lo_line, mean - limit), (hi_line, mean + limit)):
             line.setVisible(known)
-            if known:
+            if known and line.value() != pos:
                 line.setValue(pos)
         limits = np.array([mean - limit, mean + limit]) if known else np.zeros(0)
         span = _span(values[finite], limits)
         if span is not None:
             pad = max(0.05 * (span[1] - span[0]), 0.5)
-            plot.setYRange(span[0] - pad, span[1] + pad, padding=0)
+            self._range(plot, "y", span[0] - pad, span[1] + pad, padding=0.0)
 
     def _set_onset_known(self, known: bool) -> None:
         self._induction.label.setFormat("induction" if known else "induction (pending)")
@@ -476,8 +558,17 @@ class RunPlots(QWidget):
         return self._live_title
 
     def liveData(self) -> tuple[FloatArray, FloatArray]:
-        """The live trace plotted: time in the sweep (s) and Vm (mV)."""
-        return _data(self._live_curve)
+        """The live sweep as received so far: time in the sweep (s) and Vm (mV).
+
+        The plot draws it decimated (the minimum and maximum of each of
+        :data:`PEAK_BINS` bins); this is every sample.
+        """
+        n = self._filled
+        return self._live_t[:n].copy(), self._live[:n].copy()
+
+    def excludedData(self) -> tuple[FloatArray, FloatArray]:
+        """Probes excluded for a spike, as marked: time since induction (min), marker height."""
+        return _data(self._epsp_spike)
 
     def epspData(self) -> tuple[FloatArray, FloatArray]:
         """Every EPSP point plotted: time since induction (min) and normalized EPSP."""
