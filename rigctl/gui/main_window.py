@@ -7,8 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from PyQt6.QtCore import QSettings, QSize, Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoCommand, QUndoStack
+from PyQt6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer
+from PyQt6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QShowEvent,
+    QUndoCommand,
+    QUndoStack,
+)
 from PyQt6.QtWidgets import (
     QFileDialog,
     QMainWindow,
@@ -22,20 +30,25 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.engine import RigSession
+from rigctl.engine import RigSession, RunOptions
+from rigctl.gui.about import AboutDialog, about_text
 from rigctl.gui.design.editor import ExperimentEditor
 from rigctl.gui.design.picker import PaperConditionPicker
 from rigctl.gui.design.preview import WaveformPreview
 from rigctl.gui.plasticity.pane import PlasticityPane
 from rigctl.gui.rig.panel import RigPanel
 from rigctl.gui.run.panel import RunPanel
+from rigctl.gui.settings import MAX_RECENT, AppSettings
 from rigctl.hardware import DEFAULT_RIG_PATH
 from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
 
-__all__ = ["MAX_RECENT", "MainWindow", "QuitAnswer", "UnsavedAnswer"]
+__all__ = ["DEFAULT_SIZE", "MAX_RECENT", "MainWindow", "QuitAnswer", "UnsavedAnswer", "fit_size"]
 
-MAX_RECENT = 8
-"""Number of files kept in *Open Recent*."""
+DEFAULT_SIZE = QSize(1800, 1050)
+"""The largest size the window opens at the first time (on a large screen)."""
+SCREEN_FRACTION = 0.9
+"""Fraction of the available screen the window takes the first time (at most
+:data:`DEFAULT_SIZE`)."""
 
 UnsavedAnswer = Literal["save", "discard", "cancel"]
 """What to do with unsaved changes."""
@@ -44,7 +57,6 @@ QuitAnswer = Literal["keep", "stop", "abort"]
 """What to do with a recording in progress when the window is closed: keep recording
 (the window stays open), stop after the sweep in flight (then close), or abort now."""
 
-_RECENT_KEY = "recentFiles"
 _FILTER = "rigctl protocols (*.json);;All files (*)"
 _APP_TITLE = "rigctl protocol designer"
 
@@ -99,6 +111,27 @@ class _FittingScrollArea(QScrollArea):
         return QSize(hint.width(), widget.sizeHint().height() + 2 * self.frameWidth())
 
 
+def fit_size(available: QSize) -> QSize:
+    """The size of a first opening on a screen whose available area is ``available``.
+
+    :data:`SCREEN_FRACTION` of it, at most :data:`DEFAULT_SIZE`: never larger than the
+    screen.
+    """
+    return QSize(
+        min(DEFAULT_SIZE.width(), int(available.width() * SCREEN_FRACTION)),
+        min(DEFAULT_SIZE.height(), int(available.height() * SCREEN_FRACTION)),
+    )
+
+
+def _page(content: QWidget) -> QScrollArea:
+    """A tab's content in a scroll area: below its minimum size it scrolls, never clips."""
+    area = QScrollArea()
+    area.setWidget(content)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
+
+
 class MainWindow(QMainWindow):
     """Design a protocol: edit it, see what the rig will output, keep it in a file.
 
@@ -138,7 +171,7 @@ class MainWindow(QMainWindow):
         data_root: Path | None = None,
     ) -> None:
         super().__init__(parent)
-        self._settings = settings
+        self._settings = AppSettings(settings)
         self._path: Path | None = None
         self._applying = False
         self._undo = QUndoStack(self)
@@ -152,49 +185,25 @@ class MainWindow(QMainWindow):
         self._plasticity = PlasticityPane()
         self._picker = PaperConditionPicker()
 
-        scroll = _FittingScrollArea()
-        scroll.setWidget(self._editor)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        # What will be sent to the rig, and what it should do to the synapse, side by side.
-        previews = QSplitter(Qt.Orientation.Horizontal)
-        previews.addWidget(self._preview)
-        previews.addWidget(self._plasticity)
-        previews.setStretchFactor(0, 1)
-        previews.setStretchFactor(1, 1)
-        previews.setChildrenCollapsible(False)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(scroll)
-        splitter.addWidget(previews)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        previews.setSizes([900, 900])
-        splitter.setChildrenCollapsible(False)
+        self._session = session
         self._rig_panel: RigPanel | None = None
         self._run_panel: RunPanel | None = None
         self._close_after_run = False
-        self._session = session
-        if session is None:
-            self.setCentralWidget(splitter)
-        else:
-            self._rig_panel = RigPanel(session, rig_path, experiment=self.experiment)
-            self._rig_panel.calibratedExperiment.connect(self._on_calibrated)
-            self._run_panel = RunPanel(
-                session.runner,
-                self.experiment,
-                lambda: session.definition,
-                data_root=data_root,
-            )
-            # One user of the rig at a time: the Rig tab rests while a recording runs.
-            self._run_panel.runStarted.connect(lambda _r: self._set_rig_tab_enabled(False))
-            self._run_panel.runFinished.connect(lambda _r: self._set_rig_tab_enabled(True))
-            self._run_panel.runFinished.connect(self._on_run_finished)
-            self._tabs = QTabWidget()
-            self._tabs.setDocumentMode(True)
-            self._tabs.addTab(splitter, "Protocol")
-            self._tabs.addTab(self._rig_panel, "Rig")
-            self._tabs.addTab(self._run_panel, "Run")
-            self.setCentralWidget(self._tabs)
+        self._about: AboutDialog | None = None
+        self._recordings = data_root
+        self._default_splitters: dict[str, bytes] = {}
+        self._restored = False
+        self._design_page = self._build_design_page()
+        if session is not None:
+            self._build_rig_pages(session, rig_path, data_root)
+        self._tabs = QTabWidget()
+        self._tabs.setDocumentMode(True)
+        self._pages: dict[str, QScrollArea] = {}
+        for title, page in self._tab_pages():
+            self._pages[title] = _page(page)
+            self._tabs.addTab(self._pages[title], title)
+        self._tabs.tabBar().setVisible(len(self._pages) > 1)  # type: ignore[union-attr]
+        self.setCentralWidget(self._tabs)
 
         self._build_actions()
         toolbar = QToolBar("Paper conditions")
@@ -214,7 +223,68 @@ class MainWindow(QMainWindow):
         )
         self._show(self._shown)
         self._update_title()
-        self.resize(1800, 1050)
+        self._restore_window()
+
+    def _tab_pages(self) -> list[tuple[str, QWidget]]:
+        """Every tab of the window, in order, as ``(title, content)``: add a tab here.
+
+        Each content is shown in a scroll area of its own (so a small screen scrolls
+        instead of squeezing or clipping it); the tab bar is hidden when there is one.
+        """
+        pages: list[tuple[str, QWidget]] = [("Protocol", self._design_page)]
+        if self._rig_panel is not None:
+            pages.append(("Rig", self._rig_panel))
+        if self._run_panel is not None:
+            pages.append(("Run", self._run_panel))
+        return pages
+
+    def _build_design_page(self) -> QWidget:
+        scroll = _FittingScrollArea()
+        scroll.setWidget(self._editor)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # What will be sent to the rig, and what it should do to the synapse, side by side.
+        previews = QSplitter(Qt.Orientation.Horizontal)
+        previews.setObjectName("previews")
+        previews.addWidget(self._preview)
+        previews.addWidget(self._plasticity)
+        previews.setStretchFactor(0, 1)
+        previews.setStretchFactor(1, 1)
+        previews.setChildrenCollapsible(False)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("designer")
+        splitter.addWidget(scroll)
+        splitter.addWidget(previews)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        previews.setSizes([900, 900])
+        splitter.setChildrenCollapsible(False)
+        return splitter
+
+    def _build_rig_pages(
+        self, session: RigSession, rig_path: str | os.PathLike[str], data_root: Path | None
+    ) -> None:
+        self._rig_panel = RigPanel(session, rig_path, experiment=self.experiment)
+        self._rig_panel.calibratedExperiment.connect(self._on_calibrated)
+        # The rig file opened last is the one the app opens next time.
+        self._rig_panel.rigChanged.connect(lambda _d: self._settings.setRigFile(session.path))
+        self._run_panel = RunPanel(
+            session.runner,
+            self.experiment,
+            lambda: session.definition,
+            data_root=data_root,
+            options=RunOptions(analysis=self._settings.analysisSettings()),
+        )
+        # One user of the rig at a time: the Rig tab rests while a recording runs.
+        self._run_panel.runStarted.connect(lambda _r: self._set_rig_tab_enabled(False))
+        self._run_panel.runStarted.connect(self._remember_data_folder)
+        self._run_panel.runFinished.connect(lambda _r: self._set_rig_tab_enabled(True))
+        self._run_panel.runFinished.connect(self._on_run_finished)
+
+    def _remember_data_folder(self, _runner: object) -> None:
+        folder = self._run_panel.dataFolder() if self._run_panel is not None else None
+        if folder is not None:
+            self._settings.setDataFolder(folder.parent)
 
     # ------------------------------------------------------------------ parts
 
@@ -270,7 +340,24 @@ class MainWindow(QMainWindow):
     def showRigPanel(self) -> None:
         """Bring the rig tab to the front (if there is one)."""
         if self._rig_panel is not None:
-            self._tabs.setCurrentWidget(self._rig_panel)
+            self.selectTab("Rig")
+
+    @property
+    def appSettings(self) -> AppSettings:
+        """What the window remembers (recent files, rig file, folders, layout)."""
+        return self._settings
+
+    def tabTitles(self) -> list[str]:
+        """The titles of the tabs, in order."""
+        return list(self._pages)
+
+    def selectTab(self, title: str) -> None:
+        """Bring the tab called ``title`` to the front (``KeyError`` if there is none)."""
+        self._tabs.setCurrentWidget(self._pages[title])
+
+    def tabPage(self, title: str) -> QScrollArea:
+        """The scroll area that holds the tab called ``title``."""
+        return self._pages[title]
 
     @property
     def undoStack(self) -> QUndoStack:
@@ -358,7 +445,7 @@ class MainWindow(QMainWindow):
 
     def askSavePath(self) -> str | None:
         """Ask where to save the protocol (``None``: cancelled)."""
-        suggested = self._path or Path(self._start_dir()) / self._suggested_name()
+        suggested = self._path or Path(self._start_dir(saving=True)) / self._suggested_name()
         path, _ = QFileDialog.getSaveFileName(self, "Save protocol as", str(suggested), _FILTER)
         if path and not Path(path).suffix:
             path += ".json"
@@ -471,20 +558,19 @@ class MainWindow(QMainWindow):
 
     def recentFiles(self) -> list[str]:
         """Recently opened or saved files, most recent first."""
-        value = self._settings.value(_RECENT_KEY, [], type=list)
-        return [str(v) for v in value if v][:MAX_RECENT]
+        return self._settings.recentFiles()
 
     def clearRecentFiles(self) -> None:
         """Forget the recent files."""
         self._set_recent([])
 
     def _set_recent(self, paths: list[str]) -> None:
-        self._settings.setValue(_RECENT_KEY, paths[:MAX_RECENT])
-        self._settings.sync()
+        self._settings.setRecentFiles(paths)
         self._fill_recent_menu()
 
     def _remember_recent(self, path: Path) -> None:
         entry = str(path.resolve())
+        self._settings.setProtocolFolder(path.resolve().parent)
         self._set_recent([entry, *[p for p in self.recentFiles() if p != entry]])
 
     def _forget_recent(self, path: Path) -> None:
@@ -561,6 +647,16 @@ class MainWindow(QMainWindow):
         assert edit_menu is not None
         edit_menu.addAction(self.undoAction)
         edit_menu.addAction(self.redoAction)
+        view_menu = bar.addMenu("&View")
+        assert view_menu is not None
+        self.resetLayoutAction = action("&Reset Layout", self.resetLayout)
+        self.resetLayoutAction.setStatusTip("Window size and panes as on first opening")
+        view_menu.addAction(self.resetLayoutAction)
+        help_menu = bar.addMenu("&Help")
+        assert help_menu is not None
+        self.aboutAction = action("&About rigctl", self.showAbout)
+        self.aboutAction.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(self.aboutAction)
         self._fill_recent_menu()
 
     @property
@@ -645,11 +741,11 @@ class MainWindow(QMainWindow):
         safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.lower()).strip("-")
         return f"{safe or 'protocol'}.json"
 
-    def _start_dir(self) -> str:
-        if self._path is not None:
+    def _start_dir(self, *, saving: bool = False) -> str:
+        if self._path is not None and self._path.parent.is_dir():
             return str(self._path.parent)
-        recent = self.recentFiles()
-        return str(Path(recent[0]).parent) if recent else str(Path.cwd())
+        folder = self._settings.saveFolder() if saving else self._settings.openFolder()
+        return str(folder)
 
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self._display_name()}[*] — {_APP_TITLE}")
@@ -678,6 +774,7 @@ class MainWindow(QMainWindow):
                 return
         if self.maybeSave():
             a0.accept()
+            self.saveLayout()
             if self._run_panel is not None:
                 self._run_panel.shutdown()  # a run still going is aborted, outputs at rest
             if self._rig_panel is not None:
@@ -685,6 +782,88 @@ class MainWindow(QMainWindow):
         else:
             self._close_after_run = False
             a0.ignore()
+
+    # ------------------------------------------------------------------ window layout
+
+    def _splitters(self) -> dict[str, QSplitter]:
+        """The splitters whose positions are remembered: those with an object name."""
+        return {s.objectName(): s for s in self.findChildren(QSplitter) if s.objectName()}
+
+    def _restore_window(self) -> None:
+        """Saved geometry and tool bar state, or the first-opening size for this screen."""
+        geometry = self._settings.windowGeometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self._fit_to_screen()
+        else:
+            available = self._available()
+            if available is not None:  # the screen may be smaller than when it was saved
+                self.resize(self.size().boundedTo(available.size()))
+        state = self._settings.windowState()
+        if state is not None:
+            self.restoreState(state)
+
+    def _available(self) -> QRect | None:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else None
+
+    def _fit_to_screen(self) -> None:
+        available = self._available()
+        if available is None:
+            self.resize(DEFAULT_SIZE)
+            return
+        size = fit_size(available.size())
+        self.resize(size)
+        self.move(
+            available.x() + (available.width() - size.width()) // 2,
+            available.y() + (available.height() - size.height()) // 2,
+        )
+
+    def showEvent(self, a0: QShowEvent | None) -> None:
+        """On the first showing, note the default pane sizes, then restore the saved ones."""
+        super().showEvent(a0)
+        if not self._restored:
+            self._restored = True
+            QTimer.singleShot(0, self._restore_splitters)  # once the splitters are laid out
+
+    def _restore_splitters(self) -> None:
+        for name, splitter in self._splitters().items():
+            self._default_splitters[name] = bytes(splitter.saveState().data())
+            state = self._settings.splitterState(name)
+            if state is not None:
+                splitter.restoreState(state)
+
+    def saveLayout(self) -> None:
+        """Remember the window geometry, tool bar state and splitter positions."""
+        self._settings.setWindowGeometry(self.saveGeometry())
+        self._settings.setWindowState(self.saveState())
+        for name, splitter in self._splitters().items():
+            self._settings.setSplitterState(name, splitter.saveState())
+
+    def resetLayout(self) -> None:
+        """Forget the saved layout: first-opening size for this screen, default panes."""
+        self._settings.clearLayout()
+        if self.isMaximized() or self.isFullScreen():
+            self.showNormal()
+        self._fit_to_screen()
+        for name, splitter in self._splitters().items():
+            default = self._default_splitters.get(name)
+            if default is not None:
+                splitter.restoreState(QByteArray(default))
+        self.showStatus("Layout reset", 4000)
+
+    # ------------------------------------------------------------------ about
+
+    def aboutText(self) -> str:
+        """The text of Help ▸ About (see :func:`rigctl.gui.about.about_text`)."""
+        return about_text(recordings=self._recordings, settings_file=self._settings.fileName())
+
+    def showAbout(self) -> AboutDialog:
+        """Open Help ▸ About (non-modal; one box, raised if already open)."""
+        if self._about is None:
+            self._about = AboutDialog(self.aboutText(), self)
+        self._about.show()
+        self._about.raise_()
+        return self._about
 
     def _on_run_finished(self, _result: object) -> None:
         if self._close_after_run:

@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
 from rigctl.gui import MAX_RECENT, MainWindow
+from rigctl.gui.main_window import fit_size
 from rigctl.gui.design.fields import QuantityField, problem_of
 from tests.gui.conftest import Dialogs, keys, type_into
 
@@ -35,7 +36,9 @@ def test_starts_with_the_paper_25_50_condition(window: MainWindow) -> None:
     assert window.picker.current() == "25-50"
     assert window.picker.button(25, 50).isChecked()
     assert stim_pulses(window) == 80
-    assert (window.width(), window.height()) == (1800, 1050)
+    screen = window.screen()
+    assert screen is not None  # first opening: 90 % of the screen, never larger
+    assert window.size() == fit_size(screen.availableGeometry().size())
 
 
 def test_typing_a_rate_updates_the_preview(qtbot: QtBot, window: MainWindow) -> None:
