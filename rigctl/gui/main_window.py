@@ -100,8 +100,19 @@ class _EditCommand(QUndoCommand):
         return True
 
 
+_EDITOR_MIN_HEIGHT = 250
+"""The editor never gets less (two phase rows and the window line show); on a short
+screen the whole Protocol page scrolls instead."""
+_PREVIEWS_MIN_HEIGHT = 640
+"""Nor do the previews (the plasticity pane's plots keep their axes and captions)."""
+
+
 class _FittingScrollArea(QScrollArea):
     """A scroll area that asks for the whole height of its widget (scrolls only if short)."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), min(self.sizeHint().height(), _EDITOR_MIN_HEIGHT))
 
     def sizeHint(self) -> QSize:
         widget = self.widget()
@@ -251,6 +262,7 @@ class MainWindow(QMainWindow):
         previews.setStretchFactor(0, 1)
         previews.setStretchFactor(1, 1)
         previews.setChildrenCollapsible(False)
+        previews.setMinimumHeight(_PREVIEWS_MIN_HEIGHT)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("designer")
         splitter.addWidget(scroll)
