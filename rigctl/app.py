@@ -140,6 +140,8 @@ def run_gui(
         window.setDocument(experiment, Path(path))
     if size is not None:
         window.resize(QSize(*size))
+    if screenshot is not None:
+        window.setLayoutRemembered(False)  # a picture does not change the user's layout
     # An exception in a slot or a thread is logged and shown; the app keeps running.
     reporter = ErrorReporter(window, rest_outputs=window.restOutputs)
     reporter.install()

@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
         self._recordings = data_root
         self._default_splitters: dict[str, bytes] = {}
         self._restored = False
+        self._keep_layout = True
         self._design_page = self._build_design_page()
         if session is not None:
             self._build_rig_pages(session, rig_path, data_root)
@@ -213,6 +214,10 @@ class MainWindow(QMainWindow):
         for title, page in self._tab_pages():
             self._pages[title] = _page(page)
             self._tabs.addTab(self._pages[title], title)
+            # Every splitter's position is remembered: unnamed ones get a name by place.
+            for i, splitter in enumerate(page.findChildren(QSplitter)):
+                if not splitter.objectName():
+                    splitter.setObjectName(f"{title.lower()}-{i}")
         self._tabs.tabBar().setVisible(len(self._pages) > 1)  # type: ignore[union-attr]
         self.setCentralWidget(self._tabs)
 
@@ -786,7 +791,8 @@ class MainWindow(QMainWindow):
                 return
         if self.maybeSave():
             a0.accept()
-            self.saveLayout()
+            if self._keep_layout:
+                self.saveLayout()
             if self._run_panel is not None:
                 self._run_panel.shutdown()  # a run still going is aborted, outputs at rest
             if self._rig_panel is not None:
@@ -850,6 +856,10 @@ class MainWindow(QMainWindow):
         self._settings.setWindowState(self.saveState())
         for name, splitter in self._splitters().items():
             self._settings.setSplitterState(name, splitter.saveState())
+
+    def setLayoutRemembered(self, remembered: bool) -> None:
+        """Whether closing the window saves its layout (not for a screenshot, say)."""
+        self._keep_layout = remembered
 
     def resetLayout(self) -> None:
         """Forget the saved layout: first-opening size for this screen, default panes."""

@@ -45,6 +45,7 @@ def test_screenshots_of_every_tab_at_a_given_size(
     for name in names:
         image = QImage(str(tmp_path / name))
         assert (image.width(), image.height()) == (1280, 800)
+    assert AppSettings(settings).windowGeometry() is None  # the user's layout is kept
 
 
 def test_event_loops_still_run_after_a_screenshot(
