@@ -7,11 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from PyQt6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer
+from PyQt6.QtCore import QSettings, QSize, Qt, QTimer
 from PyQt6.QtGui import (
     QAction,
     QCloseEvent,
-    QGuiApplication,
     QKeySequence,
     QShowEvent,
     QUndoCommand,
@@ -35,6 +34,8 @@ from rigctl.gui.about import AboutDialog, about_text
 from rigctl.gui.design.editor import ExperimentEditor
 from rigctl.gui.design.picker import PaperConditionPicker
 from rigctl.gui.design.preview import WaveformPreview
+from rigctl.gui.layout import WindowLayout
+from rigctl.gui.layout import page as page_area
 from rigctl.gui.plasticity.pane import PlasticityPane
 from rigctl.gui.rig.panel import RigPanel
 from rigctl.gui.run.panel import RunPanel
@@ -42,13 +43,7 @@ from rigctl.gui.settings import MAX_RECENT, AppSettings
 from rigctl.hardware import DEFAULT_RIG_PATH
 from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
 
-__all__ = ["DEFAULT_SIZE", "MAX_RECENT", "MainWindow", "QuitAnswer", "UnsavedAnswer", "fit_size"]
-
-DEFAULT_SIZE = QSize(1800, 1050)
-"""The largest size the window opens at the first time (on a large screen)."""
-SCREEN_FRACTION = 0.9
-"""Fraction of the available screen the window takes the first time (at most
-:data:`DEFAULT_SIZE`)."""
+__all__ = ["MAX_RECENT", "MainWindow", "QuitAnswer", "UnsavedAnswer"]
 
 UnsavedAnswer = Literal["save", "discard", "cancel"]
 """What to do with unsaved changes."""
@@ -122,27 +117,6 @@ class _FittingScrollArea(QScrollArea):
         return QSize(hint.width(), widget.sizeHint().height() + 2 * self.frameWidth())
 
 
-def fit_size(available: QSize) -> QSize:
-    """The size of a first opening on a screen whose available area is ``available``.
-
-    :data:`SCREEN_FRACTION` of it, at most :data:`DEFAULT_SIZE`: never larger than the
-    screen.
-    """
-    return QSize(
-        min(DEFAULT_SIZE.width(), int(available.width() * SCREEN_FRACTION)),
-        min(DEFAULT_SIZE.height(), int(available.height() * SCREEN_FRACTION)),
-    )
-
-
-def _page(content: QWidget) -> QScrollArea:
-    """A tab's content in a scroll area: below its minimum size it scrolls, never clips."""
-    area = QScrollArea()
-    area.setWidget(content)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    return area
-
-
 class MainWindow(QMainWindow):
     """Design a protocol: edit it, see what the rig will output, keep it in a file.
 
@@ -202,7 +176,6 @@ class MainWindow(QMainWindow):
         self._close_after_run = False
         self._about: AboutDialog | None = None
         self._recordings = data_root
-        self._default_splitters: dict[str, bytes] = {}
         self._restored = False
         self._keep_layout = True
         self._design_page = self._build_design_page()
@@ -212,7 +185,7 @@ class MainWindow(QMainWindow):
         self._tabs.setDocumentMode(True)
         self._pages: dict[str, QScrollArea] = {}
         for title, page in self._tab_pages():
-            self._pages[title] = _page(page)
+            self._pages[title] = page_area(page)
             self._tabs.addTab(self._pages[title], title)
             # Every splitter's position is remembered: unnamed ones get a name by place.
             for i, splitter in enumerate(page.findChildren(QSplitter)):
@@ -239,7 +212,8 @@ class MainWindow(QMainWindow):
         )
         self._show(self._shown)
         self._update_title()
-        self._restore_window()
+        self._layout = WindowLayout(self, self._settings)
+        self._layout.restoreWindow()
 
     def _tab_pages(self) -> list[tuple[str, QWidget]]:
         """Every tab of the window, in order, as ``(title, content)``: add a tab here.
@@ -803,59 +777,16 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ window layout
 
-    def _splitters(self) -> dict[str, QSplitter]:
-        """The splitters whose positions are remembered: those with an object name."""
-        return {s.objectName(): s for s in self.findChildren(QSplitter) if s.objectName()}
-
-    def _restore_window(self) -> None:
-        """Saved geometry and tool bar state, or the first-opening size for this screen."""
-        geometry = self._settings.windowGeometry()
-        if geometry is None or not self.restoreGeometry(geometry):
-            self._fit_to_screen()
-        else:
-            available = self._available()
-            if available is not None:  # the screen may be smaller than when it was saved
-                self.resize(self.size().boundedTo(available.size()))
-        state = self._settings.windowState()
-        if state is not None:
-            self.restoreState(state)
-
-    def _available(self) -> QRect | None:
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        return screen.availableGeometry() if screen is not None else None
-
-    def _fit_to_screen(self) -> None:
-        available = self._available()
-        if available is None:
-            self.resize(DEFAULT_SIZE)
-            return
-        size = fit_size(available.size())
-        self.resize(size)
-        self.move(
-            available.x() + (available.width() - size.width()) // 2,
-            available.y() + (available.height() - size.height()) // 2,
-        )
-
     def showEvent(self, a0: QShowEvent | None) -> None:
         """On the first showing, note the default pane sizes, then restore the saved ones."""
         super().showEvent(a0)
         if not self._restored:
             self._restored = True
-            QTimer.singleShot(0, self._restore_splitters)  # once the splitters are laid out
-
-    def _restore_splitters(self) -> None:
-        for name, splitter in self._splitters().items():
-            self._default_splitters[name] = bytes(splitter.saveState().data())
-            state = self._settings.splitterState(name)
-            if state is not None:
-                splitter.restoreState(state)
+            QTimer.singleShot(0, self._layout.restoreSplitters)  # once laid out
 
     def saveLayout(self) -> None:
         """Remember the window geometry, tool bar state and splitter positions."""
-        self._settings.setWindowGeometry(self.saveGeometry())
-        self._settings.setWindowState(self.saveState())
-        for name, splitter in self._splitters().items():
-            self._settings.setSplitterState(name, splitter.saveState())
+        self._layout.save()
 
     def setLayoutRemembered(self, remembered: bool) -> None:
         """Whether closing the window saves its layout (not for a screenshot, say)."""
@@ -863,14 +794,7 @@ class MainWindow(QMainWindow):
 
     def resetLayout(self) -> None:
         """Forget the saved layout: first-opening size for this screen, default panes."""
-        self._settings.clearLayout()
-        if self.isMaximized() or self.isFullScreen():
-            self.showNormal()
-        self._fit_to_screen()
-        for name, splitter in self._splitters().items():
-            default = self._default_splitters.get(name)
-            if default is not None:
-                splitter.restoreState(QByteArray(default))
+        self._layout.reset()
         self.showStatus("Layout reset", 4000)
 
     # ------------------------------------------------------------------ about

@@ -16,7 +16,7 @@ from rigctl import protocol as proto
 from rigctl.app import run_gui
 from rigctl.data import resolve_rig
 from rigctl.gui import MainWindow
-from rigctl.gui.main_window import fit_size
+from rigctl.gui.layout import fit_size
 from rigctl.gui.rig.panel import RigPanel
 from rigctl.gui.settings import AppSettings
 from rigctl.paths import DATA_ROOT_ENV

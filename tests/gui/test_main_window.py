@@ -24,7 +24,7 @@ from rigctl.data import protocol_dir
 from rigctl.engine import RigSession
 from rigctl.gui import MAX_RECENT, MainWindow
 from rigctl.gui.design.fields import QuantityField, problem_of
-from rigctl.gui.main_window import fit_size
+from rigctl.gui.layout import fit_size
 from tests.gui.conftest import Dialogs, keys, type_into
 
 
@@ -456,7 +456,7 @@ def test_splitters_are_restored_and_reset(
     qtbot: QtBot, settings: QSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     big = QRect(0, 0, 1920, 1080)  # the offscreen screen is too small for the panes to move
-    monkeypatch.setattr(MainWindow, "_available", lambda self: big)
+    monkeypatch.setattr("rigctl.gui.layout.available_geometry", lambda widget: big)
     first = MainWindow(settings)
     qtbot.addWidget(first)
     first.show()
