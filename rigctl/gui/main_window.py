@@ -123,7 +123,9 @@ class MainWindow(QMainWindow):
     Parameters
     ----------
     settings
-        Where *Open Recent* is kept (tests pass a temporary INI file).
+        What the window remembers (:class:`~rigctl.gui.settings.AppSettings`: recent
+        files, the rig file, the data and protocol folders, the analysis settings, the
+        layout); tests pass a temporary INI file.
     experiment
         Protocol shown first (default: the paper's 25 → 50 Hz condition).
     parent
@@ -140,6 +142,10 @@ class MainWindow(QMainWindow):
 
     Notes
     -----
+    The tabs are listed in one place, :meth:`_tab_pages`; each is shown in a scroll
+    area of its own, and the window's size and splitters are kept by
+    :class:`~rigctl.gui.layout.WindowLayout`.
+
     Every question to the user goes through one method (:meth:`askUnsavedChanges`,
     :meth:`askQuitDuringRun`, :meth:`askOpenPath`, :meth:`askSavePath`,
     :meth:`showError`), so tests and scripts can answer it without a modal dialog.
