@@ -6,11 +6,12 @@ window gets what it needs passed in.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PyQt6.QtCore import QCoreApplication, QSettings, QTimer
+from PyQt6.QtCore import QCoreApplication, QEvent, QSettings, QSize, QTimer
 from PyQt6.QtWidgets import QApplication
 
 from rigctl import __version__
@@ -18,17 +19,19 @@ from rigctl.data import resolve_rig
 from rigctl.engine import RigSession
 from rigctl.gui.errors import ErrorReporter
 from rigctl.gui.main_window import MainWindow
-from rigctl.paths import recordings_dir
+from rigctl.gui.settings import AppSettings
+from rigctl.paths import DATA_ROOT_ENV, recordings_dir
 from rigctl.protocol import ProtocolFileError, load, paper_condition
 
-__all__ = ["APP_NAME", "ORG_NAME", "run_gui"]
+__all__ = ["APP_NAME", "ORG_NAME", "TAB_FIELD", "run_gui"]
 
 ORG_NAME = "rigctl"
 """Organisation name under which Qt keeps the settings."""
 APP_NAME = "rigctl"
 """Application name under which Qt keeps the settings."""
 
-_SIZE = (1800, 1050)
+TAB_FIELD = "{tab}"
+"""In a ``--screenshot`` name, stands for each tab's title: one picture per tab."""
 
 
 def _application(argv: Sequence[str] | None) -> QApplication:
@@ -40,6 +43,31 @@ def _application(argv: Sequence[str] | None) -> QApplication:
     return app
 
 
+def _rig_file(rig: str | None, remembered: AppSettings) -> Path:
+    """``--rig`` if given, else the rig file opened last (if still there), else the sim."""
+    if rig is not None:
+        return resolve_rig(rig)
+    last = remembered.rigFile()
+    return last if last is not None and last.is_file() else resolve_rig(None)
+
+
+def _recordings(data_root: str | None, remembered: AppSettings) -> Path:
+    """``--data-root`` or ``$RIGCTL_DATA_ROOT`` if set, else the folder used last."""
+    if data_root is None and not os.environ.get(DATA_ROOT_ENV):
+        last = remembered.dataFolder()
+        if last is not None and last.is_dir():
+            return last
+    return recordings_dir(data_root)
+
+
+def _screenshot_targets(screenshot: str, window: MainWindow) -> list[tuple[str, Path]]:
+    if TAB_FIELD not in screenshot:
+        return [("", Path(screenshot))]
+    return [
+        (title, Path(screenshot.replace(TAB_FIELD, title.lower()))) for title in window.tabTitles()
+    ]
+
+
 def run_gui(
     path: str | None = None,
     screenshot: str | None = None,
@@ -48,6 +76,7 @@ def run_gui(
     settings: QSettings | None = None,
     rig: str | None = None,
     data_root: str | None = None,
+    size: tuple[int, int] | None = None,
 ) -> int:
     """Run the protocol designer.
 
@@ -57,17 +86,23 @@ def run_gui(
         Protocol file to open; without one the paper's 25 → 50 Hz condition is shown.
     screenshot
         Render the window to this PNG once it is shown, then exit (no event loop left
-        running: for documentation and CI).
+        running: for documentation and CI). With :data:`TAB_FIELD` (``{tab}``) in the
+        name, each tab is selected in turn and written to the name with ``{tab}``
+        replaced by the tab's title in lower case.
     argv
         Arguments for Qt (default: the program name only).
     settings
-        Where recent files are kept (default: the user's settings for rigctl).
+        What the app remembers (default: the user's settings for rigctl).
     rig
         Rig file (or shipped rig name, see :func:`rigctl.data.resolve_rig`) the Rig tab
-        opens (default: the simulated rig).
+        opens (default: the rig file opened last, else the simulated rig).
     data_root
         The data root (``--data-root``; default :func:`rigctl.paths.data_root`): new
-        recordings go to its ``recordings`` folder.
+        recordings go to its ``recordings`` folder. Without it (and without
+        ``$RIGCTL_DATA_ROOT``) the folder used last is proposed again.
+    size
+        Window size ``(width, height)`` in pixels instead of the remembered one (for
+        screenshots).
 
     Returns
     -------
@@ -91,17 +126,22 @@ def run_gui(
                 return 1
             error = exc
 
+    store = settings if settings is not None else QSettings()
+    remembered = AppSettings(store)
     session = RigSession()  # the one owner of the rig; the panels borrow it
     window = MainWindow(
-        settings if settings is not None else QSettings(),
+        store,
         experiment,
         session=session,
-        rig_path=resolve_rig(rig),
-        data_root=recordings_dir(data_root),
+        rig_path=_rig_file(rig, remembered),
+        data_root=_recordings(data_root, remembered),
     )
     if path is not None and error is None:
         window.setDocument(experiment, Path(path))
-    window.resize(*_SIZE)
+    if size is not None:
+        window.resize(QSize(*size))
+    if screenshot is not None:
+        window.setLayoutRemembered(False)  # a picture does not change the user's layout
     # An exception in a slot or a thread is logged and shown; the app keeps running.
     reporter = ErrorReporter(window, rest_outputs=window.restOutputs)
     reporter.install()
@@ -113,11 +153,14 @@ def run_gui(
         def grab() -> None:
             nonlocal status
             window.plasticityPane.waitForMap(10.0)  # the picture shows the finished map
-            app.processEvents()
-            target = Path(screenshot)
-            if not window.grab().save(str(target), "PNG"):
-                print(f"{target}: cannot write the screenshot", file=sys.stderr)
-                status = 1
+            for title, target in _screenshot_targets(screenshot, window):
+                if title:
+                    window.selectTab(title)
+                app.processEvents()
+                if not window.grab().save(str(target), "PNG"):
+                    print(f"{target}: cannot write the screenshot", file=sys.stderr)
+                    status = 1
+                    break
             window.close()
             app.exit(status)
 
@@ -130,6 +173,10 @@ def run_gui(
         code = app.exec()
     finally:
         reporter.uninstall()
+        # Closing the last window posts a Quit event that can outlive the loop it was
+        # meant for (the screenshot's close, then exit): delivered later it would make
+        # every later event loop of this process (a test's wait) return at once.
+        QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
     if window.runPanel is not None:
         window.runPanel.shutdown()  # also when the loop ended without closing the window
     if window.rigPanel is not None:

@@ -16,6 +16,7 @@ __all__ = [
     "PAPER_DATASET",
     "SHIPPED_RIGS",
     "dataset_path",
+    "protocol_dir",
     "protocol_paths",
     "resolve_rig",
     "rig_path",
@@ -69,9 +70,14 @@ def resolve_rig(spec: str | os.PathLike[str] | None) -> Path:
     return Path(spec)
 
 
+def protocol_dir() -> Path:
+    """The folder of the shipped protocol library (inside the installed package)."""
+    return _root() / "protocols"
+
+
 def protocol_paths() -> list[Path]:
     """The protocol files of the shipped library, sorted by name."""
-    return sorted((_root() / "protocols").glob("*.json"))
+    return sorted(protocol_dir().glob("*.json"))
 
 
 def dataset_path(name: str = PAPER_DATASET) -> Path:

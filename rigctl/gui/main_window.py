@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Literal
 
 from PyQt6.QtCore import QSettings, QSize, Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoCommand, QUndoStack
+from PyQt6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QKeySequence,
+    QShowEvent,
+    QUndoCommand,
+    QUndoStack,
+)
 from PyQt6.QtWidgets import (
     QFileDialog,
     QMainWindow,
@@ -22,20 +29,23 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.engine import RigSession
+from rigctl.engine import RigSession, RunOptions
+from rigctl.gui.about import AboutDialog, about_text
+from rigctl.gui.cell.panel import CellPanel
 from rigctl.gui.design.editor import ExperimentEditor
 from rigctl.gui.design.picker import PaperConditionPicker
 from rigctl.gui.design.preview import WaveformPreview
+from rigctl.gui.layout import WindowLayout
+from rigctl.gui.layout import page as page_area
 from rigctl.gui.plasticity.pane import PlasticityPane
+from rigctl.gui.results import ResultsPanel
 from rigctl.gui.rig.panel import RigPanel
 from rigctl.gui.run.panel import RunPanel
+from rigctl.gui.settings import MAX_RECENT, AppSettings
 from rigctl.hardware import DEFAULT_RIG_PATH
 from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
 
 __all__ = ["MAX_RECENT", "MainWindow", "QuitAnswer", "UnsavedAnswer"]
-
-MAX_RECENT = 8
-"""Number of files kept in *Open Recent*."""
 
 UnsavedAnswer = Literal["save", "discard", "cancel"]
 """What to do with unsaved changes."""
@@ -44,7 +54,6 @@ QuitAnswer = Literal["keep", "stop", "abort"]
 """What to do with a recording in progress when the window is closed: keep recording
 (the window stays open), stop after the sweep in flight (then close), or abort now."""
 
-_RECENT_KEY = "recentFiles"
 _FILTER = "rigctl protocols (*.json);;All files (*)"
 _APP_TITLE = "rigctl protocol designer"
 
@@ -88,8 +97,19 @@ class _EditCommand(QUndoCommand):
         return True
 
 
+_EDITOR_MIN_HEIGHT = 250
+"""The editor never gets less (two phase rows and the window line show); on a short
+screen the whole Protocol page scrolls instead."""
+_PREVIEWS_MIN_HEIGHT = 640
+"""Nor do the previews (the plasticity pane's plots keep their axes and captions)."""
+
+
 class _FittingScrollArea(QScrollArea):
     """A scroll area that asks for the whole height of its widget (scrolls only if short)."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), min(self.sizeHint().height(), _EDITOR_MIN_HEIGHT))
 
     def sizeHint(self) -> QSize:
         widget = self.widget()
@@ -105,7 +125,9 @@ class MainWindow(QMainWindow):
     Parameters
     ----------
     settings
-        Where *Open Recent* is kept (tests pass a temporary INI file).
+        What the window remembers (:class:`~rigctl.gui.settings.AppSettings`: recent
+        files, the rig file, the data and protocol folders, the analysis settings, the
+        layout); tests pass a temporary INI file.
     experiment
         Protocol shown first (default: the paper's 25 → 50 Hz condition).
     parent
@@ -122,6 +144,10 @@ class MainWindow(QMainWindow):
 
     Notes
     -----
+    The tabs are listed in one place, :meth:`_tab_pages`; each is shown in a scroll
+    area of its own, and the window's size and splitters are kept by
+    :class:`~rigctl.gui.layout.WindowLayout`.
+
     Every question to the user goes through one method (:meth:`askUnsavedChanges`,
     :meth:`askQuitDuringRun`, :meth:`askOpenPath`, :meth:`askSavePath`,
     :meth:`showError`), so tests and scripts can answer it without a modal dialog.
@@ -138,7 +164,7 @@ class MainWindow(QMainWindow):
         data_root: Path | None = None,
     ) -> None:
         super().__init__(parent)
-        self._settings = settings
+        self._settings = AppSettings(settings)
         self._path: Path | None = None
         self._applying = False
         self._undo = QUndoStack(self)
@@ -152,64 +178,31 @@ class MainWindow(QMainWindow):
         self._plasticity = PlasticityPane()
         self._picker = PaperConditionPicker()
 
-        scroll = _FittingScrollArea()
-        scroll.setWidget(self._editor)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        # What will be sent to the rig, and what it should do to the synapse, side by side.
-        previews = QSplitter(Qt.Orientation.Horizontal)
-        previews.addWidget(self._preview)
-        previews.addWidget(self._plasticity)
-        previews.setStretchFactor(0, 1)
-        previews.setStretchFactor(1, 1)
-        previews.setChildrenCollapsible(False)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(scroll)
-        splitter.addWidget(previews)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        previews.setSizes([900, 900])
-        splitter.setChildrenCollapsible(False)
+        self._session = session
         self._rig_panel: RigPanel | None = None
         self._run_panel: RunPanel | None = None
+        self._cell_panel: CellPanel | None = None
+        self._results_panel: ResultsPanel | None = None
         self._close_after_run = False
-        self._session = session
-        if session is None:
-            self.setCentralWidget(splitter)
-        else:
-            self._rig_panel = RigPanel(session, rig_path, experiment=self.experiment)
-            self._rig_panel.calibratedExperiment.connect(self._on_calibrated)
-            self._run_panel = RunPanel(
-                session.runner,
-                self.experiment,
-                lambda: session.definition,
-                data_root=data_root,
-            )
-            # One user of the rig at a time: the Rig tab rests while a recording runs.
-            self._run_panel.runStarted.connect(lambda _r: self._set_rig_tab_enabled(False))
-            self._run_panel.runFinished.connect(lambda _r: self._set_rig_tab_enabled(True))
-            self._run_panel.runFinished.connect(self._on_run_finished)
-            self._tabs = QTabWidget()
-            self._tabs.setDocumentMode(True)
-            self._tabs.addTab(splitter, "Protocol")
-            self._tabs.addTab(self._rig_panel, "Rig")
-            # The Cell tab: set-up before the baseline, handed to the Run tab.
-            from rigctl.gui.cell.panel import CellPanel
-
-            self._cell_panel = cell = CellPanel(session, self.experiment)
-            run = self._run_panel
-            cell.calibratedExperiment.connect(self._on_calibrated)
-            cell.setupReady.connect(run.setSetupRecord)
-            cell.setupReady.connect(lambda _r: self._tabs.setCurrentWidget(run))
-            run.runStarted.connect(cell.recordingStarted)
-            # One set-up, one recording: the next run does not carry it again.
-            run.runStarted.connect(lambda _r: run.setSetupRecord(None))
-            self._tabs.addTab(cell, "Cell")
-            self._tabs.addTab(self._run_panel, "Run")
-            from rigctl.gui.results import ResultsPanel  # the Results tab (issue 14)
-
-            self._tabs.addTab(ResultsPanel(), "Results")
-            self.setCentralWidget(self._tabs)
+        self._about: AboutDialog | None = None
+        self._recordings = data_root
+        self._restored = False
+        self._keep_layout = True
+        self._design_page = self._build_design_page()
+        if session is not None:
+            self._build_rig_pages(session, rig_path, data_root)
+        self._tabs = QTabWidget()
+        self._tabs.setDocumentMode(True)
+        self._pages: dict[str, QScrollArea] = {}
+        for title, page in self._tab_pages():
+            self._pages[title] = page_area(page)
+            self._tabs.addTab(self._pages[title], title)
+            # Every splitter's position is remembered: unnamed ones get a name by place.
+            for i, splitter in enumerate(page.findChildren(QSplitter)):
+                if not splitter.objectName():
+                    splitter.setObjectName(f"{title.lower()}-{i}")
+        self._tabs.tabBar().setVisible(len(self._pages) > 1)  # type: ignore[union-attr]
+        self.setCentralWidget(self._tabs)
 
         self._build_actions()
         toolbar = QToolBar("Paper conditions")
@@ -229,7 +222,84 @@ class MainWindow(QMainWindow):
         )
         self._show(self._shown)
         self._update_title()
-        self.resize(1800, 1050)
+        self._layout = WindowLayout(self, self._settings)
+        self._layout.restoreWindow()
+
+    def _tab_pages(self) -> list[tuple[str, QWidget]]:
+        """Every tab of the window, in order, as ``(title, content)``: add a tab here.
+
+        Each content is shown in a scroll area of its own (so a small screen scrolls
+        instead of squeezing or clipping it); the tab bar is hidden when there is one.
+        """
+        pages: list[tuple[str, QWidget]] = [("Protocol", self._design_page)]
+        if self._rig_panel is not None:
+            pages.append(("Rig", self._rig_panel))
+        if self._cell_panel is not None:
+            pages.append(("Cell", self._cell_panel))
+        if self._run_panel is not None:
+            pages.append(("Run", self._run_panel))
+        if self._results_panel is not None:
+            pages.append(("Results", self._results_panel))
+        return pages
+
+    def _build_design_page(self) -> QWidget:
+        scroll = _FittingScrollArea()
+        scroll.setWidget(self._editor)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # What will be sent to the rig, and what it should do to the synapse, side by side.
+        previews = QSplitter(Qt.Orientation.Horizontal)
+        previews.setObjectName("previews")
+        previews.addWidget(self._preview)
+        previews.addWidget(self._plasticity)
+        previews.setStretchFactor(0, 1)
+        previews.setStretchFactor(1, 1)
+        previews.setChildrenCollapsible(False)
+        previews.setMinimumHeight(_PREVIEWS_MIN_HEIGHT)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("designer")
+        splitter.addWidget(scroll)
+        splitter.addWidget(previews)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        previews.setSizes([900, 900])
+        splitter.setChildrenCollapsible(False)
+        return splitter
+
+    def _build_rig_pages(
+        self, session: RigSession, rig_path: str | os.PathLike[str], data_root: Path | None
+    ) -> None:
+        self._rig_panel = RigPanel(session, rig_path, experiment=self.experiment)
+        self._rig_panel.calibratedExperiment.connect(self._on_calibrated)
+        # The rig file opened last is the one the app opens next time.
+        self._rig_panel.rigChanged.connect(lambda _d: self._settings.setRigFile(session.path))
+        self._run_panel = RunPanel(
+            session.runner,
+            self.experiment,
+            lambda: session.definition,
+            data_root=data_root,
+            options=RunOptions(analysis=self._settings.analysisSettings()),
+        )
+        # One user of the rig at a time: the Rig tab rests while a recording runs.
+        self._run_panel.runStarted.connect(lambda _r: self._set_rig_tab_enabled(False))
+        self._run_panel.runStarted.connect(self._remember_data_folder)
+        self._run_panel.runFinished.connect(lambda _r: self._set_rig_tab_enabled(True))
+        self._run_panel.runFinished.connect(self._on_run_finished)
+        # The Cell tab: set-up before the baseline, handed to the Run tab.
+        self._cell_panel = cell = CellPanel(session, self.experiment)
+        run = self._run_panel
+        cell.calibratedExperiment.connect(self._on_calibrated)
+        cell.setupReady.connect(run.setSetupRecord)
+        cell.setupReady.connect(lambda _r: self.selectTab("Run"))
+        run.runStarted.connect(cell.recordingStarted)
+        # One set-up, one recording: the next run does not carry it again.
+        run.runStarted.connect(lambda _r: run.setSetupRecord(None))
+        self._results_panel = ResultsPanel()
+
+    def _remember_data_folder(self, _runner: object) -> None:
+        folder = self._run_panel.dataFolder() if self._run_panel is not None else None
+        if folder is not None:
+            self._settings.setDataFolder(folder.parent)
 
     # ------------------------------------------------------------------ parts
 
@@ -279,13 +349,32 @@ class MainWindow(QMainWindow):
             run.abort()
         elif rig_tab is not None and rig_tab.isRunning():
             rig_tab.abort()
+        elif self._cell_panel is not None and self._cell_panel.isBusy():
+            self._cell_panel.shutdown()  # its lease ends with the outputs at rest
         elif self._session is not None and (rig := self._session.rig) is not None:
             rig.safe_state()
 
     def showRigPanel(self) -> None:
         """Bring the rig tab to the front (if there is one)."""
         if self._rig_panel is not None:
-            self._tabs.setCurrentWidget(self._rig_panel)
+            self.selectTab("Rig")
+
+    @property
+    def appSettings(self) -> AppSettings:
+        """What the window remembers (recent files, rig file, folders, layout)."""
+        return self._settings
+
+    def tabTitles(self) -> list[str]:
+        """The titles of the tabs, in order."""
+        return list(self._pages)
+
+    def selectTab(self, title: str) -> None:
+        """Bring the tab called ``title`` to the front (``KeyError`` if there is none)."""
+        self._tabs.setCurrentWidget(self._pages[title])
+
+    def tabPage(self, title: str) -> QScrollArea:
+        """The scroll area that holds the tab called ``title``."""
+        return self._pages[title]
 
     @property
     def undoStack(self) -> QUndoStack:
@@ -373,7 +462,7 @@ class MainWindow(QMainWindow):
 
     def askSavePath(self) -> str | None:
         """Ask where to save the protocol (``None``: cancelled)."""
-        suggested = self._path or Path(self._start_dir()) / self._suggested_name()
+        suggested = self._path or Path(self._start_dir(saving=True)) / self._suggested_name()
         path, _ = QFileDialog.getSaveFileName(self, "Save protocol as", str(suggested), _FILTER)
         if path and not Path(path).suffix:
             path += ".json"
@@ -486,20 +575,19 @@ class MainWindow(QMainWindow):
 
     def recentFiles(self) -> list[str]:
         """Recently opened or saved files, most recent first."""
-        value = self._settings.value(_RECENT_KEY, [], type=list)
-        return [str(v) for v in value if v][:MAX_RECENT]
+        return self._settings.recentFiles()
 
     def clearRecentFiles(self) -> None:
         """Forget the recent files."""
         self._set_recent([])
 
     def _set_recent(self, paths: list[str]) -> None:
-        self._settings.setValue(_RECENT_KEY, paths[:MAX_RECENT])
-        self._settings.sync()
+        self._settings.setRecentFiles(paths)
         self._fill_recent_menu()
 
     def _remember_recent(self, path: Path) -> None:
         entry = str(path.resolve())
+        self._settings.setProtocolFolder(path.resolve().parent)
         self._set_recent([entry, *[p for p in self.recentFiles() if p != entry]])
 
     def _forget_recent(self, path: Path) -> None:
@@ -576,6 +664,16 @@ class MainWindow(QMainWindow):
         assert edit_menu is not None
         edit_menu.addAction(self.undoAction)
         edit_menu.addAction(self.redoAction)
+        view_menu = bar.addMenu("&View")
+        assert view_menu is not None
+        self.resetLayoutAction = action("&Reset Layout", self.resetLayout)
+        self.resetLayoutAction.setStatusTip("Window size and panes as on first opening")
+        view_menu.addAction(self.resetLayoutAction)
+        help_menu = bar.addMenu("&Help")
+        assert help_menu is not None
+        self.aboutAction = action("&About rigctl", self.showAbout)
+        self.aboutAction.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(self.aboutAction)
         self._fill_recent_menu()
 
     @property
@@ -660,11 +758,11 @@ class MainWindow(QMainWindow):
         safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.lower()).strip("-")
         return f"{safe or 'protocol'}.json"
 
-    def _start_dir(self) -> str:
-        if self._path is not None:
+    def _start_dir(self, *, saving: bool = False) -> str:
+        if self._path is not None and self._path.parent.is_dir():
             return str(self._path.parent)
-        recent = self.recentFiles()
-        return str(Path(recent[0]).parent) if recent else str(Path.cwd())
+        folder = self._settings.saveFolder() if saving else self._settings.openFolder()
+        return str(folder)
 
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self._display_name()}[*] — {_APP_TITLE}")
@@ -693,13 +791,53 @@ class MainWindow(QMainWindow):
                 return
         if self.maybeSave():
             a0.accept()
+            if self._keep_layout:
+                self.saveLayout()
             if self._run_panel is not None:
                 self._run_panel.shutdown()  # a run still going is aborted, outputs at rest
+            if self._cell_panel is not None:
+                self._cell_panel.shutdown()  # test pulse or search stopped, outputs at rest
             if self._rig_panel is not None:
                 self._rig_panel.shutdown()  # outputs at rest, rig closed
         else:
             self._close_after_run = False
             a0.ignore()
+
+    # ------------------------------------------------------------------ window layout
+
+    def showEvent(self, a0: QShowEvent | None) -> None:
+        """On the first showing, note the default pane sizes, then restore the saved ones."""
+        super().showEvent(a0)
+        if not self._restored:
+            self._restored = True
+            QTimer.singleShot(0, self._layout.restoreSplitters)  # once laid out
+
+    def saveLayout(self) -> None:
+        """Remember the window geometry, tool bar state and splitter positions."""
+        self._layout.save()
+
+    def setLayoutRemembered(self, remembered: bool) -> None:
+        """Whether closing the window saves its layout (not for a screenshot, say)."""
+        self._keep_layout = remembered
+
+    def resetLayout(self) -> None:
+        """Forget the saved layout: first-opening size for this screen, default panes."""
+        self._layout.reset()
+        self.showStatus("Layout reset", 4000)
+
+    # ------------------------------------------------------------------ about
+
+    def aboutText(self) -> str:
+        """The text of Help ▸ About (see :func:`rigctl.gui.about.about_text`)."""
+        return about_text(recordings=self._recordings, settings_file=self._settings.fileName())
+
+    def showAbout(self) -> AboutDialog:
+        """Open Help ▸ About (non-modal; one box, raised if already open)."""
+        if self._about is None:
+            self._about = AboutDialog(self.aboutText(), self)
+        self._about.show()
+        self._about.raise_()
+        return self._about
 
     def _on_run_finished(self, _result: object) -> None:
         if self._close_after_run:

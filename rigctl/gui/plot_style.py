@@ -6,7 +6,7 @@ from typing import Any, Final
 
 import pyqtgraph as pg
 
-__all__ = ["PHASE_COLORS", "style_plot"]
+__all__ = ["PHASE_COLORS", "plot_menu", "style_plot"]
 
 PHASE_COLORS: Final = (
     (30, 136, 229),
@@ -21,8 +21,25 @@ PHASE_COLORS: Final = (
 """Shading colour of the phases, by position in the window (cycled)."""
 
 
+def plot_menu(item: Any) -> None:
+    """Give a plot item rigctl's context menu: pyqtgraph's *Export…* and *View All*.
+
+    Every plot in rigctl goes through here. A right click on the plot area opens the
+    view box menu (View All, axis ranges) with pyqtgraph's *Export…* (PNG, SVG, CSV,
+    …) under it; the *Plot Options* menu (log axes, FFT, downsampling and other
+    transforms that would change what the plot says) and the corner "A" button stay off.
+
+    Parameters
+    ----------
+    item
+        A ``pyqtgraph.PlotItem``.
+    """
+    item.setMenuEnabled(False, enableViewBoxMenu=True)
+    item.hideButtons()
+
+
 def style_plot(item: Any, *, left: str, bottom: str | None, axis_width: int) -> None:
-    """Style a plot item: no context menu or buttons, dark axes without SI prefixes.
+    """Style a plot item: the export menu (:func:`plot_menu`), dark axes, no SI prefixes.
 
     Parameters
     ----------
@@ -34,8 +51,7 @@ def style_plot(item: Any, *, left: str, bottom: str | None, axis_width: int) -> 
     axis_width
         Width of the left axis in pixels, so stacked plots line up.
     """
-    item.setMenuEnabled(False)
-    item.hideButtons()
+    plot_menu(item)
     for name in ("left", "bottom"):
         axis = item.getAxis(name)
         axis.setPen(pg.mkPen("#555555"))

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
-from PyQt6.QtCore import QSettings
-from PyQt6.QtWidgets import QAbstractSpinBox
+from PyQt6.QtCore import QPoint, QRect, QSettings, QSize, Qt
+from PyQt6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QFileDialog,
+    QSplitter,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
+from rigctl.data import protocol_dir
+from rigctl.engine import RigSession
 from rigctl.gui import MAX_RECENT, MainWindow
 from rigctl.gui.design.fields import QuantityField, problem_of
+from rigctl.gui.layout import fit_size
 from tests.gui.conftest import Dialogs, keys, type_into
 
 
@@ -35,7 +46,9 @@ def test_starts_with_the_paper_25_50_condition(window: MainWindow) -> None:
     assert window.picker.current() == "25-50"
     assert window.picker.button(25, 50).isChecked()
     assert stim_pulses(window) == 80
-    assert (window.width(), window.height()) == (1800, 1050)
+    screen = window.screen()
+    assert screen is not None  # first opening: 90 % of the screen, never larger
+    assert window.size() == fit_size(screen.availableGeometry().size())
 
 
 def test_typing_a_rate_updates_the_preview(qtbot: QtBot, window: MainWindow) -> None:
@@ -349,3 +362,212 @@ def test_plasticity_pane_follows_every_edit(qtbot: QtBot, window: MainWindow) ->
     window.undoAction.trigger()
     restored = pane.prediction()
     assert restored is not None and restored.total == pytest.approx(before.total)
+
+
+# ---------------------------------------------------------------------- window layout
+
+
+def test_the_first_opening_is_never_larger_than_the_screen() -> None:
+    assert fit_size(QSize(1600, 1000)) == QSize(1440, 900)
+    assert fit_size(QSize(1280, 760)) == QSize(1152, 684)
+    assert fit_size(QSize(3840, 2100)) == QSize(1800, 1050)
+
+
+def _overlaps(children: list[QWidget]) -> list[tuple[str, str]]:
+    found = []
+    for i, a in enumerate(children):
+        for b in children[i + 1 :]:
+            if a.geometry().intersects(b.geometry()):
+                found.append((a.objectName() or type(a).__name__, b.objectName() or str(b)))
+    return found
+
+
+def _scrolls(widget: QWidget) -> bool:
+    """``widget`` is the content of a scroll area (its viewport clips it by design)."""
+    parent = widget.parentWidget()
+    area = parent.parentWidget() if parent is not None else None
+    return isinstance(area, QAbstractScrollArea) and area.viewport() is parent
+
+
+def test_every_widget_of_the_designer_fits_at_1280x800(qtbot: QtBot, window: MainWindow) -> None:
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.size() == QSize(1280, 800))
+    page = window.tabPage("Protocol")
+    qtbot.waitUntil(lambda: page.height() > 0)
+    content = page.widget()
+    assert content is not None
+    visible = [w for w in content.findChildren(QWidget) if w.isVisible()]
+    assert len(visible) > 100
+    area = QRect(QPoint(0, 0), window.size())
+    for widget in visible:
+        parent = widget.parentWidget()
+        assert parent is not None
+        name = f"{type(widget).__name__} {widget.objectName()!r} in {type(parent).__name__}"
+        if not _scrolls(widget):  # laid out inside its parent: not clipped by it
+            assert parent.rect().contains(widget.geometry()), name
+        # What is not in a scroll area is within the window.
+        if not any(_scrolls(a) for a in _ancestors(widget, content)):
+            top_left = widget.mapTo(window, QPoint(0, 0))
+            assert area.contains(QRect(top_left, widget.size())), name
+        # Siblings in a layout never overlap.
+        layout = widget.layout()
+        if layout is not None and not isinstance(widget, QAbstractScrollArea):
+            managed = [
+                c
+                for c in widget.findChildren(
+                    QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly
+                )
+                if c.isVisible() and layout.indexOf(c) >= 0
+            ]
+            assert not _overlaps(managed), name
+    # The editor keeps room for the phases table; the previews keep theirs: the page scrolls.
+    assert window.editor.parentWidget() is not None
+    assert window.editor.visibleRegion().boundingRect().height() >= 200
+    scrollbar = page.verticalScrollBar()
+    assert scrollbar is not None and scrollbar.maximum() > 0
+
+
+def _ancestors(widget: QWidget, top: QWidget) -> list[QWidget]:
+    """``widget`` and its parents up to ``top`` (included)."""
+    found = []
+    current: QWidget | None = widget
+    while current is not None:
+        found.append(current)
+        if current is top:
+            break
+        current = current.parentWidget()
+    return found
+
+
+def test_the_window_geometry_is_restored(qtbot: QtBot, settings: QSettings) -> None:
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitExposed(first)
+    first.setGeometry(40, 30, 700, 650)
+    qtbot.waitUntil(lambda: first.size() == QSize(700, 650))
+    assert first.close()  # remembers the layout
+    second = MainWindow(settings)
+    qtbot.addWidget(second)
+    assert second.size() == QSize(700, 650)
+
+
+def test_splitters_are_restored_and_reset(
+    qtbot: QtBot, settings: QSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = QRect(0, 0, 1920, 1080)  # the offscreen screen is too small for the panes to move
+    monkeypatch.setattr("rigctl.gui.layout.available_geometry", lambda widget: big)
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitExposed(first)
+    assert first.size() == QSize(1728, 972)
+    splitter = first.findChild(QSplitter, "previews")
+    assert splitter is not None
+    qtbot.waitUntil(lambda: splitter.width() > 1000)
+    default = splitter.sizes()
+    total = sum(splitter.sizes())
+    splitter.setSizes([total - 1000, 1000])
+    chosen = splitter.sizes()
+    assert chosen != default
+    assert first.close()  # remembers the layout
+
+    second = MainWindow(settings)
+    qtbot.addWidget(second)
+    second.resize(1728, 972)  # Qt fits a restored geometry to the real (small) screen
+    second.show()
+    qtbot.waitExposed(second)
+    again = second.findChild(QSplitter, "previews")
+    assert again is not None
+    qtbot.waitUntil(lambda: again.sizes() == chosen, timeout=2000)
+
+    second.resetLayout()  # View > Reset Layout
+    assert second.size() == QSize(1728, 972)
+    qtbot.waitUntil(lambda: again.sizes() == default)
+    assert second.appSettings.windowGeometry() is None
+    assert second.appSettings.splitterState("previews") is None
+
+
+def test_reset_layout_is_in_the_view_menu(window: MainWindow) -> None:
+    bar = window.menuBar()
+    assert bar is not None
+    menus = {a.text(): a.menu() for a in bar.actions()}
+    assert list(menus) == ["&File", "&Edit", "&View", "&Help"]
+    view, help_ = menus["&View"], menus["&Help"]
+    assert view is not None and help_ is not None
+    assert window.resetLayoutAction in view.actions()
+    assert window.aboutAction in help_.actions()
+
+
+def test_a_restored_size_larger_than_the_screen_is_cut_to_it(
+    qtbot: QtBot, settings: QSettings
+) -> None:
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.resize(5000, 4000)  # e.g. saved on a bigger monitor
+    first.saveLayout()
+    first.hide()
+    second = MainWindow(settings)
+    qtbot.addWidget(second)
+    screen = second.screen()
+    assert screen is not None
+    available = screen.availableGeometry().size()
+    assert second.width() <= available.width() and second.height() <= available.height()
+
+
+def test_every_plot_has_the_export_menu(qtbot: QtBot, settings: QSettings) -> None:
+    session = RigSession()
+    win = MainWindow(settings, session=session)
+    qtbot.addWidget(win)
+    try:
+        views = win.findChildren(pg.GraphicsView)
+        plots = [
+            item
+            for view in views
+            for item in view.items()
+            # A colour bar belongs to its image plot, whose menu exports the whole scene.
+            if isinstance(item, pg.PlotItem) and not isinstance(item, pg.ColorBarItem)
+        ]
+        boxes = [plot.getViewBox() for plot in plots]
+        assert len(boxes) >= 10  # preview, plasticity, rig and run plots
+        for box in boxes:
+            assert box.menuEnabled()
+            menu = box.getMenu(None)
+            box.scene().addParentContextMenus(box, menu, SimpleNamespace(acceptedItem=box))
+            texts = [a.text() for a in menu.actions()]
+            assert "Export..." in texts and "View All" in texts
+            assert "Plot Options" not in texts  # no log axes or FFT by accident
+    finally:
+        win.close()
+        session.close()
+
+
+def test_open_and_save_dialogs_start_in_the_remembered_folder(
+    qtbot: QtBot, settings: QSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    asked: list[str] = []
+
+    def get_open(parent: object, caption: str, folder: str, filters: str) -> tuple[str, str]:
+        asked.append(folder)
+        return "", ""
+
+    def get_save(parent: object, caption: str, suggested: str, filters: str) -> tuple[str, str]:
+        asked.append(suggested)
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", get_open)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", get_save)
+    assert win.askOpenPath() is None
+    assert asked[-1] == str(protocol_dir())  # the shipped library, not the working folder
+    assert win.askSavePath() is None
+    assert Path(asked[-1]).parent == win.appSettings.saveFolder() != protocol_dir()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "p.json").write_text(proto.dumps(proto.paper_condition(50, 25)), encoding="utf-8")
+    assert win.openFile(mine / "p.json")
+    assert win.appSettings.protocolFolder() == mine.resolve()
+    win.setDocument(proto.paper_condition(25, 25))  # a document without a file
+    assert win.askOpenPath() is None
+    assert asked[-1] == str(mine.resolve())

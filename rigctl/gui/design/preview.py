@@ -22,7 +22,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from rigctl.gui.plot_style import PHASE_COLORS
+from rigctl.gui.plot_style import PHASE_COLORS, plot_menu
 from rigctl.protocol import (
     CompiledSweep,
     CompileError,
@@ -109,9 +109,8 @@ class _Plot:
 
     def __init__(self, item: Any, *, y_label: str, pen: QColor) -> None:
         self.item = item
-        item.setMenuEnabled(False)
+        plot_menu(item)
         item.setMouseEnabled(x=True, y=False)
-        item.hideButtons()
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen("#555555"))

@@ -24,6 +24,7 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from rigctl.engine import AnalysisSettings
+from rigctl.gui.plot_style import plot_menu
 from rigctl.gui.run.data import RunHistory
 from rigctl.gui.run.frames import FramedPlotWidget
 from rigctl.hardware import Chunk
@@ -62,8 +63,7 @@ def _swatch(color: str, glyph: str) -> str:
 
 
 def _style(item: Any, *, left: str, bottom: str | None) -> None:
-    item.setMenuEnabled(False)
-    item.hideButtons()
+    plot_menu(item)
     for name in ("left", "bottom"):
         axis = item.getAxis(name)
         axis.setPen(pg.mkPen(_AXIS))
