@@ -41,7 +41,8 @@ def test_screenshots_of_every_tab_at_a_given_size(
     pattern = str(tmp_path / "shot-{tab}.png")
     assert run_gui(screenshot=pattern, settings=settings, size=(1280, 800)) == 0
     names = sorted(p.name for p in tmp_path.glob("shot-*.png"))
-    assert names == ["shot-protocol.png", "shot-rig.png", "shot-run.png"]
+    tabs = ["cell", "protocol", "results", "rig", "run"]
+    assert names == [f"shot-{tab}.png" for tab in tabs]
     for name in names:
         image = QImage(str(tmp_path / name))
         assert (image.width(), image.height()) == (1280, 800)

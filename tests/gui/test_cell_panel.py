@@ -188,13 +188,13 @@ def test_the_main_window_carries_the_set_up_into_the_recording(
     assert isinstance(tabs, QTabWidget)
     names = [tabs.tabText(i) for i in range(tabs.count())]
     assert names.index("Rig") < names.index("Cell") < names.index("Run")
-    cell, run = tabs.widget(names.index("Cell")), win.runPanel
+    cell, run = win.tabPage("Cell").widget(), win.runPanel
     assert isinstance(cell, CellPanel) and run is not None
     cell.sliceBox.setSliceId("s9")
     assert cell.wholeCell()
     pulse_a_while(qtbot, cell)
     assert cell.startRecording(), cell.messageText()
-    assert tabs.currentWidget() is run  # handed over
+    assert tabs.currentWidget() is win.tabPage("Run")  # handed over
     monkeypatch.setattr(run, "confirmStart", lambda details: True)
     monkeypatch.setattr(run, "askDataFolder", lambda start: tmp_path / "rec")
     run.chooseDataFolder()
@@ -208,7 +208,7 @@ def test_the_main_window_carries_the_set_up_into_the_recording(
         (entry,) = log.cells("s9")
         assert entry.outcome == "recorded" and entry.recording == str(tmp_path / "rec")
         assert log.status("s9").induced
-    assert run._options.setup is None  # the next recording needs a new set-up
+    assert run.setupRecord() is None  # the next recording needs a new set-up
     cell.shutdown()
     dialogs.unsaved_answer = "discard"
     win.close()

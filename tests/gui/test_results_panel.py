@@ -335,7 +335,7 @@ def test_the_main_window_has_a_results_tab(
     assert isinstance(tabs, QTabWidget)
     names = [tabs.tabText(i) for i in range(tabs.count())]
     assert "Results" in names
-    assert isinstance(tabs.widget(names.index("Results")), ResultsPanel)
+    assert isinstance(win.tabPage("Results").widget(), ResultsPanel)
     dialogs.unsaved_answer = "discard"
     win.close()
 
