@@ -27,7 +27,7 @@ from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QApplication
 
 from rigctl.gui import MainWindow
-from rigctl.gui.design.fields import QuantityField
+from rigctl.gui.widgets.fields import QuantityField
 from rigctl.protocol import compile_induction, paper_condition
 
 EDITS = 50

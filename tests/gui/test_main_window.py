@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
 from rigctl.gui import MAX_RECENT, MainWindow
-from rigctl.gui.design.fields import QuantityField, problem_of
+from rigctl.gui.widgets.fields import QuantityField, problem_of
 from tests.gui.conftest import Dialogs, keys, type_into
 
 

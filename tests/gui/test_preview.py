@@ -63,7 +63,7 @@ def test_summary_line(preview: WaveformPreview) -> None:
     text = preview.summaryText()
     assert "80 pulses" in text
     assert "6.2 s sweep" in text
-    assert "420 pC" in text  # 160 pA x 1 s + 260 pA x 1 s
+    assert "445 pC" in text  # 185 pA x 1 s + 260 pA x 1 s
     assert "prediction 100 ms: 3 pulses at 25 Hz" in text
     assert "outcome 100 ms: 5 pulses at 50 Hz" in text
 

@@ -28,7 +28,8 @@ from PyQt6.QtWidgets import (
 )
 
 from rigctl.gui.design._draft import field_description, get_in, is_within, set_in, thaw
-from rigctl.gui.design.fields import (
+from rigctl.gui.design.phases import COLUMNS, PhasesTable
+from rigctl.gui.widgets.fields import (
     INVALID_STYLE,
     Field,
     IntField,
@@ -39,7 +40,6 @@ from rigctl.gui.design.fields import (
     TextField,
     set_problem,
 )
-from rigctl.gui.design.phases import COLUMNS, PhasesTable
 from rigctl.protocol import Experiment, Metadata, Problem, derive, problems_of
 
 __all__ = ["EditInfo", "ExperimentEditor"]

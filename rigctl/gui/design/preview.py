@@ -22,7 +22,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from rigctl.gui.plot_style import PHASE_COLORS
+from rigctl.gui.plot_style import phase_color
 from rigctl.protocol import (
     CompiledSweep,
     CompileError,
@@ -33,7 +33,7 @@ from rigctl.protocol import (
     compile_induction,
 )
 
-__all__ = ["PHASE_COLORS", "SAMPLE_RATE_HZ", "WaveformPreview"]
+__all__ = ["SAMPLE_RATE_HZ", "WaveformPreview"]
 
 SAMPLE_RATE_HZ: Final = 20_000.0
 """Rate the preview renders at: what the rig runs."""
@@ -52,11 +52,6 @@ _STIM_LOW = -0.05
 _STIM_TOP = 1.15
 #: Top of the detail stim plot: room above the pulses for the phase labels.
 _LABEL_TOP = 2.6
-
-
-def _phase_color(index: int, alpha: int = 255) -> QColor:
-    r, g, b = PHASE_COLORS[index % len(PHASE_COLORS)]
-    return QColor(r, g, b, alpha)
 
 
 def _spans_step(
@@ -144,7 +139,7 @@ class _Plot:
                 *_spans_step(np.zeros((0, 2)), 0.0, 0.0),
                 stepMode="center",
                 pen=pg.mkPen(None),
-                brush=pg.mkBrush(_phase_color(index, 38)),
+                brush=pg.mkBrush(phase_color(index, 38)),
             )
             fill.setZValue(-10)
             self.item.addItem(fill)
@@ -441,7 +436,7 @@ class WaveformPreview(QWidget):
             else:
                 post = f"post {phase.post.target_rate_hz:g} Hz at {phase.post.current_pa:g} pA"
             parts.append(
-                f"<span style='background:{_phase_color(i).name()};'>&nbsp;&nbsp;&nbsp;</span>"
+                f"<span style='background:{phase_color(i).name()};'>&nbsp;&nbsp;&nbsp;</span>"
                 f"&nbsp;<b>{escape(phase.name)}</b> {phase.duration_ms:g} ms: "
                 f"{per_window:g} pulse{'' if per_window == 1 else 's'} at "
                 f"{phase.pre.rate_hz:g} Hz, {post}"

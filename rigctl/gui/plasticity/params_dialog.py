@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.gui.design.fields import (
+from rigctl.gui.widgets.fields import (
     INVALID_STYLE,
     ChoiceField,
     IntField,
