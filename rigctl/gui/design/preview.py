@@ -373,7 +373,7 @@ class WaveformPreview(QWidget):
                 f" &nbsp;<span style='color:{_UNCAL.name()};'>"
                 "hatched: not calibrated, 0 pA will be injected</span>"
             )
-        self._all_stim.item.setTitle(title, size="10pt", color="#222")
+        _set_title(self._all_stim.item, title)
 
     def _draw_window(self) -> None:
         sweep, induction = self._sweep, self._induction
@@ -395,10 +395,9 @@ class WaveformPreview(QWidget):
         self._win_cmd.set_uncalibrated(uncal, low, high)
         self._win_cmd.item.setYRange(low, high, padding=0)
         self._win_stim.item.setXRange(-margin, length + margin, padding=0)
-        self._win_stim.item.setTitle(
+        _set_title(
+            self._win_stim.item,
             f"Theta window {w + 1} of {induction.repeats} (starts at {start / 1000:g} s)",
-            size="10pt",
-            color="#222",
         )
         boundaries = [float(s[0, 0]) for s in spans if s.size] + [length]
         for plot in (self._win_stim, self._win_cmd):
@@ -454,6 +453,13 @@ class WaveformPreview(QWidget):
                 f"{SAMPLE_RATE_HZ / 1000:g} kHz:</b> {escape(self._error)}</span>"
             )
         return total + "<br>" + legend
+
+
+def _set_title(item: Any, title: str) -> None:
+    """Set a plot's title only when it changed (a new title relays the plots out)."""
+    if getattr(item, "_rigctl_title", None) != title:
+        item.setTitle(title, size="10pt", color="#222")
+        item._rigctl_title = title
 
 
 def _boundary_line() -> Any:

@@ -149,6 +149,7 @@ class RateMapView(QWidget):
         self._map_shown: str | None = None
         self._map_count = 0
         self._placing = False
+        self._axis_labels: tuple[str, str] | None = None
         self._map_timer = QTimer(self)  # dies with the view, unlike a bare singleShot
         self._map_timer.setSingleShot(True)
         self._map_timer.setInterval(0)
@@ -327,8 +328,14 @@ class RateMapView(QWidget):
             self._cross[1].setPos(y)
             for item in (self._marker, *self._cross):
                 item.show()
-            self._map.setLabel("bottom", f"{html(phases[0].name)} (first phase) rate (Hz)")
-            self._map.setLabel("left", f"{html(phases[-1].name)} (last phase) rate (Hz)")
+            labels = (
+                f"{html(phases[0].name)} (first phase) rate (Hz)",
+                f"{html(phases[-1].name)} (last phase) rate (Hz)",
+            )
+            if labels != self._axis_labels:  # a new label relays the plot out: only if new
+                self._map.setLabel("bottom", labels[0])
+                self._map.setLabel("left", labels[1])
+                self._axis_labels = labels
         self._update_title(experiment)
         self._update_status()
 
