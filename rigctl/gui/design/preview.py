@@ -9,10 +9,9 @@ and labelled; post epochs whose current is not calibrated yet are hatched, becau
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from html import escape, unescape
+from html import escape
 from typing import Any, Final
 
 import numpy as np
@@ -209,7 +208,21 @@ class WaveformPreview(QWidget):
         self._window_spin.valueChanged.connect(self._draw_window)
         self._window_of = QLabel()
 
-        self._view = pg.GraphicsLayoutWidget()
+        self._view = self._build_plots()
+
+        header = QHBoxLayout()
+        header.addWidget(self._summary, 1)
+        header.addWidget(self._window_spin, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self._window_of, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 6)
+        layout.addLayout(header)
+        layout.addWidget(self._view, 1)
+
+    def _build_plots(self) -> pg.GraphicsLayoutWidget:
+        """The four plots: one window (left) and the whole induction (right), stim over command."""
+        view = pg.GraphicsLayoutWidget()
+        self._view = view  # the plot helper below adds to it
         self._view.setBackground("w")
         self._view.ci.setSpacing(4)
         self._view.ci.setContentsMargins(4, 4, 8, 4)
@@ -234,21 +247,15 @@ class WaveformPreview(QWidget):
         # The whole induction may hold thousands of pulses: keep it fast at any zoom.
         for whole in (self._all_stim, self._all_cmd):
             whole.curve.setDownsampling(auto=True, method="peak")
-            whole.curve.setClipToView(True)
+        # The detail plots hold the whole induction too: draw only what is in view.
+        for each in (self._win_stim, self._win_cmd, self._all_stim, self._all_cmd):
+            each.curve.setClipToView(True)
         grid = self._view.ci.layout
         grid.setColumnStretchFactor(0, 2)
         grid.setColumnStretchFactor(1, 3)
         grid.setRowStretchFactor(0, 1)
         grid.setRowStretchFactor(1, 1)
-
-        header = QHBoxLayout()
-        header.addWidget(self._summary, 1)
-        header.addWidget(self._window_spin, 0, Qt.AlignmentFlag.AlignTop)
-        header.addWidget(self._window_of, 0, Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 2, 6, 6)
-        layout.addLayout(header)
-        layout.addWidget(self._view, 1)
+        return view
 
     # ------------------------------------------------------------------ public API
 
@@ -304,11 +311,6 @@ class WaveformPreview(QWidget):
     def renderError(self) -> str | None:
         """Why the induction cannot be rendered at :data:`SAMPLE_RATE_HZ` (``None``: it can)."""
         return self._error
-
-    def summaryText(self) -> str:
-        """The summary line as plain text."""
-        text = re.sub(r"<[^>]+>", "", self._summary.text().replace("<br>", "\n"))
-        return unescape(text).replace("\xa0", " ")
 
     def plottedStim(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Time (s) and level of the stimulation line in the whole-induction plot."""

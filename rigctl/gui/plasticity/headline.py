@@ -97,6 +97,9 @@ class HeadlineView(QWidget):
         self._big_pt = round(big.pointSizeF() * 0.8, 1)
         self._dwt = _rich("totalDwt")
         self._ratios = _rich("ratios")
+        # Room for two lines: the paper's measurement, shown for its conditions only,
+        # then does not move the plots below.
+        self._ratios.setMinimumHeight(2 * self._ratios.fontMetrics().lineSpacing())
         top = QHBoxLayout()
         top.addWidget(self._direction, 0, Qt.AlignmentFlag.AlignVCenter)
         top.addWidget(self._dwt, 1)

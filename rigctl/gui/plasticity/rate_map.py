@@ -155,9 +155,9 @@ class RateMapView(QWidget):
         self._map_timer.setInterval(0)
         self._map_timer.timeout.connect(self._compute_map)
         view = self._build_plot(conditions)
-        self._title = self._label("mapTitle", rich=True)
-        self._status = self._label("mapStatus", rich=True)
-        self._hover = self._label("mapHover", rich=False)
+        self._title = self._label("mapTitle", rich=True, lines=4)
+        self._status = self._label("mapStatus", rich=True, lines=2)
+        self._hover = self._label("mapHover", rich=False, lines=1)
         self._hover.setText("Point at the map to read a value.")
         self._hover.setStyleSheet("color:#424242;")
         column = QVBoxLayout(self)
@@ -169,12 +169,15 @@ class RateMapView(QWidget):
         column.addWidget(self._hover)
 
     @staticmethod
-    def _label(name: str, *, rich: bool) -> QLabel:
+    def _label(name: str, *, rich: bool, lines: int) -> QLabel:
+        """A label with room for ``lines`` lines, so new text rarely moves the map."""
         label = QLabel()
         label.setObjectName(name)
         label.setWordWrap(rich)
         if rich:
             label.setTextFormat(Qt.TextFormat.RichText)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        label.setMinimumHeight(lines * label.fontMetrics().lineSpacing())
         return label
 
     def _build_plot(self, conditions: Sequence[ConditionData]) -> pg.GraphicsLayoutWidget:
