@@ -101,6 +101,7 @@ class CascadeView(QWidget):
         self._experiment: Experiment | None = None
         self._sweep: CompiledSweep | None = None
         view = pg.GraphicsLayoutWidget()
+        self._view = view
         view.setObjectName("cascadePlots")
         view.setBackground("w")
         view.ci.setSpacing(2)
@@ -241,6 +242,15 @@ class CascadeView(QWidget):
         self._window_of.setText(f"of {prediction.n_windows}")
         self._draw_window()
 
+    def _settle(self) -> None:
+        """Place the items for the new ranges now, not while painting.
+
+        pyqtgraph updates view transforms (and the text items that follow them) when the
+        scene is about to paint; changes made then dirty the scene again and cost a second
+        paint of the whole view. Preparing right after drawing leaves nothing to change.
+        """
+        self._view.scene().prepareForPaint()
+
     # ------------------------------------------------------------------ drawing
 
     def _draw_window(self) -> None:
@@ -277,6 +287,7 @@ class CascadeView(QWidget):
         self._win_dwt.setYRange(-1.15 * span, 1.15 * span, padding=0)
         seed = f", seed 1 of {p.seed_totals.size}" if p.seed_totals.size > 1 else ""
         set_title(self._win, f"<b>Theta window {w + 1}</b> of {p.n_windows}{seed}")
+        self._settle()
 
     def _draw_bands(self, w: int, start: float, *, label_y: float) -> None:
         assert self._experiment is not None and self._sweep is not None

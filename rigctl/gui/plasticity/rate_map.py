@@ -182,6 +182,7 @@ class RateMapView(QWidget):
 
     def _build_plot(self, conditions: Sequence[ConditionData]) -> pg.GraphicsLayoutWidget:
         view = pg.GraphicsLayoutWidget()
+        self._view = view
         view.setObjectName("rateMapPlot")
         view.setBackground("w")
         view.ci.setContentsMargins(2, 2, 2, 2)
@@ -307,6 +308,8 @@ class RateMapView(QWidget):
         self._params, self._fit, self._n_windows = params, fit, n_windows
         self._draw_marker(experiment)
         self._request_map()
+        # Place the items now, not while painting (that would cost a second paint).
+        self._view.scene().prepareForPaint()
 
     # ------------------------------------------------------------------ marker
 
