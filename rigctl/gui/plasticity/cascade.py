@@ -280,9 +280,9 @@ class CascadeView(QWidget):
         for line in self._win_lines:
             line.setPos(readout)
         self._win_mark.setPos(readout, peak * 1.12)
-        self._win.setYRange(0.0, peak * 1.25, padding=0)
-        if t.size:
-            self._win.setXRange(float(t[0]), float(t[-1]))
+        # One range change per plot (each one updates every item in it).
+        x_range = (float(t[0]), float(t[-1])) if t.size else None
+        self._win.setRange(xRange=x_range, yRange=(0.0, peak * 1.25), padding=0)
         span = float(np.max(np.abs(dwt), initial=0.0)) or 0.1
         self._win_dwt.setYRange(-1.15 * span, 1.15 * span, padding=0)
         seed = f", seed 1 of {p.seed_totals.size}" if p.seed_totals.size > 1 else ""
@@ -326,10 +326,11 @@ class CascadeView(QWidget):
             brushes=[ltp if v >= 0 else ltd for v in per],
             pen=None,
         )
-        if t_s.size:
-            self._all.setXRange(0.0, float(t_s[-1]), padding=0.01)
         top = max(float(np.max(tr.cap, initial=0.0)), float(np.max(tr.cad, initial=0.0)))
-        self._all.setYRange(0.0, 1.05 * top or 1.0, padding=0)
+        end = float(t_s[-1]) if t_s.size else 1.0
+        self._all.setRange(
+            xRange=(-0.01 * end, 1.01 * end), yRange=(0.0, 1.05 * top or 1.0), padding=0
+        )
         span = float(np.max(np.abs(per), initial=0.0)) or 0.1
         self._all_dwt.setYRange(-1.15 * span, 1.15 * span, padding=0)
         set_title(self._all_dwt, f"dWt per window (sum {signed(p.total)})")
