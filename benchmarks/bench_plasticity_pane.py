@@ -157,12 +157,12 @@ def main() -> None:
 
     def drag(i: int) -> None:
         x, y = path[i % len(path)]
-        pane.dragMarkerTo(x, y, finished=False)
+        pane.rateMapView().marker().setPos(x, y)  # what a drag step does
         app.processEvents()
 
     def drag_model(i: int) -> None:
         x, y = path[(i + 7) % len(path)]
-        pane.dragMarkerTo(x, y, finished=False)
+        pane.rateMapView().marker().setPos(x, y)  # what a drag step does
 
     report("drag the marker: preview + headline (no paint)", measure(drag_model, args.repeats))
     report("drag the marker: preview + headline + paint", measure(drag, args.repeats))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 import pyqtgraph as pg
+from PyQt6.QtGui import QColor
 
-__all__ = ["PHASE_COLORS", "plot_menu", "style_plot"]
+__all__ = ["PHASE_COLORS", "phase_color", "plot_menu", "style_plot"]
 
 PHASE_COLORS: Final = (
     (30, 136, 229),
@@ -36,6 +37,12 @@ def plot_menu(item: Any) -> None:
     """
     item.setMenuEnabled(False, enableViewBoxMenu=True)
     item.hideButtons()
+
+
+def phase_color(index: int, alpha: int = 255) -> QColor:
+    """Colour of the phase at position ``index`` (cycled), with opacity ``alpha`` (0-255)."""
+    r, g, b = PHASE_COLORS[index % len(PHASE_COLORS)]
+    return QColor(r, g, b, alpha)
 
 
 def style_plot(item: Any, *, left: str, bottom: str | None, axis_width: int) -> None:

@@ -11,8 +11,13 @@ from pytestqt.qtbot import QtBot
 from rigctl import protocol as proto
 from rigctl.gui import ExperimentEditor
 from rigctl.gui.design._draft import get_in
-from rigctl.gui.design.fields import OptionalQuantityField, QuantityField, TextAreaField, problem_of
 from rigctl.gui.design.phases import COLUMNS
+from rigctl.gui.widgets.fields import (
+    OptionalQuantityField,
+    QuantityField,
+    TextAreaField,
+    problem_of,
+)
 from tests.conftest import PROTOCOLS
 from tests.gui.conftest import keys, type_into
 
@@ -222,7 +227,7 @@ def test_clearing_the_current_makes_the_drive_uncalibrated(
 ) -> None:
     current = editor.fieldWidget("induction.phases[0].post.current_pa")
     assert isinstance(current, OptionalQuantityField)
-    assert current.fieldValue() == 185.0
+    assert current.fieldValue() == 185.0  # the library starting current for 25 Hz
     with qtbot.waitSignal(editor.valueChanged):
         type_into(qtbot, current, "")
     assert editor.value().induction.phases[0].post.current_pa is None

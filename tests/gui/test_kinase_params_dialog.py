@@ -13,8 +13,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QAbstractSpinBox, QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
-from rigctl.gui.design.fields import ChoiceField, IntField, QuantityField
 from rigctl.gui.plasticity.params_dialog import PARAM_FIELDS, TRAIN_FIELDS, KinaseParamsDialog
+from rigctl.gui.widgets.fields import ChoiceField, IntField, QuantityField
 from rigctl.plasticity import KinaseParams
 from rigctl.plasticity.preview import TrainOptions
 

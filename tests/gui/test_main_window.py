@@ -23,8 +23,8 @@ from rigctl import protocol as proto
 from rigctl.data import protocol_dir
 from rigctl.engine import RigSession
 from rigctl.gui import MAX_RECENT, MainWindow
-from rigctl.gui.design.fields import QuantityField, problem_of
 from rigctl.gui.layout import fit_size
+from rigctl.gui.widgets.fields import QuantityField, problem_of
 from tests.gui.conftest import Dialogs, keys, type_into
 
 

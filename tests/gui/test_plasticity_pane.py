@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QCheckBox, QDialog, QLabel, QPushButton
+from PyQt6.QtCore import QRect, Qt
+from PyQt6.QtGui import QTextDocument
+from PyQt6.QtWidgets import QApplication, QCheckBox, QDialog, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from rigctl.gui.plasticity.pane import RATE_MAP_HZ, PlasticityPane, is_flat
@@ -47,6 +48,43 @@ def with_rates(exp: Experiment, minus_hz: float, plus_hz: float) -> Experiment:
     )
     result: Experiment = exp.replace(induction=exp.induction.replace(phases=phases))
     return result
+
+
+def shown(label: QLabel | None) -> str:
+    """What a rich-text label shows, as Qt's own text document reads it (plain text)."""
+    assert label is not None
+    document = QTextDocument()
+    document.setHtml(label.text())
+    return document.toPlainText()
+
+
+def headline(pane: PlasticityPane) -> str:
+    """The headline's direction, ratio line and mapping line, as shown."""
+    names = ("direction", "totalDwt", "ratios")
+    return "\n".join(shown(pane.findChild(QLabel, name)) for name in names)
+
+
+def comparators(pane: PlasticityPane) -> tuple[str, str, str]:
+    """The kinase, Hebbian and rate-CHL values, as shown."""
+    kinase, hebbian, chl = (
+        shown(pane.findChild(QLabel, name)) for name in ("cmpKinase", "cmpHebbian", "cmpChl")
+    )
+    return kinase, hebbian, chl
+
+
+def bias_note(pane: PlasticityPane) -> str:
+    """The onset-bias note as shown (``""`` when hidden)."""
+    note = pane.findChild(QLabel, "biasNote")
+    assert note is not None
+    return "" if note.isHidden() else shown(note)
+
+
+def drag_marker(pane: PlasticityPane, x: float, y: float, *, finished: bool = True) -> None:
+    """Drag the rate map's marker to (x, y) Hz, as the mouse does (release if finished)."""
+    marker = pane.rateMapView().marker()
+    marker.setPos(x, y)
+    if finished:
+        marker.sigPositionChangeFinished.emit(marker)
 
 
 @pytest.fixture
@@ -98,7 +136,7 @@ def test_25_to_50_headline_says_ltp(qtbot: QtBot, pane: PlasticityPane) -> None:
     assert prediction is not None and blocker.args == [prediction]
     assert prediction.total == pytest.approx(DWT[25, 50], abs=1e-4)
     assert prediction.direction == "LTP"
-    text = pane.headlineText()
+    text = headline(pane)
     assert text.startswith("LTP")
     assert "+2.144" in text  # the raw dWt stays beside the ratio
     assert "1 ± 0.12" in text  # the no-change band is stated
@@ -117,7 +155,7 @@ def test_25_to_50_headline_says_ltp(qtbot: QtBot, pane: PlasticityPane) -> None:
 
 def test_comparators_sit_beside_the_kinase_result(pane: PlasticityPane) -> None:
     pane.setExperiment(paper_condition(25, 50))
-    kinase, hebbian, chl = pane.comparatorTexts()
+    kinase, hebbian, chl = comparators(pane)
     assert "+2.144" in kinase and "LTP" in kinase
     assert "1,568" in hebbian
     assert "+0.0188" in chl and "LTP" in chl
@@ -125,7 +163,7 @@ def test_comparators_sit_beside_the_kinase_result(pane: PlasticityPane) -> None:
     prediction = pane.prediction()
     assert prediction is not None
     assert prediction.hebbian == pytest.approx(HEBBIAN_25_50, abs=0.01)  # order-blind
-    kinase, hebbian, chl = pane.comparatorTexts()
+    kinase, hebbian, chl = comparators(pane)
     assert "LTD" in kinase and "1,568" in hebbian and "LTD" in chl
 
 
@@ -143,7 +181,7 @@ def test_changing_the_outcome_rate_updates_dwt_and_the_map_marker(
     prediction = pane.prediction()
     assert prediction is not None
     assert prediction.total == pytest.approx(DWT[minus, plus], abs=1e-4)
-    assert pane.headlineText().startswith(direction)
+    assert headline(pane).startswith(direction)
     assert pane.mapMarker() == (float(minus), float(plus))
 
 
@@ -172,12 +210,12 @@ def test_metadata_edit_does_not_recompute(qtbot: QtBot, pane: PlasticityPane) ->
 
 def test_flat_condition_explains_the_onset_bias(pane: PlasticityPane) -> None:
     pane.setExperiment(paper_condition(50, 50))
-    note = pane.biasNote()
+    note = bias_note(pane)
     assert "Flat protocol (50 → 50 Hz)" in note
     assert "onset bias" in note
     assert "+0.117" in note  # what compensation would give, stated beside it
     pane.setExperiment(paper_condition(25, 50))
-    assert pane.biasNote() == ""
+    assert bias_note(pane) == ""
 
 
 def test_onset_compensation_box_sets_d_scale(qtbot: QtBot, pane: PlasticityPane) -> None:
@@ -198,22 +236,44 @@ def test_onset_compensation_box_sets_d_scale(qtbot: QtBot, pane: PlasticityPane)
     prediction = pane.prediction()
     assert prediction is not None
     assert prediction.total == pytest.approx(DWT_COMPENSATED[50, 50], abs=1e-4)
-    assert "with onset compensation" in pane.biasNote()
-    assert "+0.713" in pane.biasNote()  # the uncompensated value stays in view
+    assert "with onset compensation" in bias_note(pane)
+    assert "+0.713" in bias_note(pane)  # the uncompensated value stays in view
     qtbot.mouseClick(box, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
     assert pane.params() == KinaseParams()
     prediction = pane.prediction()
     assert prediction is not None and prediction.total == pytest.approx(0.7132, abs=1e-4)
 
 
+def test_the_note_does_not_move_the_plots(qtbot: QtBot, pane: PlasticityPane) -> None:
+    pane.resize(900, 800)
+    pane.show()
+    qtbot.waitExposed(pane)
+    note = pane.findChild(QLabel, "biasNote")
+    cascade, rate_map = pane.cascadeView(), pane.rateMapView()
+    assert note is not None
+
+    def settled(condition: tuple[int, int]) -> tuple[QRect, QRect]:
+        pane.setExperiment(paper_condition(*condition))
+        QApplication.processEvents()  # the layout pass an edit triggers
+        return cascade.geometry(), rate_map.geometry()
+
+    settled((25, 50))  # the first protocol fills the empty labels
+    before = settled((25, 50))
+    assert note.isHidden()
+    assert settled((50, 50)) == before  # flat: the note appears in its reserved room
+    assert note.isVisible()
+    assert settled((25, 50)) == before
+    assert note.isHidden()
+
+
 def test_compensation_hides_the_note_when_the_bias_is_gone(pane: PlasticityPane) -> None:
     pane.setExperiment(paper_condition(25, 25))
-    assert "onset bias" in pane.biasNote()
+    assert "onset bias" in bias_note(pane)
     pane.setOnsetCompensation(True)
     prediction = pane.prediction()
     assert prediction is not None
     assert prediction.total == pytest.approx(DWT_COMPENSATED[25, 25], abs=1e-4)
-    assert pane.biasNote() == ""
+    assert bias_note(pane) == ""
 
 
 def test_box_follows_parameters_set_elsewhere(pane: PlasticityPane) -> None:
@@ -259,7 +319,7 @@ def map_calls(monkeypatch: pytest.MonkeyPatch) -> list[KinaseParams]:
         calls.append(params or KinaseParams())
         return rate_map(source, minus, plus, params)
 
-    monkeypatch.setattr("rigctl.gui.plasticity.pane.rate_map", counting)
+    monkeypatch.setattr("rigctl.gui.plasticity.rate_map.rate_map", counting)
     return calls
 
 
@@ -345,7 +405,7 @@ def test_headline_direction_comes_from_the_one_rule(pane: PlasticityPane) -> Non
         outlook = pane.outlook()
         assert outlook is not None
         assert outlook.direction == call_direction(outlook.low, outlook.high)
-        assert pane.headlineText().startswith(outlook.direction)
+        assert headline(pane).startswith(outlook.direction)
 
 
 def test_dragging_the_marker_previews_and_then_applies_the_rates(
@@ -354,22 +414,22 @@ def test_dragging_the_marker_previews_and_then_applies_the_rates(
     pane.setExperiment(paper_condition(25, 25))
     picked: list[Experiment] = []
     pane.ratesPicked.connect(picked.append)
-    pane.dragMarkerTo(49.0, 21.0, finished=False)  # snapped to the map's grid: 50 -> 20
+    drag_marker(pane, 49.0, 21.0, finished=False)  # snapped to the map's grid: 50 -> 20
     assert pane.mapMarker() == (50.0, 20.0) and picked == []
     prediction = pane.prediction()
     assert prediction is not None and prediction.total < 0
-    assert pane.headlineText().startswith("LTD")
+    assert headline(pane).startswith("LTD")
     assert pane.waitForMap()
     values = pane.rateMap()
     rates = list(SMALL_RATES)
     assert values is not None
     assert values[rates.index(50.0), rates.index(20.0)] == pytest.approx(prediction.total)
-    pane.dragMarkerTo(25.0, 50.0)
+    drag_marker(pane, 25.0, 50.0)
     assert len(picked) == 1
     first, last = picked[0].induction.phases
     assert (first.pre.rate_hz, first.post.target_rate_hz) == (25.0, 25.0)
     assert (last.pre.rate_hz, last.post.target_rate_hz) == (50.0, 50.0)
-    assert pane.headlineText().startswith("LTP")
+    assert headline(pane).startswith("LTP")
     assert len(map_calls) == 1  # the map does not depend on the varied rates
 
 
@@ -391,7 +451,7 @@ def test_random_trains_show_the_spread_over_seeds(pane: PlasticityPane) -> None:
     prediction = pane.prediction()
     assert prediction is not None
     assert prediction.seed_totals.size == 4 and prediction.total_sd > 0
-    assert "SD over 4 seeds" in pane.headlineText()
+    assert "SD over 4 seeds" in headline(pane)
     assert prediction.direction == "LTP"
 
 
@@ -406,7 +466,7 @@ def test_model_error_is_shown_not_raised(
     monkeypatch.setattr("rigctl.gui.plasticity.pane.predict", broken)
     pane.setExperiment(paper_condition(50, 25))
     assert pane.prediction() is None
-    assert "No prediction" in pane.headlineText()
+    assert "No prediction" in headline(pane)
     monkeypatch.undo()
     pane.setExperiment(paper_condition(25, 25))
     assert pane.prediction() is not None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from PyQt6.QtGui import QTextDocument
+from PyQt6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
@@ -18,6 +20,15 @@ def preview(qtbot: QtBot) -> WaveformPreview:
     qtbot.addWidget(widget)
     widget.resize(1200, 400)
     return widget
+
+
+def summary(preview: WaveformPreview) -> str:
+    """The summary line above the plots, as Qt's own text document reads it."""
+    label = preview.findChild(QLabel, "previewSummary")
+    assert label is not None
+    document = QTextDocument()
+    document.setHtml(label.text())
+    return document.toPlainText()
 
 
 def rising_edges(y: npt.NDArray[np.float64]) -> int:
@@ -60,7 +71,7 @@ def test_hold_steps_is_lossless() -> None:
 
 def test_summary_line(preview: WaveformPreview) -> None:
     preview.setExperiment(proto.paper_condition(25, 50))
-    text = preview.summaryText()
+    text = summary(preview)
     assert "80 pulses" in text
     assert "6.2 s sweep" in text
     assert "445 pC" in text  # 185 pA x 1 s + 260 pA x 1 s
@@ -75,7 +86,7 @@ def test_uncalibrated_epochs_are_marked(preview: WaveformPreview) -> None:
     spans = preview.uncalibratedSpans()
     assert len(spans) == 20
     assert spans[0] == (200.0, 300.0)
-    assert "uncalibrated" in preview.summaryText()
+    assert "uncalibrated" in summary(preview)
     _, cmd = preview.plottedCommand()
     assert not cmd.any()  # nothing is injected where the drive is not calibrated
 
@@ -116,7 +127,7 @@ def test_a_pulse_shorter_than_a_sample_is_reported_not_drawn(preview: WaveformPr
     assert preview.waveforms() is None
     error = preview.renderError()
     assert error is not None and "shorter than one sample" in error
-    assert "Cannot be rendered at 20 kHz" in preview.summaryText()
+    assert "Cannot be rendered at 20 kHz" in summary(preview)
     x, _ = preview.plottedStim()
     assert x.size == 0  # nothing stale is left on screen
     preview.setExperiment(exp)

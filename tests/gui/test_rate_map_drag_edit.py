@@ -17,7 +17,9 @@ def test_dragged_rates_become_an_undoable_edit(qtbot: QtBot, settings: QSettings
     window = MainWindow(settings, experiment=paper_condition(25, 25))
     qtbot.addWidget(window)
     pane = window.plasticityPane
-    pane.dragMarkerTo(25.0, 50.0)
+    marker = pane.rateMapView().marker()  # a drag moves it, then releases it
+    marker.setPos(25.0, 50.0)
+    marker.sigPositionChangeFinished.emit(marker)
     first, last = window.experiment().induction.phases
     assert (first.pre.rate_hz, last.pre.rate_hz) == (25.0, 50.0)
     assert last.post.target_rate_hz == 50.0

@@ -28,7 +28,8 @@ from PyQt6.QtWidgets import (
 )
 
 from rigctl.gui.design._draft import field_description, get_in, is_within, set_in, thaw
-from rigctl.gui.design.fields import (
+from rigctl.gui.design.phases import COLUMNS, PhasesTable
+from rigctl.gui.widgets.fields import (
     INVALID_STYLE,
     Field,
     IntField,
@@ -39,7 +40,6 @@ from rigctl.gui.design.fields import (
     TextField,
     set_problem,
 )
-from rigctl.gui.design.phases import COLUMNS, PhasesTable
 from rigctl.protocol import Experiment, Metadata, Problem, derive, problems_of
 
 __all__ = ["EditInfo", "ExperimentEditor"]
@@ -217,6 +217,21 @@ class ExperimentEditor(QWidget):
     # ------------------------------------------------------------------ layout
 
     def _build(self) -> None:
+        lower = QHBoxLayout()
+        lower.addWidget(self._build_probes(), 1)
+        lower.addWidget(self._build_metadata(), 1)
+        self._message = QLabel()
+        self._message.setObjectName("problemMessage")
+        self._message.setTextFormat(Qt.TextFormat.RichText)
+        self._message.setMinimumHeight(2 * self._message.fontMetrics().lineSpacing() + 4)
+        self._message.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self._build_induction())
+        layout.addLayout(lower)
+        layout.addWidget(self._message)
+
+    def _build_induction(self) -> QGroupBox:
         self._table = PhasesTable()
         self._table.fieldEdited.connect(self._on_phase_edited)
         self._table.fieldCommitted.connect(lambda _row, _key: self._end_session())
@@ -248,7 +263,9 @@ class ExperimentEditor(QWidget):
         ind_layout = QVBoxLayout(induction)
         ind_layout.addWidget(self._table)
         ind_layout.addLayout(timing)
+        return induction
 
+    def _build_probes(self) -> QGroupBox:
         schedule = self._form(
             [
                 ("probes.interval_s", "Probe every", QuantityField("s", step=5)),
@@ -277,7 +294,9 @@ class ExperimentEditor(QWidget):
         columns.addLayout(sweep)
         probes_layout.addLayout(columns)
         probes_layout.addWidget(self._probe_counts)
+        return probes
 
+    def _build_metadata(self) -> QGroupBox:
         description = TextAreaField(placeholder="What the protocol is for, how to calibrate…")
         meta_form = self._form(
             [
@@ -289,22 +308,7 @@ class ExperimentEditor(QWidget):
         )
         metadata = QGroupBox("Protocol")
         QVBoxLayout(metadata).addLayout(meta_form)
-
-        lower = QHBoxLayout()
-        lower.addWidget(probes, 1)
-        lower.addWidget(metadata, 1)
-
-        self._message = QLabel()
-        self._message.setObjectName("problemMessage")
-        self._message.setTextFormat(Qt.TextFormat.RichText)
-        self._message.setMinimumHeight(2 * self._message.fontMetrics().lineSpacing() + 4)
-        self._message.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(induction)
-        layout.addLayout(lower)
-        layout.addWidget(self._message)
+        return metadata
 
     def _form(self, rows: list[tuple[str, str, Field]]) -> QFormLayout:
         form = QFormLayout()

@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (
 )
 
 from rigctl.gui.design._draft import field_description, get_in
-from rigctl.gui.design.fields import (
+from rigctl.gui.widgets.fields import (
     ChoiceField,
     Field,
     IntField,

@@ -9,10 +9,9 @@ and labelled; post epochs whose current is not calibrated yet are hatched, becau
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from html import escape, unescape
+from html import escape
 from typing import Any, Final
 
 import numpy as np
@@ -22,7 +21,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from rigctl.gui.plot_style import PHASE_COLORS, plot_menu
+from rigctl.gui.plot_style import phase_color, plot_menu
 from rigctl.protocol import (
     CompiledSweep,
     CompileError,
@@ -33,7 +32,7 @@ from rigctl.protocol import (
     compile_induction,
 )
 
-__all__ = ["PHASE_COLORS", "SAMPLE_RATE_HZ", "WaveformPreview"]
+__all__ = ["SAMPLE_RATE_HZ", "WaveformPreview"]
 
 SAMPLE_RATE_HZ: Final = 20_000.0
 """Rate the preview renders at: what the rig runs."""
@@ -52,11 +51,6 @@ _STIM_LOW = -0.05
 _STIM_TOP = 1.15
 #: Top of the detail stim plot: room above the pulses for the phase labels.
 _LABEL_TOP = 2.6
-
-
-def _phase_color(index: int, alpha: int = 255) -> QColor:
-    r, g, b = PHASE_COLORS[index % len(PHASE_COLORS)]
-    return QColor(r, g, b, alpha)
 
 
 def _spans_step(
@@ -143,7 +137,7 @@ class _Plot:
                 *_spans_step(np.zeros((0, 2)), 0.0, 0.0),
                 stepMode="center",
                 pen=pg.mkPen(None),
-                brush=pg.mkBrush(_phase_color(index, 38)),
+                brush=pg.mkBrush(phase_color(index, 38)),
             )
             fill.setZValue(-10)
             self.item.addItem(fill)
@@ -213,7 +207,21 @@ class WaveformPreview(QWidget):
         self._window_spin.valueChanged.connect(self._draw_window)
         self._window_of = QLabel()
 
-        self._view = pg.GraphicsLayoutWidget()
+        self._view = self._build_plots()
+
+        header = QHBoxLayout()
+        header.addWidget(self._summary, 1)
+        header.addWidget(self._window_spin, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self._window_of, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 6)
+        layout.addLayout(header)
+        layout.addWidget(self._view, 1)
+
+    def _build_plots(self) -> pg.GraphicsLayoutWidget:
+        """The four plots: one window (left) and the whole induction (right), stim over command."""
+        view = pg.GraphicsLayoutWidget()
+        self._view = view  # the plot helper below adds to it
         self._view.setBackground("w")
         self._view.ci.setSpacing(4)
         self._view.ci.setContentsMargins(4, 4, 8, 4)
@@ -238,21 +246,15 @@ class WaveformPreview(QWidget):
         # The whole induction may hold thousands of pulses: keep it fast at any zoom.
         for whole in (self._all_stim, self._all_cmd):
             whole.curve.setDownsampling(auto=True, method="peak")
-            whole.curve.setClipToView(True)
+        # The detail plots hold the whole induction too: draw only what is in view.
+        for each in (self._win_stim, self._win_cmd, self._all_stim, self._all_cmd):
+            each.curve.setClipToView(True)
         grid = self._view.ci.layout
         grid.setColumnStretchFactor(0, 2)
         grid.setColumnStretchFactor(1, 3)
         grid.setRowStretchFactor(0, 1)
         grid.setRowStretchFactor(1, 1)
-
-        header = QHBoxLayout()
-        header.addWidget(self._summary, 1)
-        header.addWidget(self._window_spin, 0, Qt.AlignmentFlag.AlignTop)
-        header.addWidget(self._window_of, 0, Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 2, 6, 6)
-        layout.addLayout(header)
-        layout.addWidget(self._view, 1)
+        return view
 
     # ------------------------------------------------------------------ public API
 
@@ -308,11 +310,6 @@ class WaveformPreview(QWidget):
     def renderError(self) -> str | None:
         """Why the induction cannot be rendered at :data:`SAMPLE_RATE_HZ` (``None``: it can)."""
         return self._error
-
-    def summaryText(self) -> str:
-        """The summary line as plain text."""
-        text = re.sub(r"<[^>]+>", "", self._summary.text().replace("<br>", "\n"))
-        return unescape(text).replace("\xa0", " ")
 
     def plottedStim(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Time (s) and level of the stimulation line in the whole-induction plot."""
@@ -377,7 +374,7 @@ class WaveformPreview(QWidget):
                 f" &nbsp;<span style='color:{_UNCAL.name()};'>"
                 "hatched: not calibrated, 0 pA will be injected</span>"
             )
-        self._all_stim.item.setTitle(title, size="10pt", color="#222")
+        _set_title(self._all_stim.item, title)
 
     def _draw_window(self) -> None:
         sweep, induction = self._sweep, self._induction
@@ -399,10 +396,9 @@ class WaveformPreview(QWidget):
         self._win_cmd.set_uncalibrated(uncal, low, high)
         self._win_cmd.item.setYRange(low, high, padding=0)
         self._win_stim.item.setXRange(-margin, length + margin, padding=0)
-        self._win_stim.item.setTitle(
+        _set_title(
+            self._win_stim.item,
             f"Theta window {w + 1} of {induction.repeats} (starts at {start / 1000:g} s)",
-            size="10pt",
-            color="#222",
         )
         boundaries = [float(s[0, 0]) for s in spans if s.size] + [length]
         for plot in (self._win_stim, self._win_cmd):
@@ -440,7 +436,7 @@ class WaveformPreview(QWidget):
             else:
                 post = f"post {phase.post.target_rate_hz:g} Hz at {phase.post.current_pa:g} pA"
             parts.append(
-                f"<span style='background:{_phase_color(i).name()};'>&nbsp;&nbsp;&nbsp;</span>"
+                f"<span style='background:{phase_color(i).name()};'>&nbsp;&nbsp;&nbsp;</span>"
                 f"&nbsp;<b>{escape(phase.name)}</b> {phase.duration_ms:g} ms: "
                 f"{per_window:g} pulse{'' if per_window == 1 else 's'} at "
                 f"{phase.pre.rate_hz:g} Hz, {post}"
@@ -458,6 +454,13 @@ class WaveformPreview(QWidget):
                 f"{SAMPLE_RATE_HZ / 1000:g} kHz:</b> {escape(self._error)}</span>"
             )
         return total + "<br>" + legend
+
+
+def _set_title(item: Any, title: str) -> None:
+    """Set a plot's title only when it changed (a new title relays the plots out)."""
+    if getattr(item, "_rigctl_title", None) != title:
+        item.setTitle(title, size="10pt", color="#222")
+        item._rigctl_title = title
 
 
 def _boundary_line() -> Any:

@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.gui.design.fields import (
+from rigctl.gui.widgets.fields import (
     INVALID_STYLE,
     ChoiceField,
     IntField,
@@ -136,15 +136,36 @@ class KinaseParamsDialog(QDialog):
         self.setStyleSheet(INVALID_STYLE)
         self._value: ParamsAndTrains = (KinaseParams(), TrainOptions())
         self._problems: dict[str, str] = {}
+        self._fields: dict[str, QWidget] = {}
+        self._quantities: dict[str, QuantityField] = {}
+        self._default_labels: dict[str, QLabel] = {}
+        cascade = self._build_cascade()
+        trains = self._build_trains()
+        self._summary = QLabel()
+        self._summary.setObjectName("problemSummary")
+        self._summary.setWordWrap(True)
+        self._summary.setStyleSheet("color: #c62828;")
+        self._summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._buttons = self._build_buttons()
+        spins = [w for w in self._fields.values() if w is not self._timing]
+        width = max(w.sizeHint().width() for w in spins)
+        for widget in spins:
+            widget.setMinimumWidth(width)  # one column of equally wide spin boxes
+        layout = QVBoxLayout(self)
+        # Grow (never squeeze the fields) when the list of problems appears.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        layout.addWidget(cascade)
+        layout.addWidget(trains)
+        layout.addWidget(self._summary)
+        layout.addWidget(self._buttons)
+
+        self.setValue(self._value if value is None else value)
+
+    def _build_cascade(self) -> QGroupBox:
         defaults = KinaseParams()
         descriptions = {
             name: info.description or "" for name, info in KinaseParams.model_fields.items()
         }
-
-        self._fields: dict[str, QWidget] = {}
-        self._quantities: dict[str, QuantityField] = {}
-        self._default_labels: dict[str, QLabel] = {}
-
         cascade = QGroupBox("Kinase cascade (Axon v2 CaMKII / DAPK1 rule)")
         form = QFormLayout(cascade)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
@@ -177,7 +198,9 @@ class KinaseParamsDialog(QDialog):
         step = QLabel(f"{defaults.dt_ms:g} ms (fixed: one Axon cycle)")
         step.setToolTip(descriptions["dt_ms"])
         form.addRow("Integration step (dt):", step)
+        return cascade
 
+    def _build_trains(self) -> QGroupBox:
         trains = QGroupBox("Spike trains fed to the model")
         tform = QFormLayout(trains)
         tform.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
@@ -207,14 +230,10 @@ class KinaseParamsDialog(QDialog):
         self._fields.update(
             timing=self._timing, n_seeds=self._n_seeds, seed=self._seed, jitter_ms=self._jitter
         )
+        return trains
 
-        self._summary = QLabel()
-        self._summary.setObjectName("problemSummary")
-        self._summary.setWordWrap(True)
-        self._summary.setStyleSheet("color: #c62828;")
-        self._summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        self._buttons = QDialogButtonBox(
+    def _build_buttons(self) -> QDialogButtonBox:
+        buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self._reset = QPushButton("Reset to Axon defaults")
@@ -224,23 +243,10 @@ class KinaseParamsDialog(QDialog):
         )
         self._reset.setAutoDefault(False)
         self._reset.clicked.connect(self.resetToDefaults)
-        self._buttons.addButton(self._reset, QDialogButtonBox.ButtonRole.ResetRole)
-        self._buttons.accepted.connect(self.accept)
-        self._buttons.rejected.connect(self.reject)
-
-        spins = [w for w in self._fields.values() if w is not self._timing]
-        width = max(w.sizeHint().width() for w in spins)
-        for widget in spins:
-            widget.setMinimumWidth(width)  # one column of equally wide spin boxes
-        layout = QVBoxLayout(self)
-        # Grow (never squeeze the fields) when the list of problems appears.
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
-        layout.addWidget(cascade)
-        layout.addWidget(trains)
-        layout.addWidget(self._summary)
-        layout.addWidget(self._buttons)
-
-        self.setValue(self._value if value is None else value)
+        buttons.addButton(self._reset, QDialogButtonBox.ButtonRole.ResetRole)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        return buttons
 
     # ------------------------------------------------------------------ public API
 
