@@ -106,7 +106,7 @@ class CascadeView(QWidget):
         view.setBackground("w")
         view.ci.setSpacing(2)
         view.ci.setContentsMargins(2, 2, 6, 2)
-        view.setMinimumSize(360, 420)  # four stacked plots stay legible
+        view.setMinimumSize(360, 340)  # four stacked plots stay legible (85 px each)
         self._win = view.addPlot(row=0, col=0)
         self._win_dwt = view.addPlot(row=1, col=0)
         self._all = view.addPlot(row=2, col=0)
