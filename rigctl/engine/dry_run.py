@@ -23,6 +23,13 @@ import numpy as np
 import numpy.typing as npt
 
 from rigctl.engine.analysis import analyze_probe
+from rigctl.engine.current_calibration import (
+    ExperimentCalibration,
+    PhaseRate,
+    calibrate_experiment,
+    detect_spikes,
+    phase_rates,
+)
 from rigctl.hardware import (
     Chunk,
     ChunkCallback,
@@ -33,13 +40,6 @@ from rigctl.hardware import (
     RigError,
     SweepAborted,
     SweepResult,
-)
-from rigctl.hardware.calibration import (
-    ExperimentCalibration,
-    PhaseRate,
-    calibrate_experiment,
-    detect_spikes,
-    phase_rates,
 )
 from rigctl.protocol import CompiledSweep, CompileError, Experiment, Waveforms, compile_experiment
 
@@ -381,7 +381,7 @@ def calibration_work(experiment: Experiment) -> Work:
     ----------
     experiment
         The experiment whose driven phases get their currents
-        (:func:`~rigctl.hardware.calibration.calibrate_experiment`: f-I ladder, then in
+        (:func:`~rigctl.engine.current_calibration.calibrate_experiment`: f-I ladder, then in
         context with the stimulation off).
 
     Returns

@@ -36,7 +36,7 @@ from rigctl.engine.journal import Recording, load_recording
 from rigctl.engine.runner import RunOptions, RunState
 from rigctl.engine.session import RigOptions, opened
 from rigctl.hardware import RigDefinition, RigFileError, load_rig
-from rigctl.plasticity.calibration import (
+from rigctl.plasticity.mapping import (
     ConditionData,
     Dataset,
     fit_mapping,

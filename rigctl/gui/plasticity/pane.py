@@ -60,7 +60,7 @@ from rigctl.plasticity import (
     kernel_backend,
     set_kernel_loading,
 )
-from rigctl.plasticity.calibration import (
+from rigctl.plasticity.mapping import (
     ConditionData,
     Dataset,
     MappingFit,

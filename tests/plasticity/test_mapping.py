@@ -8,7 +8,7 @@ import pytest
 
 from rigctl import protocol as proto
 from rigctl.plasticity import KinaseParams
-from rigctl.plasticity.calibration import (
+from rigctl.plasticity.mapping import (
     DatasetError,
     fit_mapping,
     load_dataset,
