@@ -24,7 +24,6 @@ def prediction_record(
 
     ``fit`` is the EPSP-ratio mapping fitted to ``dataset`` with the same parameters.
     """
-    from rigctl.plasticity.mapping import match_paper_condition
     from rigctl.plasticity.outlook import INTERVAL_Z, epsp_outlook
     from rigctl.plasticity.preview import DIRECTION_THRESHOLD_DWT, TrainOptions, predict
 
@@ -32,7 +31,7 @@ def prediction_record(
     trains = TrainOptions(timing=args.trains, n_seeds=args.seeds)
     pred = predict(exp, params, trains=trains, traces=False)
     outlook = epsp_outlook(pred, fit, exp)
-    match = match_paper_condition(exp)
+    match = proto.paper_condition_of(exp)
     measured = dataset.find(*match) if match else None
     return {
         "file": name,

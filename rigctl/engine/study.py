@@ -40,7 +40,6 @@ from rigctl.plasticity.mapping import (
     ConditionData,
     Dataset,
     fit_mapping,
-    match_paper_condition,
     paper_dataset,
 )
 
@@ -292,7 +291,7 @@ def expression_basis(
     data = paper_dataset() if dataset is None else dataset
     scales = []
     for label, exp in experiments:
-        match = match_paper_condition(exp)
+        match = proto.paper_condition_of(exp)
         paper = data.find(*match) if match else None
         if holdout and paper is not None:
             others = tuple(c for c in data.conditions if c is not paper)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from typing import Any
@@ -14,31 +13,22 @@ from rigctl.engine.journal import Recording
 __all__ = ["condition_of", "summary_of"]
 
 
-@functools.cache
-def _paper_keys() -> dict[str, str]:
-    """Condition key of each paper condition's induction -> its short id ("25-50")."""
-    keys = {}
-    for cond, (minus, plus) in proto.PAPER_CONDITIONS.items():
-        keys[proto.condition_key(proto.paper_condition(minus, plus))] = cond
-    return keys
-
-
 def condition_of(rec: Recording) -> str:
     """The condition a recording belongs to, from what its induction delivered.
 
     The :func:`rigctl.protocol.condition_key` of the protocol as run (phase rates and
-    durations, windows), written as the paper's short id ("25-50") when it is exactly
-    the induction of one of the paper's conditions. Never the free-text protocol name:
-    two files with different names and the same induction are one condition, and the
-    same name over different inductions is two. A recording whose protocol cannot be
-    read is a condition of its own, named after its folder.
+    durations, windows), written as the paper's short id ("25-50") when it is one of
+    the paper's conditions (:func:`rigctl.protocol.paper_condition_of`). Never the
+    free-text protocol name: two files with different names and the same induction are
+    one condition, and the same name over different inductions is two. A recording whose
+    protocol cannot be read is a condition of its own, named after its folder.
     """
     try:
         exp = proto.loads(rec.protocol_json(), str(rec.folder / "protocol.json"))
     except (OSError, proto.ProtocolFileError):
         return f"unreadable protocol ({rec.folder.name})"
-    key = proto.condition_key(exp)
-    return _paper_keys().get(key, key)
+    paper = proto.paper_condition_of(exp)
+    return f"{paper[0]:g}-{paper[1]:g}" if paper else proto.condition_key(exp)
 
 
 def summary_of(rec: Recording) -> dict[str, Any]:
