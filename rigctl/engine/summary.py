@@ -8,7 +8,7 @@ from typing import Any
 
 from rigctl import protocol as proto
 from rigctl.engine.analysis import induction_note, summarize_recording
-from rigctl.engine.journal import Recording
+from rigctl.engine.recording import Recording
 
 __all__ = ["condition_of", "summary_of"]
 
