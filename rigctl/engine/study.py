@@ -31,10 +31,12 @@ from pydantic import ValidationError
 
 from rigctl import protocol as proto
 from rigctl.data import resolve_rig
-from rigctl.engine.group import GroupSummary, condition_label, summarize_recordings, write_figure
+from rigctl.engine.figure import write_figure
+from rigctl.engine.group import GroupSummary, condition_label, summarize_recordings
 from rigctl.engine.journal import Recording, load_recording
 from rigctl.engine.runner import RunOptions, RunState
 from rigctl.engine.session import RigOptions, opened
+from rigctl.engine.stats import finite_or_none
 from rigctl.hardware import RigDefinition, RigFileError, load_rig
 from rigctl.plasticity.mapping import (
     ConditionData,
@@ -167,8 +169,8 @@ class ExpressionBasis:
                 "lrate": sc.lrate,
                 "fitted_on": list(sc.fitted_on) if sc.fitted_on else "rig file",
                 "out_of_sample": bool(sc.fitted_on) and sc.condition not in sc.fitted_on,
-                "simulated_mean": _finite(sim.mean),
-                "simulated_sem": _finite(sim.sem),
+                "simulated_mean": finite_or_none(sim.mean),
+                "simulated_sem": finite_or_none(sim.sem),
                 "n": sim.n,
                 "paper_mean": sc.paper.mean if sc.paper else None,
                 "paper_sem": sc.paper.sem if sc.paper else None,
@@ -222,10 +224,6 @@ class ExpressionBasis:
                 f"{fitted_text:<20}{sim:>16}{paper:>16}  {within}"
             )
         return "\n".join(lines) + "\n"
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
 
 
 def _fmt(x: float | None) -> str:

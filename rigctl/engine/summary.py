@@ -4,13 +4,36 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from rigctl import protocol as proto
 from rigctl.engine.analysis import induction_note, summarize_recording
 from rigctl.engine.recording import Recording
 
-__all__ = ["condition_of", "summary_of"]
+__all__ = [
+    "ProbePoint",
+    "condition_label",
+    "condition_of",
+    "probe_points",
+    "rates_of",
+    "summary_of",
+]
+
+_RATES = re.compile(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
+
+
+def rates_of(condition: str) -> tuple[float, float] | None:
+    """Prediction and outcome rate of a condition named ``"A-B"`` (Hz), else None."""
+    m = _RATES.fullmatch(condition)
+    return (float(m.group(1)), float(m.group(2))) if m else None
+
+
+def condition_label(condition: str) -> str:
+    """Display form of a condition: ``"25-50"`` becomes ``"25→50 Hz"``, names are kept."""
+    m = _RATES.fullmatch(condition)
+    return f"{m.group(1)}→{m.group(2)} Hz" if m else condition
 
 
 def condition_of(rec: Recording) -> str:
@@ -31,21 +54,36 @@ def condition_of(rec: Recording) -> str:
     return f"{paper[0]:g}-{paper[1]:g}" if paper else proto.condition_key(exp)
 
 
-def summary_of(rec: Recording) -> dict[str, Any]:
-    """Normalized-EPSP summary of a recording (baseline stats, 30-35 min mean, direction)."""
-    times = []
-    epsps = []
-    spiked = []
+@dataclass(frozen=True)
+class ProbePoint:
+    """One analysed probe of a recording: when, its EPSP, and whether it held a spike."""
+
+    t_min: float
+    """Start of the probe relative to the induction onset (min; -inf without one)."""
+    epsp_mv: float
+    spiked: bool
+
+
+def probe_points(rec: Recording) -> list[ProbePoint]:
+    """The probes of ``rec`` with an EPSP, in order, timed from the induction onset."""
     onset = rec.induction_at_s if rec.induction_at_s is not None else math.inf
+    points = []
     for s in rec.probes():
         a = s.meta.get("analysis", {})
         e = a.get("epsp_mv")
         if e is None:
             continue
-        times.append((float(s.meta["at_s"]) - onset) / 60.0)  # the actual start
-        epsps.append(float(e))
-        spiked.append(bool(a.get("spike_in_probe", False)))
-    out = summarize_recording(times, epsps, excluded=spiked).as_dict()
+        t_min = (float(s.meta["at_s"]) - onset) / 60.0  # the actual start
+        points.append(ProbePoint(t_min, float(e), bool(a.get("spike_in_probe", False))))
+    return points
+
+
+def summary_of(rec: Recording) -> dict[str, Any]:
+    """Normalized-EPSP summary of a recording (baseline stats, 30-35 min mean, direction)."""
+    points = probe_points(rec)
+    out = summarize_recording(
+        [p.t_min for p in points], [p.epsp_mv for p in points], excluded=[p.spiked for p in points]
+    ).as_dict()
     out["condition"] = condition_of(rec)
     out["skipped_probes"] = sum(1 for ev in rec.events if ev.get("event") == "skipped")
     out["pauses"] = sum(1 for ev in rec.events if ev.get("event") == "resumed")
