@@ -162,7 +162,7 @@ def _save_sweep(out: str, result: SweepResult, meta: dict[str, object]) -> bool:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from rigctl.engine.current_calibration import phase_rates
+    from rigctl.engine.spikes import phase_rates
     from rigctl.hardware import LimitError, RigError, StatefulRig
 
     if args.out is None:

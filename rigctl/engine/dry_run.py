@@ -23,12 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from rigctl.engine.analysis import analyze_probe
-from rigctl.engine.current_calibration import (
-    ExperimentCalibration,
-    PhaseRate,
-    calibrate_experiment,
-    phase_rates,
-)
+from rigctl.engine.current_calibration import ExperimentCalibration, calibrate_experiment
+from rigctl.engine.spikes import PhaseRate, phase_rates
 from rigctl.hardware import (
     Chunk,
     ChunkCallback,

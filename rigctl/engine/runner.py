@@ -46,7 +46,7 @@ from rigctl.engine.analysis import (
     summarize_recording,
     windows_delivered,
 )
-from rigctl.engine.current_calibration import calibrate_experiment, phase_rates
+from rigctl.engine.current_calibration import calibrate_experiment
 from rigctl.engine.journal import AsyncWriter, DataFolderError, RecordingWriter, SweepRecord
 from rigctl.engine.lifecycle import Change, FinishReason, Lifecycle, RunControl, RunState, Segment
 from rigctl.engine.measures import probe_measures
@@ -54,6 +54,7 @@ from rigctl.engine.preflight import preflight
 from rigctl.engine.rinwatch import RinStopSettings, RinWatch
 from rigctl.engine.setup import SetupRecord
 from rigctl.engine.signals import Signal
+from rigctl.engine.spikes import phase_rates
 from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError, SweepResult
 
 __all__ = ["ExperimentRunner", "RunOptions", "RunResult", "RunState", "RunStatus"]

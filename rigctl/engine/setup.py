@@ -23,9 +23,10 @@ from typing import Any, Literal
 
 from rigctl import protocol as proto
 from rigctl.engine.analysis import AnalysisSettings, ProbeAnalysis, analyze_probe
-from rigctl.engine.current_calibration import calibrate_experiment, detect_spikes
+from rigctl.engine.current_calibration import calibrate_experiment
 from rigctl.engine.signals import Signal
 from rigctl.engine.slicelog import SliceLog
+from rigctl.engine.spikes import detect_spikes
 from rigctl.engine.testpulse import (
     TestPulse,
     TestPulseResult,
