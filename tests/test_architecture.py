@@ -205,6 +205,9 @@ TOO_LONG_FOR_NOW = {
     "rigctl/gui/plasticity/pane.py": "being split into views by the gui-design work (issue 10)",
     "rigctl/gui/run/panel.py": "being split into views by the gui-run work (issue 10)",
     "rigctl/gui/main_window.py": "being slimmed by the gui-app work (issue 10)",
+    "rigctl/engine/runner.py": "one state machine (ExperimentRunner, ~700 lines of methods "
+    "sharing its lock and lifecycle); splitting it into collaborators is a design change, "
+    "not a cut",
 }
 """Files allowed over :data:`MAX_LINES`, each with the reason."""
 
