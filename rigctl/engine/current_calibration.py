@@ -34,7 +34,7 @@ from rigctl.engine.spikes import (
     rate_in,
 )
 from rigctl.hardware.base import Rig, RigError, SweepResult
-from rigctl.protocol import CompiledSweep, Experiment, Waveforms, compile_induction
+from rigctl.protocol import CompiledSweep, Experiment, Phase, Waveforms, compile_induction
 
 __all__ = [
     "MISS_TOLERANCE",
@@ -252,6 +252,86 @@ def _context_run(
     return phase_rates(result.vm_mv, result.sample_rate_hz, sweep), sweep
 
 
+def _with_currents(experiment: Experiment, currents: Sequence[float | None]) -> Experiment:
+    """``experiment`` with each phase's current (rounded to 0.1 pA; None = uncalibrated)."""
+    phases = experiment.induction.phases
+    new = [
+        ph.replace(post=ph.post.replace(current_pa=None if c is None else round(c, 1)))
+        for ph, c in zip(phases, currents, strict=True)
+    ]
+    return experiment.replace(induction=experiment.induction.replace(phases=tuple(new)))
+
+
+def _score(rates: Sequence[PhaseRate]) -> tuple[int, float]:
+    """How far a calibration attempt is off: phases missed, then the worst relative error."""
+    return (
+        sum(1 for r in rates if not r.ok),
+        max(
+            (abs(r.steer_hz - r.target_hz) / r.target_hz for r in rates if r.target_hz),
+            default=0.0,
+        ),
+    )
+
+
+@dataclass
+class _Steering:
+    """The secant steering of every driven phase's current between calibration attempts."""
+
+    limit: float
+    slope_default: float
+    tolerance: float
+    previous: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    def step(
+        self,
+        phases: Sequence[Phase],
+        currents: list[float | None],
+        by_name: dict[str, PhaseRate],
+    ) -> bool:
+        """Move every phase still off target; whether all were on target already."""
+        done = True
+        for i, ph in enumerate(phases):
+            c = currents[i]
+            if c is None:
+                continue
+            r = by_name[ph.name]
+            target = ph.post.target_rate_hz
+            # Steer on the count while it is off, then on the spacing of the spikes, so
+            # the current lands in the middle of the right count, not at its edge.
+            measured = r.steer_hz
+            if r.ok and abs(measured - target) <= 2 * self.tolerance * target:
+                continue
+            done = False
+            slope = self.slope_default
+            if i in self.previous:
+                c0, r0 = self.previous[i]
+                if c != c0 and (measured - r0) / (c - c0) > 0.02:
+                    slope = (measured - r0) / (c - c0)
+            self.previous[i] = (c, measured)
+            step = (target - measured) / max(slope, 0.02)
+            step = max(-60.0, min(60.0, step))
+            currents[i] = max(0.0, min(self.limit, c + step))
+        return done
+
+
+def _start(fi: FICurve, experiment: Experiment, limit: float) -> tuple[list[float | None], float]:
+    """The f-I ladder's first guess of every phase's current, and its default slope."""
+    cur_r, rate_r = fi.rising()
+    slope_default = (
+        float((rate_r[-1] - rate_r[0]) / (cur_r[-1] - cur_r[0]))
+        if cur_r.size > 1 and cur_r[-1] > cur_r[0]
+        else 0.2
+    )
+    currents: list[float | None] = []
+    for ph in experiment.induction.phases:
+        if ph.post.target_rate_hz == 0:
+            currents.append(None)
+            continue
+        guess = fi.current_for(ph.post.target_rate_hz)
+        currents.append(min(limit, guess if guess is not None else limit))
+    return currents, slope_default
+
+
 def calibrate_experiment(
     rig: Rig,
     experiment: Experiment,
@@ -274,45 +354,19 @@ def calibrate_experiment(
     """
     fi = curve if curve is not None else fi_curve(rig, windows=windows, cancel=cancel)
     limit = rig.definition.limits.max_command_pa
-    cur_r, rate_r = fi.rising()
-    slope_default = (
-        float((rate_r[-1] - rate_r[0]) / (cur_r[-1] - cur_r[0]))
-        if cur_r.size > 1 and cur_r[-1] > cur_r[0]
-        else 0.2
-    )
-    phases = list(experiment.induction.phases)
-    currents: list[float | None] = []
-    for ph in phases:
-        if ph.post.target_rate_hz == 0:
-            currents.append(None)
-            continue
-        guess = fi.current_for(ph.post.target_rate_hz)
-        currents.append(min(limit, guess if guess is not None else limit))
-    previous: dict[int, tuple[float, float]] = {}
+    currents, slope_default = _start(fi, experiment, limit)
+    steering = _Steering(limit, slope_default, tolerance)
+    phases = experiment.induction.phases
     history: list[tuple[tuple[str, float, float], ...]] = []
-
-    def with_currents() -> Experiment:
-        new = [
-            ph.replace(post=ph.post.replace(current_pa=None if c is None else round(c, 1)))
-            for ph, c in zip(phases, currents, strict=True)
-        ]
-        return experiment.replace(induction=experiment.induction.replace(phases=tuple(new)))
-
     rates: list[PhaseRate] = []
     iterations = 0
     best: tuple[tuple[int, float], list[float | None], list[PhaseRate]] | None = None
     while iterations < max_iterations:
         iterations += 1
-        exp = with_currents()
+        exp = _with_currents(experiment, currents)
         rates, _ = _context_run(rig, exp, max(windows, context_windows), cancel)
         by_name = {r.phase: r for r in rates}
-        score = (
-            sum(1 for r in rates if not r.ok),
-            max(
-                (abs(r.steer_hz - r.target_hz) / r.target_hz for r in rates if r.target_hz),
-                default=0.0,
-            ),
-        )
+        score = _score(rates)
         if best is None or score < best[0]:
             best = (score, list(currents), list(rates))
         history.append(
@@ -321,35 +375,13 @@ def calibrate_experiment(
                 for ph, c in zip(phases, currents, strict=True)
             )
         )
-        done = True
-        for i, ph in enumerate(phases):
-            c = currents[i]
-            if c is None:
-                continue
-            r = by_name[ph.name]
-            target = ph.post.target_rate_hz
-            # Steer on the count while it is off, then on the spacing of the spikes, so
-            # the current lands in the middle of the right count, not at its edge.
-            measured = r.steer_hz
-            if r.ok and abs(measured - target) <= 2 * tolerance * target:
-                continue
-            done = False
-            slope = slope_default
-            if i in previous:
-                c0, r0 = previous[i]
-                if c != c0 and (measured - r0) / (c - c0) > 0.02:
-                    slope = (measured - r0) / (c - c0)
-            previous[i] = (c, measured)
-            step = (target - measured) / max(slope, 0.02)
-            step = max(-60.0, min(60.0, step))
-            currents[i] = max(0.0, min(limit, c + step))
-        if done:
+        if steering.step(phases, currents, by_name):
             break
     if best is not None:  # the best currents measured, never an untried last step
         currents[:] = best[1]
         rates = best[2]
     return ExperimentCalibration(
-        experiment=with_currents(),
+        experiment=_with_currents(experiment, currents),
         rates=tuple(rates),
         iterations=iterations,
         curve=fi,
