@@ -82,7 +82,7 @@ import time
 t0 = time.perf_counter()
 import numpy as np
 from rigctl.plasticity import predict, rate_map
-from rigctl.plasticity.calibration import fit_mapping, paper_dataset
+from rigctl.plasticity.mapping import fit_mapping, paper_dataset
 from rigctl.plasticity.outlook import epsp_outlook
 from rigctl.protocol import paper_condition
 import os

@@ -17,7 +17,7 @@ from rigctl import protocol as proto
 from rigctl.cli import build_parser, main
 from rigctl.hardware import DEFAULT_RIG_PATH, RigFileError, load_rig
 from rigctl.paths import DATA_ROOT_ENV, data_root, new_output_path, recordings_dir, slug
-from rigctl.plasticity.calibration import PAPER_DATASET_PATH, paper_dataset
+from rigctl.plasticity.mapping import PAPER_DATASET_PATH, paper_dataset
 from tests.conftest import PROTOCOLS, ROOT
 
 PACKAGE = ROOT / "rigctl"

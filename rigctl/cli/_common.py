@@ -93,7 +93,8 @@ def preflight_or_report(
     Run before the rig is opened and before any data folder exists: ``rigctl run`` and
     ``rigctl sweep`` refuse here, never half-way (e.g. after calibrating).
     """
-    from rigctl.hardware import RigError, check_experiment, needs_calibration
+    from rigctl.engine.preflight import check_experiment, needs_calibration
+    from rigctl.hardware import RigError
 
     cal = getattr(args, "calibrate", False)
     which = getattr(args, "which", None)

@@ -10,7 +10,7 @@ from rigctl import protocol as proto
 from rigctl.cli._common import load_or_report
 
 if TYPE_CHECKING:
-    from rigctl.plasticity.calibration import Dataset, MappingFit
+    from rigctl.plasticity.mapping import Dataset, MappingFit
 
 
 def prediction_record(
@@ -24,7 +24,6 @@ def prediction_record(
 
     ``fit`` is the EPSP-ratio mapping fitted to ``dataset`` with the same parameters.
     """
-    from rigctl.plasticity.calibration import match_paper_condition
     from rigctl.plasticity.outlook import INTERVAL_Z, epsp_outlook
     from rigctl.plasticity.preview import DIRECTION_THRESHOLD_DWT, TrainOptions, predict
 
@@ -32,7 +31,7 @@ def prediction_record(
     trains = TrainOptions(timing=args.trains, n_seeds=args.seeds)
     pred = predict(exp, params, trains=trains, traces=False)
     outlook = epsp_outlook(pred, fit, exp)
-    match = match_paper_condition(exp)
+    match = proto.paper_condition_of(exp)
     measured = dataset.find(*match) if match else None
     return {
         "file": name,
@@ -123,7 +122,7 @@ def _prediction_text(rec: dict[str, object]) -> str:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from rigctl.plasticity import KinaseParams
-    from rigctl.plasticity.calibration import fit_mapping, paper_dataset
+    from rigctl.plasticity.mapping import fit_mapping, paper_dataset
 
     # The mapping is fitted once for all files (four predictions of the paper protocols).
     dataset = paper_dataset()

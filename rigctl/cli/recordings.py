@@ -244,7 +244,8 @@ def _cmd_export_nwb(args: argparse.Namespace) -> int:
 
 
 def _cmd_summarize(args: argparse.Namespace) -> int:
-    from rigctl.engine.group import GroupError, write_figure
+    from rigctl.engine.figure import write_figure
+    from rigctl.engine.group import GroupError
     from rigctl.io.results import summarize_any  # folders, imported ABF folders, .nwb files
 
     try:

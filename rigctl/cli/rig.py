@@ -43,8 +43,8 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from rigctl.engine.current_calibration import calibrate_experiment, currents_for_rates
     from rigctl.hardware import RigError
-    from rigctl.hardware.calibration import calibrate_experiment, currents_for_rates
 
     session = open_from_args(args)
     if session is None:
@@ -125,7 +125,7 @@ def _sweep_on(
     rig: Rig, exp: proto.Experiment, args: argparse.Namespace, meta: dict[str, object]
 ) -> tuple[proto.Experiment, proto.CompiledSweep, SweepResult]:
     """Calibrate (if asked) and play one sweep of ``exp`` on the lent ``rig``."""
-    from rigctl.hardware.calibration import calibrate_experiment
+    from rigctl.engine.current_calibration import calibrate_experiment
 
     if args.calibrate and args.which == "induction":
         cal = calibrate_experiment(rig, exp)
@@ -162,8 +162,8 @@ def _save_sweep(out: str, result: SweepResult, meta: dict[str, object]) -> bool:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from rigctl.engine.spikes import phase_rates
     from rigctl.hardware import LimitError, RigError, StatefulRig
-    from rigctl.hardware.calibration import phase_rates
 
     if args.out is None:
         args.out = default_output(args, "sweeps", f"{Path(args.file).stem}-{args.which}", ".npz")

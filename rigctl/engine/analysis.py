@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rigctl.hardware.calibration import SPIKE_THRESHOLD_MV, detect_spikes
+from rigctl.engine.spikes import SPIKE_THRESHOLD_MV, detect_spikes
 from rigctl.protocol import CompiledSweep
 
 __all__ = [

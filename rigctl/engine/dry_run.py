@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from rigctl.engine.analysis import analyze_probe
+from rigctl.engine.current_calibration import ExperimentCalibration, calibrate_experiment
+from rigctl.engine.spikes import PhaseRate, phase_rates
 from rigctl.hardware import (
     Chunk,
     ChunkCallback,
@@ -33,13 +35,6 @@ from rigctl.hardware import (
     RigError,
     SweepAborted,
     SweepResult,
-)
-from rigctl.hardware.calibration import (
-    ExperimentCalibration,
-    PhaseRate,
-    calibrate_experiment,
-    detect_spikes,
-    phase_rates,
 )
 from rigctl.protocol import CompiledSweep, CompileError, Experiment, Waveforms, compile_experiment
 
@@ -62,10 +57,6 @@ _log = logging.getLogger(__name__)
 
 SweepKind = Literal["induction", "probe"]
 """Which sweep of an experiment to run."""
-
-SPIKE_THRESHOLD_MV = -20.0
-"""Vm crossing that counts as a spike (the one :func:`phase_rates` uses)."""
-
 
 # --------------------------------------------------------------------------- outcomes
 
@@ -108,8 +99,8 @@ class ProbeSummary:
         (:func:`~rigctl.engine.analysis.analyze_probe`; ``None`` if the sweep ended
         before the pulse).
     fired
-        Whether the cell crossed the spike threshold after the pulse (then ``epsp_mv`` is
-        not an EPSP amplitude).
+        Whether the cell crossed the spike threshold after the pulse (the analysis's
+        ``spike_in_probe``; then ``epsp_mv`` is not an EPSP amplitude).
     pulse_ms
         Time of the probe pulse in the sweep (ms).
     input_resistance_mohm
@@ -318,18 +309,15 @@ def probe_summary(
     Returns
     -------
     ProbeSummary
-        ``None`` for what the sweep ended before; ``fired`` when Vm crossed the spike
-        threshold within 50 ms after the probe pulse.
+        ``None`` for what the sweep ended before; ``fired`` when the analysis found a
+        spike after the probe pulse.
     """
     v = np.asarray(vm_mv, dtype=np.float64)
     analysis = analyze_probe(v, sample_rate_hz, sweep)
     pulses = sweep.of_kind("probe_pulse")
     pulse_ms = pulses[0].start_ms if pulses else None
     epsp = analysis.epsp_mv if np.isfinite(analysis.epsp_mv) else None
-    fired = False
-    if pulse_ms is not None and epsp is not None:
-        spikes_ms = detect_spikes(v, sample_rate_hz, SPIKE_THRESHOLD_MV) * 1000.0 / sample_rate_hz
-        fired = bool(np.any((spikes_ms >= pulse_ms) & (spikes_ms < pulse_ms + 50.0)))
+    fired = epsp is not None and analysis.spike_in_probe
     steps = sweep.of_kind("test_step")
     step_pa = steps[0].amplitude_pa if steps and steps[0].amplitude_pa != 0 else None
     rin = analysis.rin_mohm if step_pa is not None and np.isfinite(analysis.rin_mohm) else None
@@ -365,7 +353,7 @@ def sweep_work(which: SweepKind, experiment: Experiment) -> Work:
                 result,
             )
         if which == "induction":
-            rates = tuple(phase_rates(result.vm_mv, fs, sweep, threshold_mv=SPIKE_THRESHOLD_MV))
+            rates = tuple(phase_rates(result.vm_mv, fs, sweep))
             return SweepDone(which, experiment, sweep, result, rates, None)
         return SweepDone(
             which, experiment, sweep, result, (), probe_summary(result.vm_mv, fs, sweep)
@@ -381,7 +369,7 @@ def calibration_work(experiment: Experiment) -> Work:
     ----------
     experiment
         The experiment whose driven phases get their currents
-        (:func:`~rigctl.hardware.calibration.calibrate_experiment`: f-I ladder, then in
+        (:func:`~rigctl.engine.current_calibration.calibrate_experiment`: f-I ladder, then in
         context with the stimulation off).
 
     Returns

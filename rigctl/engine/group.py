@@ -1,4 +1,4 @@
-"""Statistics across recordings: the paper's summary of each condition, and its figure.
+"""Recordings grouped by condition: the paper's summary of each condition.
 
 Each recording gives one number, its mean normalized EPSP 30-35 min after the induction
 (:func:`rigctl.engine.analysis.summarize_recording`). Recordings are grouped by condition
@@ -9,18 +9,14 @@ is summarized as mean ± SEM across cells and tested against 1 (no change) with 
 one-sample t-test, and every pair of conditions is compared with a two-tailed Welch t-test
 (unequal variances; p values uncorrected for multiple comparisons, as in the paper).
 
-:func:`write_figure` draws the figure the paper shows: the normalized EPSP over time per
-condition (mean ± SEM across cells in one-minute bins, induction at t = 0) and bars of the
-30-35 min means with every cell as a point. It uses matplotlib's Agg canvas directly (no
-pyplot, no GUI backend).
+The tests themselves are :mod:`rigctl.engine.stats`; the paper-style figure of a summary
+is :func:`rigctl.engine.figure.write_figure`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -29,11 +25,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped, unused-ignore]
 
 from rigctl.engine.analysis import AnalysisSettings, summarize_recording
-from rigctl.engine.journal import SWEEP_DIR, DataFolderError, Recording, load_recording
-from rigctl.engine.summary import condition_of
+from rigctl.engine.recording import SWEEP_DIR, DataFolderError, Recording, load_recording
+from rigctl.engine.stats import finite_or_none, num_text, one_sample_t, p_text, welch_t
+from rigctl.engine.summary import condition_label, condition_of, probe_points
 
 __all__ = [
     "CellResult",
@@ -46,44 +42,16 @@ __all__ = [
     "find_recordings",
     "summarize_paths",
     "summarize_recordings",
-    "write_figure",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
 #: Display order of the paper's conditions (the 2 x 2 design); others follow by name.
 PAPER_ORDER = ("25-25", "25-50", "50-25", "50-50")
-_COLORS = {
-    "25-25": "#8c8c8c",
-    "25-50": "#c0392b",
-    "50-25": "#2471a3",
-    "50-50": "#2b2b2b",
-}
-_OTHER_COLORS = ("#e67e22", "#27ae60", "#8e44ad", "#16a085", "#b7950b", "#6d4c41")
 
 
 class GroupError(Exception):
     """The recordings cannot be summarized (none found, none usable); one sentence."""
-
-
-def condition_label(condition: str) -> str:
-    """Display form of a condition: ``"25-50"`` becomes ``"25→50 Hz"``, names are kept."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)", condition)
-    return f"{m.group(1)}→{m.group(2)} Hz" if m else condition
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
-def _num(x: float, width: int, decimals: int) -> str:
-    return f"{x:{width}.{decimals}f}" if math.isfinite(x) else f"{'n/a':>{width}}"
-
-
-def _p_text(p: float) -> str:
-    if not math.isfinite(p):
-        return "n/a"
-    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
 
 # --------------------------------------------------------------------------- results
@@ -108,7 +76,7 @@ class CellResult:
             "folder": str(self.folder),
             "condition": self.condition,
             "protocol_name": self.protocol_name,
-            "normalized_epsp": _finite(self.value),
+            "normalized_epsp": finite_or_none(self.value),
             "n_window": self.n_window,
             "status": self.status,
         }
@@ -146,12 +114,12 @@ class ConditionStats:
             "label": self.label,
             "protocol_names": list(self.names),
             "n": self.n,
-            "mean": _finite(self.mean),
-            "sd": _finite(self.sd),
-            "sem": _finite(self.sem),
-            "t_vs_1": _finite(self.t),
-            "p_vs_1": _finite(self.p),
-            "values": [_finite(v) for v in self.values],
+            "mean": finite_or_none(self.mean),
+            "sd": finite_or_none(self.sd),
+            "sem": finite_or_none(self.sem),
+            "t_vs_1": finite_or_none(self.t),
+            "p_vs_1": finite_or_none(self.p),
+            "values": [finite_or_none(v) for v in self.values],
         }
 
 
@@ -171,10 +139,10 @@ class Comparison:
         return {
             "a": self.a,
             "b": self.b,
-            "t": _finite(self.t),
-            "df": _finite(self.df),
-            "p": _finite(self.p),
-            "difference": _finite(self.difference),
+            "t": finite_or_none(self.t),
+            "df": finite_or_none(self.df),
+            "p": finite_or_none(self.p),
+            "difference": finite_or_none(self.difference),
         }
 
 
@@ -193,8 +161,8 @@ class TimeCourse:
         return {
             "condition": self.condition,
             "centers_min": list(self.centers_min),
-            "mean": [_finite(v) for v in self.mean],
-            "sem": [_finite(v) for v in self.sem],
+            "mean": [finite_or_none(v) for v in self.mean],
+            "sem": [finite_or_none(v) for v in self.sem],
             "n": list(self.n),
         }
 
@@ -300,8 +268,9 @@ class GroupSummary:
         for cs in self.conditions:
             star = "  *" if math.isfinite(cs.p) and cs.p < self.alpha else ""
             lines.append(
-                f"{cs.display:<{width}} {cs.n:3d}  {_num(cs.mean, 6, 3)}  {_num(cs.sem, 5, 3)}  "
-                f"{_num(cs.sd, 6, 3)}  {_num(cs.t, 7, 2)}  {_p_text(cs.p):>7}{star}"
+                f"{cs.display:<{width}} {cs.n:3d}  {num_text(cs.mean, 6, 3)}  "
+                f"{num_text(cs.sem, 5, 3)}  {num_text(cs.sd, 6, 3)}  {num_text(cs.t, 7, 2)}  "
+                f"{p_text(cs.p):>7}{star}"
             )
         lines += ["", f"{mark}; two-tailed one-sample t-test against 1 (no change)."]
         if self.comparisons:
@@ -311,8 +280,9 @@ class GroupSummary:
             for pair, comp in zip(pairs, self.comparisons, strict=True):
                 star = "  *" if math.isfinite(comp.p) and comp.p < self.alpha else ""
                 lines.append(
-                    f"  {pair:<{pair_w}}  diff {comp.difference:+.3f}  t = {_num(comp.t, 6, 2)}  "
-                    f"df = {_num(comp.df, 5, 1)}  p = {_p_text(comp.p)}{star}"
+                    f"  {pair:<{pair_w}}  diff {comp.difference:+.3f}  "
+                    f"t = {num_text(comp.t, 6, 2)}  df = {num_text(comp.df, 5, 1)}  "
+                    f"p = {p_text(comp.p)}{star}"
                 )
         if self.excluded:
             lines += ["", "Excluded recordings:"]
@@ -370,16 +340,8 @@ def _order(conditions: Iterable[str]) -> list[str]:
 
 
 def _cell(rec: Recording, settings: AnalysisSettings) -> CellResult:
-    onset = rec.induction_at_s
-    times: list[float] = []
-    epsps: list[float] = []
-    for s in rec.probes():
-        e = s.meta.get("analysis", {}).get("epsp_mv")
-        if e is None or onset is None:
-            continue
-        times.append((float(s.meta["at_s"]) - onset) / 60.0)
-        epsps.append(float(e))
-    rs = summarize_recording(times, epsps, settings)
+    points = probe_points(rec) if rec.induction_at_s is not None else []
+    rs = summarize_recording([p.t_min for p in points], [p.epsp_mv for p in points], settings)
     return CellResult(
         folder=rec.folder,
         condition=condition_of(rec),
@@ -390,28 +352,6 @@ def _cell(rec: Recording, settings: AnalysisSettings) -> CellResult:
         normalized=rs.normalized,
         protocol_name=str(rec.header.get("protocol_name", "")),
     )
-
-
-def _one_sample(values: FloatArray) -> tuple[float, float]:
-    if values.size < 2 or not np.ptp(values) > 0:
-        return math.nan, math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = stats.ttest_1samp(values, 1.0)
-    return float(res.statistic), float(res.pvalue)
-
-
-def _welch(a: FloatArray, b: FloatArray) -> tuple[float, float, float]:
-    if a.size < 2 or b.size < 2:
-        return math.nan, math.nan, math.nan
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    if not va + vb > 0:
-        return math.nan, math.nan, math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = stats.ttest_ind(a, b, equal_var=False)
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    return float(res.statistic), float(df), float(res.pvalue)
 
 
 def summarize_recordings(
@@ -449,7 +389,7 @@ def summarize_recordings(
         v = np.array([c.value for c in cells if c.condition == name], dtype=np.float64)
         values[name] = v
         sd = float(v.std(ddof=1)) if v.size > 1 else math.nan
-        t, p = _one_sample(v)
+        t, p = one_sample_t(v)
         groups.append(
             ConditionStats(
                 condition=name,
@@ -466,7 +406,7 @@ def summarize_recordings(
     comparisons = []
     for a, b in combinations(order, 2):
         if values[a].size >= 2 and values[b].size >= 2:
-            t, df, p = _welch(values[a], values[b])
+            t, df, p = welch_t(values[a], values[b])
             diff = float(values[a].mean() - values[b].mean())
             comparisons.append(Comparison(a, b, t, df, p, diff))
     return GroupSummary(
@@ -517,228 +457,3 @@ def summarize_paths(
         except DataFolderError as exc:
             excluded.append((str(folder), str(exc)))
     return summarize_recordings(recordings, window_min=window_min, alpha=alpha, excluded=excluded)
-
-
-# --------------------------------------------------------------------------- the figure
-
-
-def _color(condition: str, i: int) -> str:
-    return _COLORS.get(condition, _OTHER_COLORS[i % len(_OTHER_COLORS)])
-
-
-def _stars(p: float) -> str:
-    if not math.isfinite(p):
-        return ""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "n.s."
-
-
-def write_figure(
-    summary: GroupSummary,
-    path_png: str | os.PathLike[str],
-    *,
-    bin_min: float = 1.0,
-    dpi: int = 200,
-    title: str | None = None,
-) -> Path:
-    """Draw the paper-style figure of a group summary and save it as PNG.
-
-    Left: normalized EPSP over time per condition (mean ± SEM across cells, ``bin_min``
-    bins, induction at t = 0, dashed line at 1, the summary window shaded). Right: the
-    summary window's mean ± SEM per condition as bars, each cell a point, n below, and
-    the one-sample test against 1 marked above (* p < 0.05, ** p < 0.01, *** p < 0.001).
-
-    Parameters
-    ----------
-    summary
-        From :func:`summarize_paths`.
-    path_png
-        Output file (``.png``); its folder must exist.
-    bin_min
-        Width of the time bins (min).
-    dpi
-        Resolution.
-    title
-        Optional figure title.
-
-    Returns
-    -------
-    Path
-        The file written.
-    """
-    import matplotlib as mpl
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    with mpl.rc_context(
-        {
-            "font.size": 8.5,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.linewidth": 0.8,
-            "xtick.major.width": 0.8,
-            "ytick.major.width": 0.8,
-            "xtick.major.size": 3,
-            "ytick.major.size": 3,
-            "legend.frameon": False,
-        }
-    ):
-        fig = Figure(figsize=(7.2, 3.0), layout="constrained")
-        FigureCanvasAgg(fig)
-        grid = fig.add_gridspec(1, 2, width_ratios=(1.9, 1.0))
-        ax_t = fig.add_subplot(grid[0])
-        ax_b = fig.add_subplot(grid[1])
-        lo, hi = summary.window_min
-        conds = summary.conditions
-
-        # ---- time course
-        ax_t.axvspan(lo, hi, color="0.92", lw=0, zorder=0)
-        ax_t.axhline(1.0, color="0.45", lw=0.8, ls=(0, (4, 3)), zorder=1)
-        ax_t.axvline(0.0, color="0.3", lw=0.8, ls=":", zorder=1)
-        t_min = math.inf
-        t_max = -math.inf
-        for i, c in enumerate(conds):
-            tc = summary.time_course(c.condition, bin_min)
-            x = np.asarray(tc.centers_min)
-            m = np.asarray(tc.mean)
-            s = np.nan_to_num(np.asarray(tc.sem), nan=0.0)
-            if x.size == 0:
-                continue
-            t_min, t_max = min(t_min, float(x.min())), max(t_max, float(x.max()))
-            col = _color(c.condition, i)
-            ax_t.fill_between(x, m - s, m + s, color=col, alpha=0.18, lw=0)
-            ax_t.plot(x, m, "o-", color=col, ms=2.6, lw=1.0, mew=0, label=c.label, zorder=3)
-        if math.isfinite(t_min):
-            ax_t.set_xlim(math.floor(min(t_min, -1.0)) - 0.5, math.ceil(max(t_max, hi)) + 0.5)
-        ymin, ymax = ax_t.get_ylim()
-        ax_t.set_ylim(min(0.4, ymin), max(1.8, ymax))
-        ax_t.annotate(
-            "induction",
-            xy=(0.0, ax_t.get_ylim()[1]),
-            xytext=(3, -2),
-            textcoords="offset points",
-            ha="left",
-            va="top",
-            fontsize=7.5,
-            color="0.3",
-        )
-        ax_t.text(
-            (lo + hi) / 2,
-            ax_t.get_ylim()[0],
-            f"{lo:g}\N{EN DASH}{hi:g} min",
-            ha="center",
-            va="bottom",
-            fontsize=7,
-            color="0.35",
-        )
-        ax_t.set_xlabel("Time from induction (min)")
-        ax_t.set_ylabel("Normalized EPSP amplitude")
-        ax_t.legend(
-            loc="lower left",
-            bbox_to_anchor=(0.0, 1.0),
-            fontsize=7.5,
-            handlelength=1.6,
-            ncols=min(4, len(conds)),
-            borderaxespad=0.2,
-            columnspacing=1.4,
-        )
-        ax_t.text(
-            -0.11,
-            1.02,
-            "A",
-            transform=ax_t.transAxes,
-            fontweight="bold",
-            fontsize=10,
-            va="bottom",
-            ha="right",
-        )
-
-        # ---- bars
-        rng = np.random.default_rng(0)
-        xs = np.arange(len(conds), dtype=np.float64)
-        top = 1.0
-        for i, c in enumerate(conds):
-            col = _color(c.condition, i)
-            sem = c.sem if math.isfinite(c.sem) else 0.0
-            ax_b.bar(
-                xs[i],
-                c.mean,
-                width=0.62,
-                color=col,
-                alpha=0.28,
-                edgecolor=col,
-                lw=1.0,
-                zorder=1,
-            )
-            if c.n > 1:
-                ax_b.errorbar(
-                    xs[i],
-                    c.mean,
-                    yerr=sem,
-                    color=col,
-                    lw=1.2,
-                    capsize=3.5,
-                    capthick=1.2,
-                    zorder=3,
-                )
-            jitter = rng.uniform(-0.16, 0.16, size=len(c.values))
-            ax_b.scatter(
-                xs[i] + jitter,
-                c.values,
-                s=11,
-                color=col,
-                edgecolors="white",
-                linewidths=0.4,
-                zorder=4,
-            )
-            top = max(top, max(c.values, default=c.mean), c.mean + sem)
-        span = max(top, 1.0)
-        for i, c in enumerate(conds):
-            star = _stars(c.p)
-            if not star:
-                continue
-            sem = c.sem if math.isfinite(c.sem) else 0.0
-            if c.mean < 1.0:  # below the bar, clear of the line at 1
-                y = min(min(c.values, default=c.mean), c.mean - sem) - 0.03 * span
-                va = "top"
-            else:
-                y = max(max(c.values, default=c.mean), c.mean + sem) + 0.03 * span
-                va = "bottom"
-            ax_b.text(
-                xs[i],
-                y,
-                star,
-                ha="center",
-                va=va,
-                fontsize=8 if star == "n.s." else 10,
-                color="0.15",
-                zorder=5,
-            )
-        ax_b.axhline(1.0, color="0.45", lw=0.8, ls=(0, (4, 3)), zorder=2)
-        ax_b.set_xticks(xs, [c.label.replace(" Hz", "") for c in conds])
-        ax_b.set_xlim(-0.6, len(conds) - 0.4)
-        ax_b.set_ylim(0.0, span * 1.18)
-        for i, c in enumerate(conds):
-            ax_b.text(
-                xs[i], 0.03 * span, f"n={c.n}", ha="center", va="bottom", fontsize=6.5, color="0.25"
-            )
-        ax_b.set_xlabel(
-            "Prediction→outcome (Hz)"
-            if all(re.fullmatch(r"[\d.]+-[\d.]+", c.condition) for c in conds)
-            else "Condition"
-        )
-        ax_b.set_ylabel(f"Normalized EPSP ({lo:g}\N{EN DASH}{hi:g} min)")
-        ax_b.text(
-            -0.27,
-            1.02,
-            "B",
-            transform=ax_b.transAxes,
-            fontweight="bold",
-            fontsize=10,
-            va="bottom",
-            ha="right",
-        )
-        if title:
-            fig.suptitle(title, fontsize=9.5)
-        out = Path(path_png)
-        fig.savefig(out, dpi=dpi, facecolor="white")
-    return out

@@ -46,15 +46,16 @@ from rigctl.engine.analysis import (
     summarize_recording,
     windows_delivered,
 )
+from rigctl.engine.current_calibration import calibrate_experiment
 from rigctl.engine.journal import AsyncWriter, DataFolderError, RecordingWriter, SweepRecord
 from rigctl.engine.lifecycle import Change, FinishReason, Lifecycle, RunControl, RunState, Segment
 from rigctl.engine.measures import probe_measures
+from rigctl.engine.preflight import needs_calibration, preflight
 from rigctl.engine.rinwatch import RinStopSettings, RinWatch
 from rigctl.engine.setup import SetupRecord
 from rigctl.engine.signals import Signal
+from rigctl.engine.spikes import phase_rates
 from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError, SweepResult
-from rigctl.hardware.calibration import calibrate_experiment, phase_rates
-from rigctl.hardware.preflight import preflight
 
 __all__ = ["ExperimentRunner", "RunOptions", "RunResult", "RunState", "RunStatus"]
 
@@ -785,11 +786,7 @@ class ExperimentRunner:
         return AsyncWriter(writer)
 
     def _maybe_calibrate(self, exp: proto.Experiment) -> proto.Experiment:
-        missing = any(
-            p.post.target_rate_hz > 0 and p.post.current_pa is None for p in exp.induction.phases
-        )
-        mode = self.options.calibrate
-        if mode == "never" or (mode == "missing" and not missing):
+        if not needs_calibration(exp, self.options.calibrate):
             return exp
         self.checkpoint()
         self._move(segment=Segment.CALIBRATING, message="calibrating the postsynaptic currents")

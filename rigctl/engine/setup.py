@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from rigctl import protocol as proto
 from rigctl.engine.analysis import AnalysisSettings, analyze_probe
+from rigctl.engine.current_calibration import calibrate_experiment
 from rigctl.engine.signals import Signal
 from rigctl.engine.slicelog import SliceLog
 from rigctl.engine.testpulse import (
@@ -32,7 +33,6 @@ from rigctl.engine.testpulse import (
     average_pulses,
 )
 from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError
-from rigctl.hardware.calibration import calibrate_experiment
 from rigctl.hardware.intensity import IntensityControl, check_intensity, intensity_control
 
 __all__ = [

@@ -24,15 +24,18 @@ the command line and the Results view.
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import optimize, stats  # type: ignore[import-untyped, unused-ignore]
 
-from rigctl.engine.group import GroupSummary, condition_label
+from rigctl.engine.summary import condition_label, rates_of
+
+if TYPE_CHECKING:  # the summary is built from these tests (rigctl.engine.group imports us)
+    from rigctl.engine.group import GroupSummary
 
 __all__ = [
     "AnovaTerm",
@@ -41,20 +44,56 @@ __all__ = [
     "TwoWayAnova",
     "anova_2x2",
     "condition_tests",
+    "finite_or_none",
+    "num_text",
+    "one_sample_t",
+    "p_text",
     "rates_of",
+    "welch_t",
 ]
 
-_RATES = re.compile(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
+FloatArray = npt.NDArray[np.float64]
 
 
-def _f(x: float) -> float | None:
+def finite_or_none(x: float) -> float | None:
+    """``x`` as a float, or None when it is NaN or infinite (for JSON)."""
     return float(x) if math.isfinite(x) else None
 
 
-def rates_of(condition: str) -> tuple[float, float] | None:
-    """Prediction and outcome rate of a condition named ``"A-B"`` (Hz), else None."""
-    m = _RATES.fullmatch(condition)
-    return (float(m.group(1)), float(m.group(2))) if m else None
+def num_text(x: float, width: int, decimals: int) -> str:
+    """``x`` in a fixed-width column, ``n/a`` when it is not finite."""
+    return f"{x:{width}.{decimals}f}" if math.isfinite(x) else f"{'n/a':>{width}}"
+
+
+def p_text(p: float) -> str:
+    """A p value for a report: 3 decimals, scientific below 0.001, ``n/a`` if undefined."""
+    if not math.isfinite(p):
+        return "n/a"
+    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
+
+
+def one_sample_t(values: FloatArray) -> tuple[float, float]:
+    """Two-tailed one-sample t-test of ``values`` against 1: (t, p); NaN if undefined."""
+    if values.size < 2 or not np.ptp(values) > 0:
+        return math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.ttest_1samp(values, 1.0)
+    return float(res.statistic), float(res.pvalue)
+
+
+def welch_t(a: FloatArray, b: FloatArray) -> tuple[float, float, float]:
+    """Two-tailed Welch t-test of ``a`` minus ``b``: (t, df, p); NaN if undefined."""
+    if a.size < 2 or b.size < 2:
+        return math.nan, math.nan, math.nan
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    if not va + vb > 0:
+        return math.nan, math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.ttest_ind(a, b, equal_var=False)
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    return float(res.statistic), float(df), float(res.pvalue)
 
 
 # --------------------------------------------------------------------------- per condition
@@ -78,9 +117,9 @@ class ConditionTest:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (NaN as None)."""
-        return {k: (_f(v) if isinstance(v, float) else v) for k, v in self.__dict__.items()} | {
-            "label": condition_label(self.condition)
-        }
+        return {
+            k: (finite_or_none(v) if isinstance(v, float) else v) for k, v in self.__dict__.items()
+        } | {"label": condition_label(self.condition)}
 
 
 @dataclass(frozen=True)
@@ -115,19 +154,13 @@ class ConditionTests:
             d = f"{_n(t.cohens_d, '+.2f')} [{_n(t.d_ci_low, '+.2f')}, {_n(t.d_ci_high, '+.2f')}]"
             lines.append(
                 f"  {condition_label(t.condition):<{width}} {t.n:>3}  {mean:<24} "
-                f"{_p(t.p):>8} {_p(t.p_holm):>8}  {d}{star}"
+                f"{p_text(t.p):>8} {p_text(t.p_holm):>8}  {d}{star}"
             )
         return "\n".join(lines) + "\n"
 
 
 def _n(x: float, spec: str) -> str:
     return format(x, spec) if math.isfinite(x) else "n/a"
-
-
-def _p(p: float) -> str:
-    if not math.isfinite(p):
-        return "n/a"
-    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
 
 def _d_ci(t: float, n: int, confidence: float) -> tuple[float, float]:
@@ -176,8 +209,7 @@ def condition_tests(
         if n > 1 and sd > 0:
             half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
             lo, hi = mean - half, mean + half
-            t = (mean - 1.0) / (sd / math.sqrt(n))
-            p = float(2 * stats.t.sf(abs(t), n - 1))
+            t, p = one_sample_t(v)
             d = (mean - 1.0) / sd
         rows.append((cs.condition, n, mean, lo, hi, t, p, d))
     ps = np.array([r[6] for r in rows], dtype=np.float64)
@@ -210,11 +242,11 @@ class AnovaTerm:
         """Plain data (NaN as None)."""
         return {
             "term": self.term,
-            "sum_sq": _f(self.sum_sq),
-            "df": _f(self.df),
-            "F": _f(self.f),
-            "p": _f(self.p),
-            "partial_eta_sq": _f(self.partial_eta_sq),
+            "sum_sq": finite_or_none(self.sum_sq),
+            "df": finite_or_none(self.df),
+            "F": finite_or_none(self.f),
+            "p": finite_or_none(self.p),
+            "partial_eta_sq": finite_or_none(self.partial_eta_sq),
         }
 
 
@@ -253,14 +285,14 @@ class TwoWayAnova:
             "outcome_rates": list(self.outcome_rates),
             "n": dict(self.n),
             "terms": [t.as_dict() for t in self.terms],
-            "interaction_estimate": _f(self.interaction_estimate),
-            "interaction_ci": [_f(x) for x in self.interaction_ci],
+            "interaction_estimate": finite_or_none(self.interaction_estimate),
+            "interaction_ci": [finite_or_none(x) for x in self.interaction_ci],
             "rate_change_contrast": {
                 "definition": "m(low prediction, high outcome) - m(high prediction, low outcome)",
-                "estimate": _f(self.change_estimate),
-                "ci": [_f(x) for x in self.change_ci],
-                "t": _f(self.change_t),
-                "p": _f(self.change_p),
+                "estimate": finite_or_none(self.change_estimate),
+                "ci": [finite_or_none(x) for x in self.change_ci],
+                "t": finite_or_none(self.change_t),
+                "p": finite_or_none(self.change_p),
             },
         }
 
@@ -276,7 +308,7 @@ class TwoWayAnova:
         for t in self.terms:
             star = " *" if t.term != "residual" and math.isfinite(t.p) and t.p < self.alpha else ""
             f = f"{t.f:8.2f}" if math.isfinite(t.f) else " " * 8
-            p = f"{_p(t.p):>8}" if math.isfinite(t.p) else " " * 8
+            p = f"{p_text(t.p):>8}" if math.isfinite(t.p) else " " * 8
             eta = f"{t.partial_eta_sq:11.3f}" if math.isfinite(t.partial_eta_sq) else ""
             lines.append(f"  {t.term:<12} {t.sum_sq:9.4f} {t.df:4.0f} {f} {p} {eta}{star}")
         lo, hi = self.interaction_ci
@@ -289,7 +321,7 @@ class TwoWayAnova:
         lines.append(
             f"  rate-change contrast {a1:g}→{b2:g} minus {a2:g}→{b1:g} Hz (the temporal "
             f"derivative; additive, so not the interaction) {self.change_estimate:+.3f} "
-            f"[95% CI {clo:+.3f}, {chi:+.3f}], t = {self.change_t:.2f}, p = {_p(self.change_p)}"
+            f"[95% CI {clo:+.3f}, {chi:+.3f}], t = {self.change_t:.2f}, p = {p_text(self.change_p)}"
         )
         return "\n".join(lines) + "\n"
 

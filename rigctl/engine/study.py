@@ -31,16 +31,17 @@ from pydantic import ValidationError
 
 from rigctl import protocol as proto
 from rigctl.data import resolve_rig
-from rigctl.engine.group import GroupSummary, condition_label, summarize_recordings, write_figure
+from rigctl.engine.figure import write_figure
+from rigctl.engine.group import GroupSummary, condition_label, summarize_recordings
 from rigctl.engine.journal import Recording, load_recording
 from rigctl.engine.runner import RunOptions, RunState
 from rigctl.engine.session import RigOptions, opened
+from rigctl.engine.stats import finite_or_none
 from rigctl.hardware import RigDefinition, RigFileError, load_rig
-from rigctl.plasticity.calibration import (
+from rigctl.plasticity.mapping import (
     ConditionData,
     Dataset,
     fit_mapping,
-    match_paper_condition,
     paper_dataset,
 )
 
@@ -168,8 +169,8 @@ class ExpressionBasis:
                 "lrate": sc.lrate,
                 "fitted_on": list(sc.fitted_on) if sc.fitted_on else "rig file",
                 "out_of_sample": bool(sc.fitted_on) and sc.condition not in sc.fitted_on,
-                "simulated_mean": _finite(sim.mean),
-                "simulated_sem": _finite(sim.sem),
+                "simulated_mean": finite_or_none(sim.mean),
+                "simulated_sem": finite_or_none(sim.sem),
                 "n": sim.n,
                 "paper_mean": sc.paper.mean if sc.paper else None,
                 "paper_sem": sc.paper.sem if sc.paper else None,
@@ -223,10 +224,6 @@ class ExpressionBasis:
                 f"{fitted_text:<20}{sim:>16}{paper:>16}  {within}"
             )
         return "\n".join(lines) + "\n"
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
 
 
 def _fmt(x: float | None) -> str:
@@ -292,7 +289,7 @@ def expression_basis(
     data = paper_dataset() if dataset is None else dataset
     scales = []
     for label, exp in experiments:
-        match = match_paper_condition(exp)
+        match = proto.paper_condition_of(exp)
         paper = data.find(*match) if match else None
         if holdout and paper is not None:
             others = tuple(c for c in data.conditions if c is not paper)

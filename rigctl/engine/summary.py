@@ -2,38 +2,51 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import math
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from rigctl import protocol as proto
 from rigctl.engine.analysis import induction_note, summarize_recording
-from rigctl.engine.journal import Recording
+from rigctl.engine.recording import Recording
 
-__all__ = ["condition_of", "summary_of"]
+__all__ = [
+    "ProbePoint",
+    "condition_label",
+    "condition_of",
+    "probe_points",
+    "rates_of",
+    "summary_of",
+]
+
+_RATES = re.compile(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
 
 
-@functools.cache
-def _paper_keys() -> dict[str, str]:
-    """Condition key of each paper condition's induction -> its short id ("25-50")."""
-    keys = {}
-    for cond, (minus, plus) in proto.PAPER_CONDITIONS.items():
-        keys[proto.condition_key(proto.paper_condition(minus, plus))] = cond
-    return keys
+def rates_of(condition: str) -> tuple[float, float] | None:
+    """Prediction and outcome rate of a condition named ``"A-B"`` (Hz), else None."""
+    m = _RATES.fullmatch(condition)
+    return (float(m.group(1)), float(m.group(2))) if m else None
+
+
+def condition_label(condition: str) -> str:
+    """Display form of a condition: ``"25-50"`` becomes ``"25→50 Hz"``, names are kept."""
+    m = _RATES.fullmatch(condition)
+    return f"{m.group(1)}→{m.group(2)} Hz" if m else condition
 
 
 def condition_of(rec: Recording) -> str:
     """The condition a recording belongs to, from what its induction delivered.
 
     The :func:`rigctl.protocol.condition_key` of the protocol as run (phase rates and
-    durations, windows), written as the paper's short id ("25-50") when it is exactly
-    the induction of one of the paper's conditions. Never the free-text protocol name:
-    two files with different names and the same induction are one condition, and the
-    same name over different inductions is two. A recording with no protocol (an
-    imported Clampex series or a foreign NWB file) belongs to the condition it was
-    imported as (its header's ``protocol_name``); one whose protocol cannot be read is a
-    condition of its own, named after its folder.
+    durations, windows), written as the paper's short id ("25-50") when it is one of
+    the paper's conditions (:func:`rigctl.protocol.paper_condition_of`). Never the
+    free-text protocol name: two files with different names and the same induction are
+    one condition, and the same name over different inductions is two. A recording with
+    no protocol (an imported Clampex series or a foreign NWB file) belongs to the
+    condition it was imported as (its header's ``protocol_name``); one whose protocol
+    cannot be read is a condition of its own, named after its folder.
     """
     imported_as = rec.header.get("protocol_name")
     try:
@@ -45,8 +58,8 @@ def condition_of(rec: Recording) -> str:
         return str(imported_as) if imported_as else f"no protocol ({rec.folder.name})"
     except (OSError, proto.ProtocolFileError):
         return f"unreadable protocol ({rec.folder.name})"
-    key = proto.condition_key(exp)
-    return _paper_keys().get(key, key)
+    paper = proto.paper_condition_of(exp)
+    return f"{paper[0]:g}-{paper[1]:g}" if paper else proto.condition_key(exp)
 
 
 def _imported(protocol_text: str) -> bool:
@@ -60,21 +73,36 @@ def _imported(protocol_text: str) -> bool:
     return isinstance(data, dict) and data.get("format") == "rigctl.imported"
 
 
-def summary_of(rec: Recording) -> dict[str, Any]:
-    """Normalized-EPSP summary of a recording (baseline stats, 30-35 min mean, direction)."""
-    times = []
-    epsps = []
-    spiked = []
+@dataclass(frozen=True)
+class ProbePoint:
+    """One analysed probe of a recording: when, its EPSP, and whether it held a spike."""
+
+    t_min: float
+    """Start of the probe relative to the induction onset (min; -inf without one)."""
+    epsp_mv: float
+    spiked: bool
+
+
+def probe_points(rec: Recording) -> list[ProbePoint]:
+    """The probes of ``rec`` with an EPSP, in order, timed from the induction onset."""
     onset = rec.induction_at_s if rec.induction_at_s is not None else math.inf
+    points = []
     for s in rec.probes():
         a = s.meta.get("analysis", {})
         e = a.get("epsp_mv")
         if e is None:
             continue
-        times.append((float(s.meta["at_s"]) - onset) / 60.0)  # the actual start
-        epsps.append(float(e))
-        spiked.append(bool(a.get("spike_in_probe", False)))
-    out = summarize_recording(times, epsps, excluded=spiked).as_dict()
+        t_min = (float(s.meta["at_s"]) - onset) / 60.0  # the actual start
+        points.append(ProbePoint(t_min, float(e), bool(a.get("spike_in_probe", False))))
+    return points
+
+
+def summary_of(rec: Recording) -> dict[str, Any]:
+    """Normalized-EPSP summary of a recording (baseline stats, 30-35 min mean, direction)."""
+    points = probe_points(rec)
+    out = summarize_recording(
+        [p.t_min for p in points], [p.epsp_mv for p in points], excluded=[p.spiked for p in points]
+    ).as_dict()
     out["condition"] = condition_of(rec)
     out["skipped_probes"] = sum(1 for ev in rec.events if ev.get("event") == "skipped")
     out["pauses"] = sum(1 for ev in rec.events if ev.get("event") == "resumed")

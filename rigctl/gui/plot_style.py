@@ -1,25 +1,20 @@
-"""The house style of rigctl's pyqtgraph plots (shared by every panel)."""
+"""The house style of rigctl's pyqtgraph plots, shared by every panel.
+
+The colours are :mod:`rigctl.engine.style`'s, shared with the matplotlib figure.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import pyqtgraph as pg
 from PyQt6.QtGui import QColor
 
+from rigctl.engine.style import AXIS_COLOR, PHASE_COLORS, TEXT_COLOR
+
 __all__ = ["PHASE_COLORS", "phase_color", "plot_menu", "style_plot"]
 
-PHASE_COLORS: Final = (
-    (30, 136, 229),
-    (251, 140, 0),
-    (67, 160, 71),
-    (142, 36, 170),
-    (0, 137, 123),
-    (121, 85, 72),
-    (216, 27, 96),
-    (84, 110, 122),
-)
-"""Shading colour of the phases, by position in the window (cycled)."""
+__all__ = ["PHASE_COLORS", "style_plot"]
 
 
 def plot_menu(item: Any) -> None:
@@ -61,12 +56,12 @@ def style_plot(item: Any, *, left: str, bottom: str | None, axis_width: int) -> 
     plot_menu(item)
     for name in ("left", "bottom"):
         axis = item.getAxis(name)
-        axis.setPen(pg.mkPen("#555555"))
-        axis.setTextPen(pg.mkPen("#222222"))
+        axis.setPen(pg.mkPen(AXIS_COLOR))
+        axis.setTextPen(pg.mkPen(TEXT_COLOR))
         axis.enableAutoSIPrefix(False)
     item.getAxis("left").setWidth(axis_width)
-    item.setLabel("left", left, color="#222")
+    item.setLabel("left", left, color=TEXT_COLOR)
     if bottom is None:
         item.getAxis("bottom").setStyle(showValues=False)
     else:
-        item.setLabel("bottom", bottom, color="#222")
+        item.setLabel("bottom", bottom, color=TEXT_COLOR)

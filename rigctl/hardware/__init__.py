@@ -29,7 +29,6 @@ from rigctl.hardware.definition import (
     load_rig,
     loads_rig,
 )
-from rigctl.hardware.preflight import check_experiment, needs_calibration
 from rigctl.hardware.sim import SimRig
 
 __all__ = [
@@ -47,11 +46,9 @@ __all__ = [
     "StatefulRig",
     "SweepAborted",
     "SweepResult",
-    "check_experiment",
     "check_limits",
     "load_rig",
     "loads_rig",
-    "needs_calibration",
     "open_rig",
     "prepare_checked",
     "pulse_edges",

@@ -34,6 +34,7 @@ __all__ = [
     "SweepAborted",
     "SweepResult",
     "check_amplifier",
+    "check_intensity",
     "check_limits",
     "prepare_checked",
     "pulse_edges",
@@ -211,6 +212,24 @@ def pulse_edges(stim: ByteArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.i
     padded = np.concatenate(([0], stim.astype(np.int8), [0]))
     d = np.diff(padded)
     return np.flatnonzero(d > 0), np.flatnonzero(d < 0)
+
+
+def check_intensity(definition: RigDefinition, ua: float) -> float:
+    """Return ``ua`` if the isolator may be set to it; else raise one clear sentence.
+
+    Raises
+    ------
+    LimitError
+        If ``ua`` is not a number between 0 and the rig's ``max_intensity_ua``.
+    """
+    limit = definition.stimulator.max_intensity_ua
+    if not isinstance(ua, int | float) or not math.isfinite(ua) or ua < 0 or ua > limit:
+        raise LimitError(
+            "max_intensity_ua",
+            f"a stimulus intensity of {ua!r} µA is outside the isolator's range "
+            f"0-{limit:g} µA (stimulator.max_intensity_ua in the rig file)",
+        )
+    return float(ua)
 
 
 def check_limits(

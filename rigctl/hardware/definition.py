@@ -224,7 +224,7 @@ class SimCellSettings(_Model):
         description=(
             "Expression scale: learning rate of Axon's dWt -> weight mapping for the "
             "simulated synapse. Basis of the default: fitted (SEM-weighted least squares, "
-            "rigctl.plasticity.calibration.fit_mapping, Axon v2 kinase defaults) to the mean "
+            "rigctl.plasticity.mapping.fit_mapping, Axon v2 kinase defaults) to the mean "
             "normalized EPSP at 30-35 min of all four conditions of Jang et al. 2026 "
             "(25-25, 25-50, 50-25, 50-50 Hz): 0.03378 ± 0.0092 (SE)."
         ),

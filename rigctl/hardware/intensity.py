@@ -3,16 +3,15 @@
 The rig file's ``[stimulator]`` section says whether the intensity is ``"manual"`` (set by
 hand on the front panel; the app asks for it and logs it) or ``"analog"`` (an AO line into
 the isolator's intensity input, scaled in µA/V, never above ``max_intensity_ua``). A rig
-backend that can set the intensity implements :class:`IntensityControl`.
+backend that can set the intensity implements :class:`IntensityControl`; the range
+check is :func:`~rigctl.hardware.base.check_intensity` (re-exported here).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Protocol, runtime_checkable
 
-from rigctl.hardware.base import LimitError, Rig, RigError
-from rigctl.hardware.definition import RigDefinition
+from rigctl.hardware.base import Rig, RigError, check_intensity
 
 __all__ = ["IntensityControl", "check_intensity", "intensity_control"]
 
@@ -29,24 +28,6 @@ class IntensityControl(Protocol):
     def set_stim_intensity_ua(self, ua: float) -> None:
         """Set the intensity (µA) after :func:`check_intensity`."""
         ...
-
-
-def check_intensity(definition: RigDefinition, ua: float) -> float:
-    """Return ``ua`` if the isolator may be set to it; else raise one clear sentence.
-
-    Raises
-    ------
-    LimitError
-        If ``ua`` is not a number between 0 and the rig's ``max_intensity_ua``.
-    """
-    limit = definition.stimulator.max_intensity_ua
-    if not isinstance(ua, int | float) or not math.isfinite(ua) or ua < 0 or ua > limit:
-        raise LimitError(
-            "max_intensity_ua",
-            f"a stimulus intensity of {ua!r} µA is outside the isolator's range "
-            f"0-{limit:g} µA (stimulator.max_intensity_ua in the rig file)",
-        )
-    return float(ua)
 
 
 def intensity_control(rig: Rig) -> IntensityControl | None:

@@ -155,69 +155,42 @@ def read_nwb(path: str | os.PathLike[str], options: ImportOptions | None = None)
         raise NwbReadError(f"{p}: not a readable NWB file ({type(exc).__name__}: {exc})") from None
 
 
-def _read(nwbfile: Any, p: Path, opts: ImportOptions) -> NwbRecording:
-    table = nwbfile.intracellular_recordings
-    if table is None or len(table) == 0:
-        raise NwbReadError(f"{p}: the file has no IntracellularRecordingsTable rows")
-    responses = table["responses"]["response"]
-    stimuli = table["stimuli"]["stimulus"]
-    sweep_cat = _category(table, "sweep")
-    analysis_cat = _category(table, "analysis")
-    own = sweep_cat is not None and analysis_cat is not None
-    induction_rows = set() if own else _induction_rows(nwbfile)
-    sweeps: list[NwbSweep] = []
-    onset: float | None = opts.induction_at_s
-    for row in range(len(table)):
-        ref = responses[row]
-        series = ref.timeseries
-        if type(series).__name__ != "CurrentClampSeries":
-            continue
-        fs = _rate(series, p)
-        vm = _si(series, 1e-3)[ref.idx_start : ref.idx_start + ref.count]
-        start = float(series.starting_time or 0.0) + ref.idx_start / fs
-        cmd = np.zeros(vm.size)
-        sref = stimuli[row]
-        if sref is not None and getattr(sref, "timeseries", None) is not None and sref.count > 0:
-            c = _si(sref.timeseries, 1e-12)[sref.idx_start : sref.idx_start + sref.count]
-            cmd = c if c.size == vm.size else cmd
-        stim = _ttl_for(nwbfile, float(series.starting_time or 0.0), vm.size)
-        meta: dict[str, Any] = {
-            "index": len(sweeps),
-            "kind": "probe",
-            "segment": "",
-            "at_s": start,
-            "sample_rate_hz": fs,
-            "n_samples": int(vm.size),
-            "complete": True,
-            "settings": {},
-            "extra": {"nwb_row": row, "series": str(series.name)},
-        }
-        if own:
-            meta["kind"] = str(sweep_cat["kind"][row])
-            meta["segment"] = str(sweep_cat["segment"][row])
-            meta["complete"] = bool(sweep_cat["complete"][row])
-            since = float(sweep_cat["since_induction_s"][row])
-            if math.isfinite(since) and onset is None:
-                onset = start - since
-            names = [n for n in _RIGCTL_ANALYSIS if n in analysis_cat.colnames]
-            a = {n: float(analysis_cat[n][row]) for n in names}
-            flags = str(analysis_cat["flags"][row])
-            meta["analysis"] = {**a, "flags": [f for f in flags.split("; ") if f]}
-            if meta["kind"] != "probe":
-                meta["analysis"] = {}
-        elif row in induction_rows:
-            meta["kind"] = "induction"
-            meta["analysis"] = {}
-        else:
-            meta["analysis"] = _analyse(p, row, vm, cmd, stim, fs, opts)
-        data: dict[str, npt.NDArray[Any]] = {
-            "vm_mv": vm,
-            "command_pa": cmd,
-            "stim": np.zeros(vm.size, np.uint8) if stim is None else stim,
-        }
-        sweeps.append(NwbSweep(path=p, meta=meta, data=data))
-    if not sweeps:
-        raise NwbReadError(f"{p}: no row of the recordings table is a CurrentClampSeries")
+def _row_data(
+    nwbfile: Any, responses: Any, stimuli: Any, row: int, p: Path
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], Any, float, float] | None:
+    """One row's Vm (mV), command (pA), TTL, rate and start (s); None if not current clamp."""
+    ref = responses[row]
+    series = ref.timeseries
+    if type(series).__name__ != "CurrentClampSeries":
+        return None
+    fs = _rate(series, p)
+    vm = _si(series, 1e-3)[ref.idx_start : ref.idx_start + ref.count]
+    start = float(series.starting_time or 0.0) + ref.idx_start / fs
+    cmd = np.zeros(vm.size)
+    sref = stimuli[row]
+    if sref is not None and getattr(sref, "timeseries", None) is not None and sref.count > 0:
+        c = _si(sref.timeseries, 1e-12)[sref.idx_start : sref.idx_start + sref.count]
+        cmd = c if c.size == vm.size else cmd
+    stim = _ttl_for(nwbfile, float(series.starting_time or 0.0), vm.size)
+    return vm, cmd, stim, fs, start
+
+
+def _own_meta(meta: dict[str, Any], sweep_cat: Any, analysis_cat: Any, row: int) -> float:
+    """Fill ``meta`` from a rigctl file's own categories; the row's time since induction (s)."""
+    meta["kind"] = str(sweep_cat["kind"][row])
+    meta["segment"] = str(sweep_cat["segment"][row])
+    meta["complete"] = bool(sweep_cat["complete"][row])
+    names = [n for n in _RIGCTL_ANALYSIS if n in analysis_cat.colnames]
+    a = {n: float(analysis_cat[n][row]) for n in names}
+    flags = str(analysis_cat["flags"][row])
+    meta["analysis"] = {**a, "flags": [f for f in flags.split("; ") if f]}
+    if meta["kind"] != "probe":
+        meta["analysis"] = {}
+    return float(sweep_cat["since_induction_s"][row])
+
+
+def _segments(sweeps: list[NwbSweep], onset: float | None) -> float | None:
+    """Sort the sweeps, find the induction onset if unknown, and name missing segments."""
     sweeps.sort(key=lambda s: float(s.meta["at_s"]))
     if onset is None:
         ind = [float(s.meta["at_s"]) for s in sweeps if s.meta["kind"] == "induction"]
@@ -232,6 +205,55 @@ def _read(nwbfile: Any, p: Path, opts: ImportOptions) -> NwbRecording:
                 if float(s.meta["at_s"]) < onset
                 else "followup"
             )
+    return onset
+
+
+def _read(nwbfile: Any, p: Path, opts: ImportOptions) -> NwbRecording:
+    table = nwbfile.intracellular_recordings
+    if table is None or len(table) == 0:
+        raise NwbReadError(f"{p}: the file has no IntracellularRecordingsTable rows")
+    responses = table["responses"]["response"]
+    stimuli = table["stimuli"]["stimulus"]
+    sweep_cat = _category(table, "sweep")
+    analysis_cat = _category(table, "analysis")
+    own = sweep_cat is not None and analysis_cat is not None
+    induction_rows = set() if own else _induction_rows(nwbfile)
+    sweeps: list[NwbSweep] = []
+    onset: float | None = opts.induction_at_s
+    for row in range(len(table)):
+        got = _row_data(nwbfile, responses, stimuli, row, p)
+        if got is None:
+            continue
+        vm, cmd, stim, fs, start = got
+        meta: dict[str, Any] = {
+            "index": len(sweeps),
+            "kind": "probe",
+            "segment": "",
+            "at_s": start,
+            "sample_rate_hz": fs,
+            "n_samples": int(vm.size),
+            "complete": True,
+            "settings": {},
+            "extra": {"nwb_row": row, "series": str(responses[row].timeseries.name)},
+        }
+        if own:
+            since = _own_meta(meta, sweep_cat, analysis_cat, row)
+            if math.isfinite(since) and onset is None:
+                onset = start - since
+        elif row in induction_rows:
+            meta["kind"] = "induction"
+            meta["analysis"] = {}
+        else:
+            meta["analysis"] = _analyse(p, row, vm, cmd, stim, fs, opts)
+        data: dict[str, npt.NDArray[Any]] = {
+            "vm_mv": vm,
+            "command_pa": cmd,
+            "stim": np.zeros(vm.size, np.uint8) if stim is None else stim,
+        }
+        sweeps.append(NwbSweep(path=p, meta=meta, data=data))
+    if not sweeps:
+        raise NwbReadError(f"{p}: no row of the recordings table is a CurrentClampSeries")
+    onset = _segments(sweeps, onset)
     return NwbRecording(
         folder=p,
         header={"protocol_name": _condition(nwbfile, p), "source": {"format": "nwb"}},

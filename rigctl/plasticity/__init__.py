@@ -29,7 +29,7 @@ kernel_backend, warm_up_kernel, set_kernel_loading
     loads (at once, or when the application is idle).
 
 The headline (predicted EPSP ratio, its interval and the direction called from it) is in
-:mod:`rigctl.plasticity.outlook`; the fitted mapping in :mod:`rigctl.plasticity.calibration`.
+:mod:`rigctl.plasticity.outlook`; the fitted mapping in :mod:`rigctl.plasticity.mapping`.
 
 This package uses numpy and scipy, and only the public :mod:`rigctl.protocol` API; it must
 not import Qt.

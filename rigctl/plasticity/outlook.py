@@ -2,7 +2,7 @@
 
 The kinase rule gives a dimensionless dWt; the preview speaks in the quantity the paper
 measured, the normalized EPSP, through the mapping fitted to the paper's four conditions
-(:mod:`rigctl.plasticity.calibration`). Its uncertainty has two parts, combined in
+(:mod:`rigctl.plasticity.mapping`). Its uncertainty has two parts, combined in
 quadrature:
 
 - **the fit**: the fitted learning rate's standard error, propagated through the mapping;
@@ -26,7 +26,7 @@ from typing import Final, Literal
 import numpy as np
 
 from rigctl import protocol as proto
-from rigctl.plasticity.calibration import Dataset, MappingFit, paper_dataset
+from rigctl.plasticity.mapping import Dataset, MappingFit, paper_dataset
 from rigctl.plasticity.preview import Prediction, TrainOptions, predict
 
 __all__ = [

@@ -32,6 +32,7 @@ from rigctl.protocol.identity import (
     condition_key,
     content_hash,
     derive,
+    paper_condition_of,
     strip_expected,
 )
 from rigctl.protocol.io import (
@@ -120,6 +121,7 @@ __all__ = [
     "migrate",
     "model_at",
     "paper_condition",
+    "paper_condition_of",
     "problems_of",
     "read_limited",
     "register_migration",

@@ -4,6 +4,8 @@ A protocol shared as a file is recognized by what it does, not by its free-text 
 :func:`content_hash` fingerprints everything that reaches the rig, and
 :func:`condition_key` names the induction's content ("25→50 Hz, 100+100 ms \u00d710"), so
 recordings of the same induction group together whatever their files are called.
+:func:`paper_condition_of` is the one answer to "which of the paper's conditions is
+this?" (the CLI, the study, the recordings' summary and the GUI all ask it).
 :func:`derive` gives an edited protocol its own identity: a name marked as modified, a
 fresh ``created`` time, ``derived_from`` (the original's name and content hash), and no
 "Expected: …" sentence, which described the original's published outcome.
@@ -11,11 +13,13 @@ fresh ``created`` time, ``derived_from`` (the original's name and content hash),
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from datetime import UTC, datetime
 
+from rigctl.protocol.library import PAPER_CONDITIONS, paper_condition
 from rigctl.protocol.models import DerivedFrom, Experiment, Induction, Phase
 
 __all__ = [
@@ -23,6 +27,7 @@ __all__ = [
     "condition_key",
     "content_hash",
     "derive",
+    "paper_condition_of",
     "strip_expected",
 ]
 
@@ -73,6 +78,55 @@ def condition_key(exp: Experiment | Induction) -> str:
     if ind.lead_in_ms != 200.0:
         key += f", lead-in {ind.lead_in_ms:g} ms"
     return key
+
+
+def _delivered(ind: Induction) -> tuple[object, ...]:
+    """What the rig delivers in an induction, whatever the cell: currents and names aside.
+
+    The per-cell current steps (set by calibration) and the phase names are left out; a
+    jittered train's jitter and seed count, a regular train's do not.
+    """
+    phases = tuple(
+        (
+            p.duration_ms,
+            p.pre.rate_hz,
+            p.pre.pulse_width_us,
+            p.pre.onset_ms,
+            p.pre.timing,
+            (p.pre.jitter_ms, p.pre.seed) if p.pre.timing == "jittered" else None,
+            p.post.target_rate_hz,
+            p.post.lag_ms,
+        )
+        for p in ind.phases
+    )
+    return (phases, ind.effective_window_ms, ind.repeats, ind.gap_ms, ind.lead_in_ms)
+
+
+@functools.cache
+def _paper_patterns() -> dict[tuple[object, ...], tuple[float, float]]:
+    return {
+        _delivered(paper_condition(minus, plus).induction): (minus, plus)
+        for minus, plus in PAPER_CONDITIONS.values()
+    }
+
+
+def paper_condition_of(source: Experiment | Induction) -> tuple[float, float] | None:
+    """The (prediction, outcome) rates (Hz) if ``source`` runs one of the paper's conditions.
+
+    A protocol runs a paper condition when its induction delivers exactly what
+    :func:`~rigctl.protocol.paper_condition` delivers for one of
+    :data:`~rigctl.protocol.PAPER_CONDITIONS`: the same phases (durations, presynaptic
+    trains, postsynaptic target rates and lags), windows, gaps and lead-in. The
+    per-cell currents and the names do not count. Anything else is ``None``.
+
+    Examples
+    --------
+    >>> from rigctl import protocol as proto
+    >>> paper_condition_of(proto.paper_condition(25, 50))
+    (25.0, 50.0)
+    """
+    ind = source.induction if isinstance(source, Experiment) else source
+    return _paper_patterns().get(_delivered(ind))
 
 
 def strip_expected(description: str) -> str:

@@ -14,12 +14,12 @@ from scipy import stats  # type: ignore[import-untyped, unused-ignore]
 
 from rigctl import protocol as proto
 from rigctl.engine import RecordingWriter, SweepRecord
+from rigctl.engine.figure import write_figure
 from rigctl.engine.group import (
     GroupError,
     condition_label,
     find_recordings,
     summarize_paths,
-    write_figure,
 )
 
 BASE_MV = 5.0

@@ -8,7 +8,7 @@ import numpy as np
 
 from rigctl import protocol as proto
 from rigctl.engine.analysis import SPIKE_FLAG, analyze_probe, summarize_recording
-from rigctl.hardware.calibration import phase_rates
+from rigctl.engine.spikes import phase_rates
 
 FS = 20000.0
 

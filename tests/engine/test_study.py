@@ -13,7 +13,7 @@ from rigctl.engine.study import StudyError, StudyProgress, expression_basis, run
 from rigctl.hardware import load_rig
 from rigctl.hardware.definition import SimCellSettings
 from rigctl.hardware.sim.rig import cell_variation
-from rigctl.plasticity.calibration import fit_mapping, paper_dataset
+from rigctl.plasticity.mapping import fit_mapping, paper_dataset
 from tests.conftest import ROOT
 
 # Short schedules keep the test fast: the simulated synapse expresses its change within

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from rigctl import protocol as proto
-from rigctl.hardware import SimRig, load_rig
-from rigctl.hardware.calibration import (
+from rigctl.engine.current_calibration import (
     calibrate_experiment,
     currents_for_rates,
     detect_spikes,
     fi_curve,
     phase_rates,
 )
+from rigctl.hardware import SimRig, load_rig
 from rigctl.hardware.sim import CellParams, simulate_cell
 
 FS = 20_000.0

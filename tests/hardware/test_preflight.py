@@ -11,18 +11,16 @@ import pytest
 from rigctl import protocol as proto
 from rigctl.cli import main
 from rigctl.engine import ExperimentRunner, RunOptions, RunState
+from rigctl.engine.preflight import check_experiment, needs_calibration, preflight
 from rigctl.hardware import (
     LimitError,
     PreparedSweep,
     RigDefinition,
     RigError,
     SimRig,
-    check_experiment,
     load_rig,
-    needs_calibration,
     recheck_prepared,
 )
-from rigctl.hardware.preflight import preflight
 from tests.hardware.conftest import Backend
 
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from rigctl.cli import main
-from rigctl.plasticity.calibration import Dataset, fit_mapping, paper_dataset
+from rigctl.plasticity.mapping import Dataset, fit_mapping, paper_dataset
 from rigctl.plasticity.outlook import (
     NO_CHANGE_BAND,
     NO_CHANGE_BAND_SOURCE,

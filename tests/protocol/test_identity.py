@@ -86,3 +86,53 @@ def test_derived_from_is_validated() -> None:
     data["metadata"]["derived_from"] = {"name": "x", "content_hash": "md5:abc"}
     with pytest.raises(proto.ProtocolFileError, match=r"derived_from\.content_hash"):
         proto.loads(json.dumps(data), "bad.json")
+
+
+def _with_phases(
+    exp: proto.Experiment,
+    pre: dict[str, object] | None = None,
+    post: dict[str, object] | None = None,
+    **changes: object,
+) -> proto.Experiment:
+    """``exp`` with every phase's presynaptic train, drive or own fields changed."""
+    phases = tuple(
+        p.replace(pre=p.pre.replace(**(pre or {})), post=p.post.replace(**(post or {})), **changes)
+        for p in exp.induction.phases
+    )
+    return exp.replace(induction=exp.induction.replace(phases=phases))
+
+
+def test_paper_condition_of_each_of_the_four() -> None:
+    for key, rates in proto.PAPER_CONDITIONS.items():
+        exp = proto.paper_condition(*rates)
+        assert proto.paper_condition_of(exp) == rates, key
+        assert proto.paper_condition_of(exp.induction) == rates
+        assert proto.paper_condition_of(proto.loads(proto.dumps(exp))) == rates
+    assert proto.paper_condition_of(proto.load(PROTOCOLS / "theta-50-25.json")) == (50.0, 25.0)
+
+
+def test_paper_condition_of_ignores_currents_and_names_only() -> None:
+    phases = tuple(
+        p.replace(name=f"phase {i}", post=p.post.replace(current_pa=123.0 + i))
+        for i, p in enumerate(PAPER.induction.phases)
+    )
+    calibrated = PAPER.replace(
+        metadata=PAPER.metadata.replace(name="My cell"),
+        induction=PAPER.induction.replace(phases=phases),
+    )
+    assert proto.paper_condition_of(calibrated) == (25.0, 50.0)
+    ind = PAPER.induction
+    others = [
+        PAPER.replace(induction=ind.replace(gap_ms=0)),
+        PAPER.replace(induction=ind.replace(repeats=11)),
+        PAPER.replace(induction=ind.replace(lead_in_ms=0)),
+        PAPER.replace(induction=ind.replace(window_ms=250)),
+        _with_phases(PAPER, pre={"onset_ms": 5.0}),
+        _with_phases(PAPER, pre={"pulse_width_us": 200.0}),
+        _with_phases(PAPER, pre={"timing": "jittered", "jitter_ms": 2.0}),
+        _with_phases(PAPER, post={"lag_ms": 3.0}),
+        _with_phases(PAPER, duration_ms=90.0),
+        proto.paper_condition(10, 40),  # the paper's shape at rates it did not test
+        proto.load(PROTOCOLS / "ramp-10-25-50-jittered.json"),
+    ]
+    assert [proto.paper_condition_of(e) for e in others] == [None] * len(others)

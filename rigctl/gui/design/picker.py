@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from rigctl.protocol import PAPER_CONDITIONS, Experiment, Induction, paper_condition
+from rigctl.protocol import PAPER_CONDITIONS, Experiment, paper_condition, paper_condition_of
 
 __all__ = ["PaperConditionPicker"]
-
-
-def _timing(induction: Induction) -> dict[str, Any]:
-    """The induction without the per-cell current calibration."""
-    data = induction.model_dump()
-    for phase in data["phases"]:
-        phase["post"]["current_pa"] = None
-    return data
 
 
 class PaperConditionPicker(QWidget):
     """One button per condition of the paper (prediction → outcome rate).
 
-    The button of the condition the shown protocol follows (same timing and rates,
-    whatever the calibrated currents) is checked, see :meth:`setCurrent`.
+    The button of the condition the shown protocol follows (by
+    :func:`rigctl.protocol.paper_condition_of`: what its induction delivers, whatever the
+    calibrated currents or the phase names) is checked, see :meth:`setCurrent`.
 
     Signals
     -------
@@ -39,7 +30,6 @@ class PaperConditionPicker(QWidget):
         self._group = QButtonGroup(self)
         self._group.setExclusive(False)
         self._buttons: dict[str, QPushButton] = {}
-        self._timings: dict[str, dict[str, Any]] = {}
         self._current: str | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
@@ -54,7 +44,6 @@ class PaperConditionPicker(QWidget):
             self._group.addButton(button)
             layout.addWidget(button)
             self._buttons[key] = button
-            self._timings[key] = _timing(example.induction)
 
     def button(self, minus_hz: float, plus_hz: float) -> QPushButton:
         """The button of one condition."""
@@ -66,8 +55,8 @@ class PaperConditionPicker(QWidget):
 
     def setCurrent(self, experiment: Experiment) -> None:
         """Check the button of the condition ``experiment`` follows (none if it follows none)."""
-        timing = _timing(experiment.induction)
-        self._current = next((k for k, t in self._timings.items() if t == timing), None)
+        match = paper_condition_of(experiment)
+        self._current = None if match is None else f"{match[0]:g}-{match[1]:g}"
         self._sync()
 
     def _sync(self) -> None:

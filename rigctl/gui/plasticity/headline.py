@@ -24,7 +24,7 @@ from rigctl.gui.plasticity._style import (
     signed,
 )
 from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
-from rigctl.plasticity.calibration import ConditionData, MappingFit
+from rigctl.plasticity.mapping import ConditionData, MappingFit
 from rigctl.plasticity.outlook import EpspOutlook, direction_rule
 from rigctl.plasticity.preview import DIRECTION_THRESHOLD_DWT, Prediction
 from rigctl.protocol import Experiment

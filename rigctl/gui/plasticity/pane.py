@@ -46,17 +46,22 @@ from rigctl.plasticity import (
     KinaseParams,
     set_kernel_loading,
 )
-from rigctl.plasticity.calibration import (
+from rigctl.plasticity.mapping import (
     ConditionData,
     Dataset,
     MappingFit,
     fit_mapping,
-    match_paper_condition,
     paper_dataset,
 )
 from rigctl.plasticity.outlook import EpspOutlook, epsp_outlook
 from rigctl.plasticity.preview import Prediction, TrainOptions, predict
-from rigctl.protocol import CompiledSweep, Experiment, Induction, compile_induction
+from rigctl.protocol import (
+    CompiledSweep,
+    Experiment,
+    Induction,
+    compile_induction,
+    paper_condition_of,
+)
 
 __all__ = [
     "BIAS_NOTE_MIN_DWT",
@@ -440,7 +445,7 @@ class PlasticityPane(QWidget):
             self._show_error(str(exc))
             return
         self._prediction, self._outlook = prediction, outlook
-        match = match_paper_condition(experiment)
+        match = paper_condition_of(experiment)
         self._measured = self._dataset.find(*match) if match is not None else None
         self._headline.showOutlook(prediction, outlook, fit, self._measured, self._params.lrate)
         self._note.showFor(

@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from rigctl.gui.plasticity._style import AXIS_WIDTH, DASH, GREY, TIMES, html, signed
 from rigctl.gui.plot_style import style_plot
 from rigctl.plasticity import KinaseParams, kernel_backend
-from rigctl.plasticity.calibration import ConditionData, MappingFit
+from rigctl.plasticity.mapping import ConditionData, MappingFit
 from rigctl.plasticity.outlook import NO_CHANGE_BAND
 from rigctl.plasticity.preview import rate_map
 from rigctl.protocol import Experiment, Induction

@@ -46,7 +46,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from rigctl.engine.group import GroupError, condition_label, write_figure
+from rigctl.engine.figure import write_figure
+from rigctl.engine.group import GroupError, condition_label
 from rigctl.engine.journal import Recording
 from rigctl.engine.summary import condition_of
 from rigctl.gui.results.figure import GroupFigure, RecordingFigure

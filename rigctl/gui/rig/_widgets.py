@@ -16,8 +16,8 @@ from PyQt6.QtWidgets import (
     QTableWidgetItem,
 )
 
+from rigctl.engine.current_calibration import MISS_TOLERANCE, PhaseRate
 from rigctl.gui.plot_style import PHASE_COLORS
-from rigctl.hardware.calibration import MISS_TOLERANCE, PhaseRate
 
 MISS: Final = QColor(198, 40, 40)
 """Colour of a missed rate, a refused limit, an error."""

@@ -11,6 +11,7 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
 
+from rigctl.engine.current_calibration import PhaseRate
 from rigctl.engine.dry_run import SweepDone, SweepStarted
 from rigctl.gui.plot_style import PHASE_COLORS, style_plot
 from rigctl.gui.rig._widgets import (
@@ -26,7 +27,6 @@ from rigctl.gui.rig._widgets import (
     wrapping_label,
 )
 from rigctl.hardware import Chunk, SweepResult
-from rigctl.hardware.calibration import PhaseRate
 
 __all__ = ["LiveVmView", "RatesView"]
 

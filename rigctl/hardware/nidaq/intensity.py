@@ -12,9 +12,8 @@ from __future__ import annotations
 import contextlib
 import math
 
-from rigctl.hardware.base import RigError
+from rigctl.hardware.base import RigError, check_intensity
 from rigctl.hardware.definition import RigDefinition
-from rigctl.hardware.intensity import check_intensity
 from rigctl.hardware.nidaq._driver import driver_call, new_task
 
 __all__ = ["NidaqIntensity"]

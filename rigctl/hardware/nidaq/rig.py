@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rigctl.hardware.base import (
     Chunk,
@@ -283,14 +284,46 @@ class NidaqRig:
         at_s: float | None,
     ) -> SweepResult:
         d = self.definition
-        ch = d.channels
         fs = prepared.sample_rate_hz
         n = prepared.n_samples
-        clock = f"/{d.device}/ai/SampleClock"
-        command_v = np.ascontiguousarray(
-            prepared.command_pa / ch.command.scale_pa_per_v, dtype=np.float64
+        ai, ao, do = self._configure(tasks, progress, fs, n)
+        started = self._write_and_start(progress, prepared, ai, ao, do)
+        vm_v, vm_mv, acquired, chunks = self._read(progress, ai, fs, n, on_chunk)
+        progress.step = "finishing the sweep"
+        complete = acquired == n
+        at_range = (
+            float(np.max(np.abs(vm_v[:acquired]))) >= 0.999 * d.channels.vm.range_v
+            if acquired
+            else False
         )
-        stim_high = np.ascontiguousarray(prepared.stim != 0)
+        extra: dict[str, Any] = {
+            "device": self.device.name,
+            "product_type": self.device.product_type,
+            "chunks": chunks,
+            "vm_at_ai_range": bool(at_range),
+        }
+        if not complete:
+            extra["aborted_at_sample"] = acquired
+        return SweepResult(
+            label=prepared.label,
+            sample_rate_hz=fs,
+            vm_mv=vm_mv[:acquired].copy(),
+            command_pa=np.array(prepared.command_pa[:acquired]),
+            stim=np.array(prepared.stim[:acquired]),
+            started_at=started,
+            settings=d.settings_record(),
+            complete=complete,
+            at_s=at_s,
+            extra=extra,
+        )
+
+    def _configure(
+        self, tasks: dict[str, Any], progress: _Progress, fs: float, n: int
+    ) -> tuple[Any, Any, Any]:
+        """Create the AI, AO (and DO) tasks, AO and DO clocked from the AI sample clock."""
+        d = self.definition
+        ch = d.channels
+        clock = f"/{d.device}/ai/SampleClock"
 
         def step(text: str) -> None:
             progress.step = text
@@ -353,26 +386,50 @@ class NidaqRig:
                 sample_mode=AcquisitionType.FINITE,
                 samps_per_chan=n,
             )
+        return ai, ao, do
 
-        step("writing the AO buffer")
+    def _write_and_start(
+        self, progress: _Progress, prepared: PreparedSweep, ai: Any, ao: Any, do: Any
+    ) -> datetime:
+        """Write the output buffers, start AO and DO (waiting for the clock), then AI."""
+        ch = self.definition.channels
+        command_v = np.ascontiguousarray(
+            prepared.command_pa / ch.command.scale_pa_per_v, dtype=np.float64
+        )
+        stim_high = np.ascontiguousarray(prepared.stim != 0)
+        progress.step = "writing the AO buffer"
         if ch.stim.kind == "ao":
             both = np.ascontiguousarray(np.vstack([command_v, stim_high * ch.stim.high_v]))
             AnalogMultiChannelWriter(ao.out_stream, auto_start=False).write_many_sample(both)
         else:
             AnalogSingleChannelWriter(ao.out_stream, auto_start=False).write_many_sample(command_v)
         if do is not None:
-            step("writing the DO buffer")
+            progress.step = "writing the DO buffer"
             do.write(stim_high, auto_start=False)
 
-        step("starting the AO task")
+        progress.step = "starting the AO task"
         ao.start()
         if do is not None:
-            step("starting the DO task")
+            progress.step = "starting the DO task"
             do.start()
-        step("starting the AI task")
+        progress.step = "starting the AI task"
         started = datetime.now(UTC)
         ai.start()
+        return started
 
+    def _read(
+        self,
+        progress: _Progress,
+        ai: Any,
+        fs: float,
+        n: int,
+        on_chunk: ChunkCallback | None,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int, int]:
+        """Read Vm chunk by chunk until the sweep ends or is aborted.
+
+        Returns Vm in volts and in mV, the samples acquired and the chunks delivered.
+        """
+        d = self.definition
         vpm = d.vm_volts_per_mv
         chunk = max(1, round(d.chunk_ms * fs / 1000.0))
         timeout = chunk / fs + READ_TIMEOUT_MARGIN_S
@@ -386,7 +443,7 @@ class NidaqRig:
                 break
             k = min(chunk, n - acquired)
             buf = np.empty(k, dtype=np.float64)
-            step(f"reading Vm (samples {acquired}-{acquired + k} of {n})")
+            progress.step = f"reading Vm (samples {acquired}-{acquired + k} of {n})"
             got = int(
                 reader.read_many_sample(buf, number_of_samples_per_channel=k, timeout=timeout)
             )
@@ -398,36 +455,11 @@ class NidaqRig:
             vm_mv[start:acquired] = buf[:got] / vpm
             chunks += 1
             if on_chunk is not None:
-                step("delivering a chunk")
+                progress.step = "delivering a chunk"
                 view = vm_mv[start:acquired]
                 view.flags.writeable = False
                 on_chunk(Chunk(start, view, fs, n))
-        step("finishing the sweep")
-
-        complete = acquired == n
-        at_range = (
-            float(np.max(np.abs(vm_v[:acquired]))) >= 0.999 * ch.vm.range_v if acquired else False
-        )
-        extra: dict[str, Any] = {
-            "device": self.device.name,
-            "product_type": self.device.product_type,
-            "chunks": chunks,
-            "vm_at_ai_range": bool(at_range),
-        }
-        if not complete:
-            extra["aborted_at_sample"] = acquired
-        return SweepResult(
-            label=prepared.label,
-            sample_rate_hz=fs,
-            vm_mv=vm_mv[:acquired].copy(),
-            command_pa=np.array(prepared.command_pa[:acquired]),
-            stim=np.array(prepared.stim[:acquired]),
-            started_at=started,
-            settings=d.settings_record(),
-            complete=complete,
-            at_s=at_s,
-            extra=extra,
-        )
+        return vm_v, vm_mv, acquired, chunks
 
     # ------------------------------------------------------------------ cleanup
 

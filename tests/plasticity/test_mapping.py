@@ -8,11 +8,10 @@ import pytest
 
 from rigctl import protocol as proto
 from rigctl.plasticity import KinaseParams
-from rigctl.plasticity.calibration import (
+from rigctl.plasticity.mapping import (
     DatasetError,
     fit_mapping,
     load_dataset,
-    match_paper_condition,
     paper_dataset,
 )
 
@@ -78,10 +77,3 @@ def test_bad_dataset_files(tmp_path: Path) -> None:
         load_dataset(f)
     with pytest.raises(DatasetError, match="cannot be read"):
         load_dataset(tmp_path / "missing.json")
-
-
-def test_match_paper_condition() -> None:
-    assert match_paper_condition(proto.paper_condition(50, 25)) == (50.0, 25.0)
-    exp = proto.paper_condition(25, 50)
-    assert match_paper_condition(exp.induction.replace(gap_ms=0)) is None
-    assert match_paper_condition(proto.load("protocols/ramp-10-25-50-jittered.json")) is None

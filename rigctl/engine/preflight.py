@@ -24,8 +24,8 @@ import inspect
 from collections.abc import Collection
 
 from rigctl import protocol as proto
+from rigctl.engine.current_calibration import _ladder_waveforms, fi_curve
 from rigctl.hardware.base import LimitError, Rig, RigError, check_amplifier, prepare_checked
-from rigctl.hardware.calibration import _ladder_waveforms, fi_curve
 from rigctl.hardware.definition import RigDefinition
 from rigctl.protocol.compile import MAX_SAMPLES
 

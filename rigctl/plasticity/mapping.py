@@ -41,7 +41,6 @@ __all__ = [
     "MappingFit",
     "fit_mapping",
     "load_dataset",
-    "match_paper_condition",
     "paper_dataset",
 ]
 
@@ -117,28 +116,6 @@ def load_dataset(path: str | Path) -> Dataset:
 def paper_dataset() -> Dataset:
     """The dataset of Jang et al. (2026) shipped with rigctl."""
     return load_dataset(PAPER_DATASET_PATH)
-
-
-def match_paper_condition(
-    source: protocol.Experiment | protocol.Induction,
-) -> tuple[float, float] | None:
-    """The (prediction, outcome) rates if ``source`` is one of the paper's theta protocols.
-
-    A match has two 100 ms phases in a 200 ms window, ten repeats 400 ms apart, regular
-    presynaptic trains from the phase onset, and the postsynaptic target rate equal to the
-    presynaptic rate in each phase.
-    """
-    ind = source.induction if isinstance(source, protocol.Experiment) else source
-    if len(ind.phases) != 2 or ind.repeats != 10 or ind.gap_ms != 400.0:
-        return None
-    if ind.effective_window_ms != 200.0:
-        return None
-    for ph in ind.phases:
-        if ph.duration_ms != 100.0 or ph.pre.timing != "regular" or ph.pre.onset_ms != 0.0:
-            return None
-        if ph.post.target_rate_hz != ph.pre.rate_hz or ph.post.lag_ms != 0.0:
-            return None
-    return ind.phases[0].pre.rate_hz, ind.phases[1].pre.rate_hz
 
 
 @dataclass(frozen=True)
