@@ -74,6 +74,12 @@ class RunProgress:
         self.paused_s += ended - began
         self.resumed_at = ended
 
+    def played(self, seconds: float) -> None:
+        """A sweep of ``seconds`` has played: virtual time moves on, any pause is behind."""
+        if self.fast:
+            self.virtual += seconds
+        self.resumed_at = None
+
     def recorded(self) -> int:
         """Sweeps recorded (done and not skipped)."""
         return self.done - self.skipped

@@ -37,6 +37,7 @@ from rigctl.engine.analysis import induction_note
 from rigctl.engine.current_calibration import calibrate_experiment
 from rigctl.engine.journal import AsyncWriter, DataFolderError, SweepRecord
 from rigctl.engine.lifecycle import Change, FinishReason, Lifecycle, RunControl, RunState, Segment
+from rigctl.engine.pacing import Pacer, StopRunError
 from rigctl.engine.preflight import needs_calibration, preflight
 from rigctl.engine.run_folder import export_run_nwb, open_run_folder, prefetch_nwb, sweep_record
 from rigctl.engine.run_progress import RunProgress
@@ -49,10 +50,6 @@ from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError, SweepResult
 __all__ = ["ExperimentRunner", "RunOptions", "RunResult", "RunState", "RunStatus"]
 
 _log = logging.getLogger(__name__)
-
-
-class _StopRunError(Exception):
-    """Internal: leave the acquisition loop (stop, abort)."""
 
 
 class ExperimentRunner:
@@ -99,8 +96,6 @@ class ExperimentRunner:
         self.folder = Path(folder)
         self.options = RunOptions() if options is None else options
         self.rig_text = rig_text
-        self._clock = clock
-        self._sleep = sleep
         self.before_sweep: Callable[[str], None] | None = None
         # signals
         self.state_changed: Signal[RunState] = Signal("state_changed")
@@ -119,6 +114,7 @@ class ExperimentRunner:
         self._journal_open = False
         # time and progress
         self._progress = RunProgress(clock, self.options.fast)
+        self._pacer = Pacer(self._ctl, self._progress, sleep, self._journal, self._report)
         self._writer: AsyncWriter | None = None
         # analysis state
         self._probes = ProbeTracker(self.options.analysis, self.options.rin_stop)
@@ -199,7 +195,7 @@ class ExperimentRunner:
             writer = self._writer
             if writer is None or not self._journal_open or writer.closed:
                 raise RuntimeError("notes can be added only while the run is in progress")
-            writer.event("note", text=text, at_s=self._now())
+            writer.event("note", text=text, at_s=self._progress.now())
 
     def extend_followup(self, minutes: float) -> None:
         """Add follow-up probes for ``minutes`` more (journaled)."""
@@ -222,16 +218,12 @@ class ExperimentRunner:
 
     # ------------------------------------------------------------------ reporting
 
-    def _now(self) -> float:
-        """Seconds since the run began: monotonic, or virtual in a fast run."""
-        return self._progress.now()
-
     def _journal(self, event: str, **data: Any) -> None:
         """Journal an event with its time (any thread); ignored once the journal is closed."""
         with self._lock:
             writer = self._writer
             if writer is not None and self._journal_open:
-                writer.event(event, at_s=self._now(), **data)
+                writer.event(event, at_s=self._progress.now(), **data)
 
     def _rig_abort(self) -> None:
         try:
@@ -262,58 +254,9 @@ class ExperimentRunner:
 
     # ------------------------------------------------------------------ waiting
 
-    def _pass_time(self, seconds: float) -> None:
-        if self.options.fast:
-            self._progress.virtual += seconds
-        elif self._sleep is not None:
-            self._sleep(seconds)
-        else:
-            with self._lock:
-                self._ctl.cond.wait(timeout=min(seconds, 0.5))
-
     def checkpoint(self) -> None:
         """Block while paused (journaled); raise if a stop or abort was requested."""
-        ctl = self._ctl
-        with self._lock:
-            if ctl.should_end():
-                raise _StopRunError
-            if not ctl.pause_requested:
-                return
-            change = ctl.transition(Lifecycle.PAUSED)
-            began = self._now()
-        self._journal("paused")
-        self._report(change)
-        with self._lock:
-            while ctl.pause_requested and not ctl.should_end():
-                ctl.cond.wait(timeout=0.5)
-            ending = ctl.should_end()
-            resumed = None if ending else ctl.transition(Lifecycle.RUNNING)
-            ended = self._now()
-            self._progress.paused(began, ended)
-        self._journal("resumed", paused_at_s=began, paused_for_s=ended - began)
-        if ending:
-            raise _StopRunError
-        self._report(resumed)
-
-    def _wait_for(self, slot: Slot, *, may_induce: bool = False) -> str:
-        """Wait for a slot: ``"go"``, ``"skip"`` (passed during a pause) or ``"induce"``."""
-        while True:
-            self.checkpoint()
-            with self._lock:
-                if may_induce and self._ctl.induce_requested:
-                    return "induce"
-                resumed = self._progress.resumed_at
-            if slot.kind == "probe" and resumed is not None and slot.planned_s < resumed:
-                return "skip"
-            remaining = slot.planned_s - self._now()
-            if remaining > 0:
-                self._pass_time(remaining)
-                continue
-            with self._lock:  # the last check: from here the sweep is in flight
-                if self._ctl.should_end():
-                    raise _StopRunError
-                if not self._ctl.pause_requested:
-                    return "go"
+        self._pacer.checkpoint()
 
     def _skip(self, slot: Slot) -> None:
         with self._lock:
@@ -334,17 +277,18 @@ class ExperimentRunner:
         hook = self.before_sweep
         if hook is not None:
             hook(slot.kind)
-        actual = self._now()
+        actual = self._progress.now()
         with self._lock:
             self._progress.t_exp = actual
         result = self.rig.run(prepared, self.chunk.emit, at_s=actual)
         with self._lock:
-            if self.options.fast:
-                self._progress.virtual += result.n_samples / result.sample_rate_hz
-            self._progress.resumed_at = None
+            self._progress.played(result.n_samples / result.sample_rate_hz)
         return result, actual
 
-    def _cut_reason(self) -> str:
+    def _cut_of(self, result: SweepResult) -> str | None:
+        """Why a sweep was cut short: halt, abort or fault (None when it is complete)."""
+        if result.complete:
+            return None
         with self._lock:
             if self._ctl.halt_requested:
                 return "halt"
@@ -353,12 +297,8 @@ class ExperimentRunner:
     def _after_cut(self, what: str) -> None:
         """A sweep ended early: end the run as requested, or as a failure."""
         if self._ctl.should_end():
-            raise _StopRunError
+            raise StopRunError
         raise RigError(f"the {what} sweep was cut short by the rig; stopped")
-
-    def _cut_of(self, result: SweepResult) -> str | None:
-        """Why a sweep was cut short (None when it is complete)."""
-        return None if result.complete else self._cut_reason()
 
     def _record(
         self,
@@ -423,7 +363,7 @@ class ExperimentRunner:
     ) -> float:
         """Play the induction; returns its actual start. A cut sweep is recorded, then ends."""
         with self._lock:
-            self._progress.t_exp = self._progress.t_ind = self._now()
+            self._progress.t_exp = self._progress.t_ind = self._progress.now()
         self._move(segment=Segment.INDUCTION)
         result, actual = self._play(prepared, slot)
         with self._lock:
@@ -454,9 +394,13 @@ class ExperimentRunner:
         if refusal:  # nothing output, no data folder created
             return self._refuse(refusal)
         try:
-            self._writer = self._open_writer()
+            self._writer, planned = open_run_folder(
+                self.rig, self.experiment, self.folder, self.options, self.rig_text
+            )
         except DataFolderError as exc:
             return self._refuse(str(exc))
+        with self._lock:
+            self._progress.planned = planned
         if self.options.write_nwb:  # pynwb takes ~1 s to import: overlap it with the run
             prefetch_nwb()
         clear = getattr(self.rig, "clear_abort", None)
@@ -464,7 +408,7 @@ class ExperimentRunner:
             clear()
         with self._lock:
             self._journal_open = True
-            self._progress.t0 = self._clock()
+            self._progress.t0 = self._progress.clock()
         if not self._ctl.should_end():
             self._move(Lifecycle.RUNNING)
         reason, message = FinishReason.FAILED, ""
@@ -480,8 +424,10 @@ class ExperimentRunner:
             reason, message, summary = self._close_folder(reason, message)
         nwb_path = self._export_nwb(reason)
         self._move(Lifecycle.FINISHED, reason=reason, message=message)
+        with self._lock:
+            recorded = self._progress.recorded()
         state = RunState(reason.value)
-        self._result = RunResult(state, self.folder, self._recorded(), summary, message, nwb_path)
+        self._result = RunResult(state, self.folder, recorded, summary, message, nwb_path)
         self.finished.emit(self._result)
         return self._result
 
@@ -496,12 +442,10 @@ class ExperimentRunner:
         """Play the schedule; returns how it ended and why (a failure is caught here)."""
         try:
             self._run_schedule()
-        except _StopRunError:
-            aborting = self._ctl.aborting
-            message = "aborted by the user" if aborting else "stopped by the user"
-            return (FinishReason.ABORTED if aborting else FinishReason.STOPPED), (
-                self._stop_reason or message
-            )
+        except StopRunError:
+            if self._ctl.aborting:
+                return FinishReason.ABORTED, self._stop_reason or "aborted by the user"
+            return FinishReason.STOPPED, self._stop_reason or "stopped by the user"
         except Exception as exc:  # a rig or disk failure: stop safely, keep the data
             _log.exception("run failed")
             self.warning.emit(f"run failed: {exc}")
@@ -537,10 +481,6 @@ class ExperimentRunner:
             )
             return None
 
-    def _recorded(self) -> int:
-        with self._lock:
-            return self._progress.recorded()
-
     def _summary(self) -> dict[str, Any]:
         try:
             summary = self._probes.summary(self._progress.t_ind)
@@ -552,14 +492,6 @@ class ExperimentRunner:
         if self._induction is not None:
             summary["induction"] = dict(self._induction, note=induction_note(self._induction))
         return summary
-
-    def _open_writer(self) -> AsyncWriter:
-        writer, planned = open_run_folder(
-            self.rig, self.experiment, self.folder, self.options, self.rig_text
-        )
-        with self._lock:
-            self._progress.planned = planned
-        return writer
 
     def _maybe_calibrate(self, exp: proto.Experiment) -> proto.Experiment:
         if not needs_calibration(exp, self.options.calibrate):
@@ -593,11 +525,11 @@ class ExperimentRunner:
         # Induction: never skipped; after a pause it starts now, and the follow-up is
         # re-planned from the compiled offsets relative to when it was due.
         slot = Slot("induction", Segment.INDUCTION, t_ind_plan)
-        self._wait_for(slot)
+        self._pacer.wait_for(slot)
         if (
             self._progress.resumed_at is not None
         ):  # a pause held the induction back: re-plan from now
-            t_ind_plan = max(t_ind_plan, self._now())
+            t_ind_plan = max(t_ind_plan, self._progress.now())
         slot = Slot("induction", Segment.INDUCTION, t_ind_plan)
         t_ind = self._induce(index, slot, ind_prep, comp.induction)
         self._move(segment=Segment.FOLLOWUP)
@@ -617,9 +549,9 @@ class ExperimentRunner:
             if self.options.auto_induction and i >= len(plan.baseline):
                 break
             slot = Slot("probe", Segment.BASELINE, plan.baseline_at(i))
-            outcome = self._wait_for(slot, may_induce=True)
+            outcome = self._pacer.wait_for(slot, may_induce=True)
             if outcome == "induce":
-                t_ind_plan = slot.planned_s if self.options.fast else self._now()
+                t_ind_plan = slot.planned_s if self.options.fast else self._progress.now()
                 break
             if not self.options.auto_induction and i >= len(plan.baseline):
                 with self._lock:
@@ -652,7 +584,7 @@ class ExperimentRunner:
             if j >= last:
                 break
             slot = Slot("probe", Segment.FOLLOWUP, t_ind_plan + plan.followup_offset(j))
-            if self._wait_for(slot) == "skip":
+            if self._pacer.wait_for(slot) == "skip":
                 self._skip(slot)
             else:
                 self._probe(index, slot, t_ind, prepared, sweep)
