@@ -33,13 +33,13 @@ from rigctl.engine.rinwatch import RinStopSettings, RinWatch
 from rigctl.engine.spikes import PhaseRate, phase_rates
 from rigctl.hardware import SweepResult
 
-__all__ = ["ProbeStep", "ProbeTracker", "induction_analysis", "induction_outcome"]
+__all__ = ["ProbeStep", "ProbeTracker", "finite_mean", "induction_analysis", "induction_outcome"]
 
 _FLAGS_AFTER = 3
 """Baseline probes needed before a baseline probe is checked against their means."""
 
 
-def _finite_mean(values: Iterable[float]) -> float:
+def finite_mean(values: Iterable[float]) -> float:
     """Mean of the finite values (NaN when there are none)."""
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else math.nan
@@ -102,12 +102,12 @@ class ProbeTracker:
         if segment == Segment.BASELINE and not pa.spike_in_probe:
             self.baseline.append(pa)
             self.baseline_times_min.append(actual / 60.0)
-        base_mean = _finite_mean(b.epsp_mv for b in self.baseline)
+        base_mean = finite_mean(b.epsp_mv for b in self.baseline)
         usable = not pa.spike_in_probe and base_mean and math.isfinite(base_mean)
         norm = pa.epsp_mv / base_mean if usable else math.nan
         analysis["normalized_epsp"] = norm
-        base_rin = _finite_mean(b.rin_mohm for b in self.baseline)
-        base_rest = _finite_mean(b.rest_mv for b in self.baseline)
+        base_rin = finite_mean(b.rin_mohm for b in self.baseline)
+        base_rest = finite_mean(b.rest_mv for b in self.baseline)
         checked = segment != Segment.BASELINE or len(self.baseline) > _FLAGS_AFTER
         flags = health_flags(pa, base_rin, base_rest, self.settings) if checked else []
         if pa.spike_in_probe:
