@@ -19,6 +19,11 @@ The state is the segment, lifecycle and finish reason of :mod:`rigctl.engine.lif
 Waits between probes are cooperative: every control call wakes them. Cleanup always runs,
 each step guarded on its own: the rig is put at rest, the writer drains and finishes the
 folder, and the NWB file is written when the run ended normally.
+
+The runner owns the lock, the lifecycle and the signals; its collaborators hold no lock
+of their own: ``schedule.Plan`` (slot times), ``pacing.Pacer`` (waits and pauses),
+``run_progress.RunProgress`` (clock and counters), ``sweep_analysis.ProbeTracker``
+(probe analysis) and ``run_folder`` (header, sweep records, NWB).
 """
 
 from __future__ import annotations
@@ -349,14 +354,8 @@ class ExperimentRunner:
             self._progress.last_norm = step.normalized
         self._record(index, slot, actual, t_ind, result, analysis)
         t_min = (actual - t_ind) / 60.0
-        self.analysis_updated.emit(
-            {
-                "index": index,
-                "segment": slot.segment.value,
-                "since_induction_min": t_min,
-                **analysis,
-            }
-        )
+        where = {"index": index, "segment": slot.segment.value, "since_induction_min": t_min}
+        self.analysis_updated.emit({**where, **analysis})
 
     def _induce(
         self, index: int, slot: Slot, prepared: PreparedSweep, sweep: proto.CompiledSweep
