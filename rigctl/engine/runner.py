@@ -19,6 +19,11 @@ The state is the segment, lifecycle and finish reason of :mod:`rigctl.engine.lif
 Waits between probes are cooperative: every control call wakes them. Cleanup always runs,
 each step guarded on its own: the rig is put at rest, the writer drains and finishes the
 folder, and the NWB file is written when the run ended normally.
+
+The runner owns the lock, the lifecycle and the signals; its collaborators hold no lock
+of their own: ``schedule.Plan`` (slot times), ``pacing.Pacer`` (waits and pauses),
+``run_progress.RunProgress`` (clock and counters), ``sweep_analysis.ProbeTracker``
+(probe analysis) and ``run_folder`` (header, sweep records, NWB).
 """
 
 from __future__ import annotations
@@ -29,132 +34,27 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rigctl import protocol as proto
-from rigctl.engine.analysis import (
-    SPIKE_FLAG,
-    AnalysisSettings,
-    ProbeAnalysis,
-    analyze_probe,
-    check_baseline,
-    health_flags,
-    induction_note,
-    summarize_recording,
-    windows_delivered,
-)
+from rigctl.engine.analysis import induction_note
 from rigctl.engine.current_calibration import calibrate_experiment
-from rigctl.engine.journal import AsyncWriter, DataFolderError, RecordingWriter, SweepRecord
+from rigctl.engine.journal import AsyncWriter, DataFolderError, SweepRecord
 from rigctl.engine.lifecycle import Change, FinishReason, Lifecycle, RunControl, RunState, Segment
-from rigctl.engine.measures import probe_measures
+from rigctl.engine.pacing import Pacer, StopRunError
 from rigctl.engine.preflight import needs_calibration, preflight
-from rigctl.engine.rinwatch import RinStopSettings, RinWatch
-from rigctl.engine.setup import SetupRecord
+from rigctl.engine.run_folder import export_run_nwb, open_run_folder, prefetch_nwb, sweep_record
+from rigctl.engine.run_progress import RunProgress
+from rigctl.engine.run_types import RunOptions, RunResult, RunStatus
+from rigctl.engine.schedule import Plan, Slot
 from rigctl.engine.signals import Signal
-from rigctl.engine.spikes import phase_rates
+from rigctl.engine.sweep_analysis import ProbeTracker, induction_analysis, induction_outcome
 from rigctl.hardware import Chunk, PreparedSweep, Rig, RigError, SweepResult
 
 __all__ = ["ExperimentRunner", "RunOptions", "RunResult", "RunState", "RunStatus"]
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run an experiment.
-
-    Attributes
-    ----------
-    fast
-        Do not wait between sweeps (experiment time is virtual): dry runs on the
-        simulated rig. On a real rig, leave it off.
-    auto_induction
-        Start the induction when the baseline time is over; otherwise keep probing until
-        :meth:`ExperimentRunner.start_induction` is called.
-    calibrate
-        ``"missing"``: calibrate the currents before the baseline when any phase has none;
-        ``"always"``; ``"never"``.
-    write_nwb
-        Export ``recording.nwb`` at the end of the run.
-    analysis
-        Windows and thresholds of the online analysis.
-    subject, session
-        Metadata for the NWB file (subject id, species, ...; experimenter, lab, ...).
-    setup
-        What the set-up found (currents, intensity, test pulse, set-up time, slice and
-        cell); written into ``recording.json``, the journal and the NWB file.
-    rin_stop
-        Stop the follow-up when Rin leaves its band for N consecutive probes (None: off).
-    """
-
-    fast: bool = False
-    auto_induction: bool = True
-    calibrate: str = "missing"
-    write_nwb: bool = True
-    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
-    subject: dict[str, str] = field(default_factory=dict)
-    session: dict[str, str] = field(default_factory=dict)
-    setup: SetupRecord | None = None
-    rin_stop: RinStopSettings | None = None
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    """A consistent snapshot of the run, safe to read from any thread.
-
-    ``state`` is what a user sees; ``segment``, ``lifecycle`` and ``finish_reason`` are
-    the three pieces of state it is derived from. ``skipped_probes`` counts the probes
-    whose slot passed while the run was paused (they are journaled, never played late).
-    """
-
-    state: RunState
-    sweeps_done: int
-    sweeps_planned: int
-    segment: str
-    experiment_time_s: float
-    remaining_s: float
-    since_induction_s: float | None
-    last_epsp_mv: float | None
-    last_normalized: float | None
-    message: str = ""
-    lifecycle: str = "idle"
-    finish_reason: str | None = None
-    skipped_probes: int = 0
-    pauses: int = 0
-    paused_s: float = 0.0
-
-    @property
-    def fraction(self) -> float:
-        """Progress 0-1."""
-        return self.sweeps_done / self.sweeps_planned if self.sweeps_planned else 0.0
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """How the run ended and what it produced."""
-
-    state: RunState
-    folder: Path
-    sweeps: int
-    summary: dict[str, Any]
-    message: str = ""
-    nwb_path: Path | None = None
-
-
-class _StopRunError(Exception):
-    """Internal: leave the acquisition loop (stop, abort)."""
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """One sweep of the plan: what, where and when (s since the run began)."""
-
-    kind: str
-    segment: Segment
-    planned_s: float
 
 
 class ExperimentRunner:
@@ -201,8 +101,6 @@ class ExperimentRunner:
         self.folder = Path(folder)
         self.options = RunOptions() if options is None else options
         self.rig_text = rig_text
-        self._clock = clock
-        self._sleep = sleep
         self.before_sweep: Callable[[str], None] | None = None
         # signals
         self.state_changed: Signal[RunState] = Signal("state_changed")
@@ -219,30 +117,13 @@ class ExperimentRunner:
         self._thread: threading.Thread | None = None
         self._result: RunResult | None = None
         self._journal_open = False
-        # time
-        self._t0: float | None = None
-        self._virtual = 0.0
-        self._resumed_at: float | None = None
-        # progress
-        self._done = 0
-        self._planned = 0
-        self._t_exp = 0.0
-        self._t_ind: float | None = None
-        self._last_epsp: float | None = None
-        self._last_norm: float | None = None
-        self._message = ""
-        self._skipped = 0
-        self._pauses = 0
-        self._paused_s = 0.0
+        # time and progress
+        self._progress = RunProgress(clock, self.options.fast)
+        self._pacer = Pacer(self._ctl, self._progress, sleep, self._journal, self._report)
         self._writer: AsyncWriter | None = None
         # analysis state
-        self._baseline: list[ProbeAnalysis] = []
-        self._baseline_times: list[float] = []
-        self._probe_at: list[float] = []
-        self._probe_epsps: list[float] = []
-        self._rin_watch = RinWatch(self.options.rin_stop) if self.options.rin_stop else None
+        self._probes = ProbeTracker(self.options.analysis, self.options.rin_stop)
         self._stop_reason = ""
-        self._probe_spiked: list[bool] = []
         self._induction: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ control API
@@ -319,39 +200,21 @@ class ExperimentRunner:
             writer = self._writer
             if writer is None or not self._journal_open or writer.closed:
                 raise RuntimeError("notes can be added only while the run is in progress")
-            writer.event("note", text=text, at_s=self._now())
+            writer.event("note", text=text, at_s=self._progress.now())
 
     def extend_followup(self, minutes: float) -> None:
         """Add follow-up probes for ``minutes`` more (journaled)."""
         n = max(0, math.floor(minutes * 60.0 / self.experiment.probes.interval_s + 1e-9))
         with self._lock:
             self._extra_followup += n
-            self._planned += n
+            self._progress.planned += n
             self._ctl.cond.notify_all()
         self._journal("extend", minutes=minutes, probes=n)
 
     def status(self) -> RunStatus:
         """A consistent snapshot of the run."""
         with self._lock:
-            ctl = self._ctl
-            remaining = max(0, self._planned - self._done) * self.experiment.probes.interval_s
-            return RunStatus(
-                state=ctl.state,
-                sweeps_done=self._done,
-                sweeps_planned=self._planned,
-                segment="" if ctl.segment == Segment.NONE else ctl.segment.value,
-                experiment_time_s=self._t_exp,
-                remaining_s=remaining,
-                since_induction_s=None if self._t_ind is None else self._t_exp - self._t_ind,
-                last_epsp_mv=self._last_epsp,
-                last_normalized=self._last_norm,
-                message=self._message,
-                lifecycle=ctl.lifecycle.value,
-                finish_reason=None if ctl.reason is None else ctl.reason.value,
-                skipped_probes=self._skipped,
-                pauses=self._pauses,
-                paused_s=self._paused_s,
-            )
+            return self._progress.snapshot(self._ctl, self.experiment.probes.interval_s)
 
     @property
     def state(self) -> RunState:
@@ -360,20 +223,12 @@ class ExperimentRunner:
 
     # ------------------------------------------------------------------ reporting
 
-    def _now(self) -> float:
-        """Seconds since the run began: monotonic, or virtual in a fast run."""
-        if self._t0 is None:
-            return 0.0
-        if self.options.fast:
-            return self._virtual
-        return self._clock() - self._t0
-
     def _journal(self, event: str, **data: Any) -> None:
         """Journal an event with its time (any thread); ignored once the journal is closed."""
         with self._lock:
             writer = self._writer
             if writer is not None and self._journal_open:
-                writer.event(event, at_s=self._now(), **data)
+                writer.event(event, at_s=self._progress.now(), **data)
 
     def _rig_abort(self) -> None:
         try:
@@ -387,7 +242,7 @@ class ExperimentRunner:
             return
         if message:
             with self._lock:
-                self._message = message
+                self._progress.message = message
         if change.changed:
             self._journal("state", state=change.after.value, message=message)
             self.state_changed.emit(change.after)
@@ -404,65 +259,14 @@ class ExperimentRunner:
 
     # ------------------------------------------------------------------ waiting
 
-    def _pass_time(self, seconds: float) -> None:
-        if self.options.fast:
-            self._virtual += seconds
-        elif self._sleep is not None:
-            self._sleep(seconds)
-        else:
-            with self._lock:
-                self._ctl.cond.wait(timeout=min(seconds, 0.5))
-
     def checkpoint(self) -> None:
         """Block while paused (journaled); raise if a stop or abort was requested."""
-        ctl = self._ctl
-        with self._lock:
-            if ctl.should_end():
-                raise _StopRunError
-            if not ctl.pause_requested:
-                return
-            change = ctl.transition(Lifecycle.PAUSED)
-            began = self._now()
-        self._journal("paused")
-        self._report(change)
-        with self._lock:
-            while ctl.pause_requested and not ctl.should_end():
-                ctl.cond.wait(timeout=0.5)
-            ending = ctl.should_end()
-            resumed = None if ending else ctl.transition(Lifecycle.RUNNING)
-            ended = self._now()
-            self._pauses += 1
-            self._paused_s += ended - began
-            self._resumed_at = ended
-        self._journal("resumed", paused_at_s=began, paused_for_s=ended - began)
-        if ending:
-            raise _StopRunError
-        self._report(resumed)
+        self._pacer.checkpoint()
 
-    def _wait_for(self, slot: _Slot, *, may_induce: bool = False) -> str:
-        """Wait for a slot: ``"go"``, ``"skip"`` (passed during a pause) or ``"induce"``."""
-        while True:
-            self.checkpoint()
-            with self._lock:
-                if may_induce and self._ctl.induce_requested:
-                    return "induce"
-                resumed = self._resumed_at
-            if slot.kind == "probe" and resumed is not None and slot.planned_s < resumed:
-                return "skip"
-            remaining = slot.planned_s - self._now()
-            if remaining > 0:
-                self._pass_time(remaining)
-                continue
-            with self._lock:  # the last check: from here the sweep is in flight
-                if self._ctl.should_end():
-                    raise _StopRunError
-                if not self._ctl.pause_requested:
-                    return "go"
-
-    def _skip(self, slot: _Slot) -> None:
+    def _skip(self, slot: Slot) -> None:
         with self._lock:
-            self._skipped += 1
-            self._done += 1
+            self._progress.skipped += 1
+            self._progress.done += 1
         self._journal(
             "skipped", sweep_kind=slot.kind, segment=slot.segment.value, planned_s=slot.planned_s
         )
@@ -473,22 +277,23 @@ class ExperimentRunner:
 
     # ------------------------------------------------------------------ sweeps
 
-    def _play(self, prepared: PreparedSweep, slot: _Slot) -> tuple[SweepResult, float]:
+    def _play(self, prepared: PreparedSweep, slot: Slot) -> tuple[SweepResult, float]:
         """Run one sweep now; returns the result and its actual start (s since run start)."""
         hook = self.before_sweep
         if hook is not None:
             hook(slot.kind)
-        actual = self._now()
+        actual = self._progress.now()
         with self._lock:
-            self._t_exp = actual
+            self._progress.t_exp = actual
         result = self.rig.run(prepared, self.chunk.emit, at_s=actual)
         with self._lock:
-            if self.options.fast:
-                self._virtual += result.n_samples / result.sample_rate_hz
-            self._resumed_at = None
+            self._progress.played(result.n_samples / result.sample_rate_hz)
         return result, actual
 
-    def _cut_reason(self) -> str:
+    def _cut_of(self, result: SweepResult) -> str | None:
+        """Why a sweep was cut short: halt, abort or fault (None when it is complete)."""
+        if result.complete:
+            return None
         with self._lock:
             if self._ctl.halt_requested:
                 return "halt"
@@ -497,42 +302,25 @@ class ExperimentRunner:
     def _after_cut(self, what: str) -> None:
         """A sweep ended early: end the run as requested, or as a failure."""
         if self._ctl.should_end():
-            raise _StopRunError
+            raise StopRunError
         raise RigError(f"the {what} sweep was cut short by the rig; stopped")
 
     def _record(
         self,
         index: int,
-        slot: _Slot,
+        slot: Slot,
         actual: float,
         t_ind: float,
         result: SweepResult,
         analysis: dict[str, Any],
     ) -> SweepRecord:
-        rec = SweepRecord(
-            index=index,
-            kind=slot.kind,
-            segment=slot.segment.value,
-            at_s=actual,
-            since_induction_s=actual - t_ind,
-            started_at=result.started_at.isoformat(),
-            sample_rate_hz=result.sample_rate_hz,
-            vm_mv=result.vm_mv,
-            command_pa=result.command_pa,
-            stim=result.stim,
-            complete=result.complete,
-            settings=result.settings,
-            analysis=analysis,
-            extra=result.extra,
-            planned_s=slot.planned_s,
-            cut=None if result.complete else self._cut_reason(),
-        )
+        rec = sweep_record(index, slot, actual, t_ind, result, analysis, self._cut_of(result))
         assert self._writer is not None
         self._writer.sweep(rec)
         if self._writer.error is not None:
             raise RigError(f"the data folder could not be written ({self._writer.error}); stopped")
         with self._lock:
-            self._done += 1
+            self._progress.done += 1
         self.sweep_acquired.emit(rec)
         self.progress.emit(self.status())
         return rec
@@ -540,7 +328,7 @@ class ExperimentRunner:
     def _probe(
         self,
         index: int,
-        slot: _Slot,
+        slot: Slot,
         t_ind: float,
         prepared: PreparedSweep,
         sweep: proto.CompiledSweep,
@@ -552,94 +340,43 @@ class ExperimentRunner:
         if not result.complete:  # what was acquired is kept, but not measured
             self._record(index, slot, actual, t_ind, result, {"flags": ["cut short"]})
             self._after_cut("probe")
-        pa = analyze_probe(result.vm_mv, result.sample_rate_hz, sweep, self.options.analysis)
-        analysis: dict[str, Any] = pa.as_dict()
-        extra = probe_measures(result.vm_mv, result.sample_rate_hz, sweep, self.options.analysis)
-        analysis.update({k: v for k, v in extra.as_dict().items() if k != "epsp_mv"})
-        if slot.segment == Segment.BASELINE and not pa.spike_in_probe:
-            self._baseline.append(pa)
-            self._baseline_times.append(actual / 60.0)
-        base_epsps = [b.epsp_mv for b in self._baseline if math.isfinite(b.epsp_mv)]
-        base_mean = sum(base_epsps) / len(base_epsps) if base_epsps else math.nan
-        usable = not pa.spike_in_probe and base_mean and math.isfinite(base_mean)
-        norm = pa.epsp_mv / base_mean if usable else math.nan
-        analysis["normalized_epsp"] = norm
-        rins = [b.rin_mohm for b in self._baseline if math.isfinite(b.rin_mohm)]
-        rests = [b.rest_mv for b in self._baseline if math.isfinite(b.rest_mv)]
-        flags = (
-            health_flags(
-                pa,
-                sum(rins) / len(rins) if rins else math.nan,
-                sum(rests) / len(rests) if rests else math.nan,
-                self.options.analysis,
-            )
-            if slot.segment != Segment.BASELINE or len(self._baseline) > 3
-            else []
-        )
-        if pa.spike_in_probe:
-            flags.insert(0, SPIKE_FLAG)
-        analysis["flags"] = flags
-        for f in flags:
+        step = self._probes.analyze(result, sweep, slot.segment, actual)
+        analysis = step.analysis
+        for f in step.flags:
             self.warning.emit(f"sweep {index}: {f}")
-        if slot.segment == Segment.FOLLOWUP and self._rin_watch is not None:
-            reason = self._rin_watch.observe(
-                pa.rin_mohm, sum(rins) / len(rins) if rins else math.nan
-            )
-            if reason is not None:
-                self._stop_reason = f"auto-stop: {reason}"
-                self.warning.emit(self._stop_reason)
-                self._journal("auto_stop", reason=reason)
-                self.stop()
-        self._probe_at.append(actual)
-        self._probe_epsps.append(pa.epsp_mv)
-        self._probe_spiked.append(pa.spike_in_probe)
+        if step.auto_stop is not None:
+            self._stop_reason = f"auto-stop: {step.auto_stop}"
+            self.warning.emit(self._stop_reason)
+            self._journal("auto_stop", reason=step.auto_stop)
+            self.stop()
         with self._lock:
-            self._last_epsp = pa.epsp_mv
-            self._last_norm = norm
+            self._progress.last_epsp = step.probe.epsp_mv
+            self._progress.last_norm = step.normalized
         self._record(index, slot, actual, t_ind, result, analysis)
         t_min = (actual - t_ind) / 60.0
-        self.analysis_updated.emit(
-            {
-                "index": index,
-                "segment": slot.segment.value,
-                "since_induction_min": t_min,
-                **analysis,
-            }
-        )
+        where = {"index": index, "segment": slot.segment.value, "since_induction_min": t_min}
+        self.analysis_updated.emit({**where, **analysis})
 
     def _induce(
-        self, index: int, slot: _Slot, prepared: PreparedSweep, sweep: proto.CompiledSweep
+        self, index: int, slot: Slot, prepared: PreparedSweep, sweep: proto.CompiledSweep
     ) -> float:
         """Play the induction; returns its actual start. A cut sweep is recorded, then ends."""
         with self._lock:
-            self._t_exp = self._t_ind = self._now()
+            self._progress.t_exp = self._progress.t_ind = self._progress.now()
         self._move(segment=Segment.INDUCTION)
         result, actual = self._play(prepared, slot)
         with self._lock:
-            self._t_ind = actual
+            self._progress.t_ind = actual
         assert self._writer is not None
         self._writer.event("induction_onset", at_s=actual, planned_s=slot.planned_s)
-        fs = result.sample_rate_hz
-        planned_windows = len(sweep.window_starts)
-        delivered = windows_delivered(sweep, result.n_samples, fs)
-        self._induction = {
-            "complete": result.complete,
-            "windows_delivered": delivered,
-            "windows_planned": planned_windows,
-            "cut": None if result.complete else self._cut_reason(),
-        }
+        self._induction = induction_outcome(result, sweep, self._cut_of(result))
         if result.n_samples == 0:
             self._journal("not_started", sweep_kind="induction", planned_s=slot.planned_s)
             self._after_cut("induction")
-        rates = phase_rates(result.vm_mv, fs, sweep, windows=delivered)
+        rates, analysis = induction_analysis(result, sweep, self._induction)
         for r in rates:
             if not r.ok:
                 self.warning.emit(f"induction: {r.line()}")
-        analysis = {
-            "phase_rates": [r.as_dict() for r in rates],
-            "windows_delivered": delivered,
-            "windows_planned": planned_windows,
-        }
         self._record(index, slot, actual, actual, result, analysis)
         self.analysis_updated.emit({"index": index, "segment": "induction", **analysis})
         if not result.complete:
@@ -652,45 +389,30 @@ class ExperimentRunner:
 
     def run(self) -> RunResult:
         """Run the whole experiment on this thread; returns how it ended."""
-        reason = FinishReason.FAILED
-        message = ""
-        summary: dict[str, Any] = {}
-        nwb_path: Path | None = None
         refusal = preflight(self.rig, self.experiment, self.options.calibrate)
         if refusal:  # nothing output, no data folder created
-            self._move(Lifecycle.FINISHED, reason=FinishReason.FAILED, message=refusal)
-            self._result = RunResult(RunState.FAILED, self.folder, 0, {}, refusal)
-            self.finished.emit(self._result)
-            return self._result
+            return self._refuse(refusal)
         try:
-            self._writer = self._open_writer()
+            self._writer, planned = open_run_folder(
+                self.rig, self.experiment, self.folder, self.options, self.rig_text
+            )
         except DataFolderError as exc:
-            self._move(Lifecycle.FINISHED, reason=FinishReason.FAILED, message=str(exc))
-            self._result = RunResult(RunState.FAILED, self.folder, 0, {}, str(exc))
-            self.finished.emit(self._result)
-            return self._result
+            return self._refuse(str(exc))
+        with self._lock:
+            self._progress.planned = planned
         if self.options.write_nwb:  # pynwb takes ~1 s to import: overlap it with the run
-            threading.Thread(target=_import_nwb, name="rigctl-nwb-import", daemon=True).start()
+            prefetch_nwb()
         clear = getattr(self.rig, "clear_abort", None)
         if callable(clear):  # a stale abort from before this run (the runner's own is latched)
             clear()
         with self._lock:
             self._journal_open = True
-            self._t0 = self._clock()
+            self._progress.t0 = self._progress.clock()
         if not self._ctl.should_end():
             self._move(Lifecycle.RUNNING)
+        reason, message = FinishReason.FAILED, ""
         try:
-            self._run_schedule()
-            reason = FinishReason.STOPPED if self._ctl.should_end() else FinishReason.DONE
-        except _StopRunError:
-            reason = FinishReason.ABORTED if self._ctl.aborting else FinishReason.STOPPED
-            message = "aborted by the user" if self._ctl.aborting else "stopped by the user"
-            message = self._stop_reason or message
-        except Exception as exc:  # a rig or disk failure: stop safely, keep the data
-            reason = FinishReason.FAILED
-            message = str(exc)
-            _log.exception("run failed")
-            self.warning.emit(f"run failed: {exc}")
+            reason, message = self._acquire()
         finally:
             try:
                 self.rig.safe_state()
@@ -698,92 +420,77 @@ class ExperimentRunner:
                 _log.exception("the rig could not put its outputs at rest")
             if callable(clear):  # an abort that came after the last sweep must not linger
                 clear()
-            summary = self._summary()
-            with self._lock:
-                self._journal_open = False
-            assert self._writer is not None
-            self._writer.close(reason.value, summary)
-            if self._writer.error is not None:
-                reason = FinishReason.FAILED
-                message = message or f"the data folder could not be written: {self._writer.error}"
-        if self.options.write_nwb and reason in (FinishReason.DONE, FinishReason.STOPPED):
-            try:
-                from rigctl.engine.nwb import export_nwb
-
-                nwb_path = export_nwb(
-                    self.folder, subject=self.options.subject, session=self.options.session
-                )
-            except Exception as exc:
-                self.warning.emit(
-                    f"NWB export failed ({exc}); the journal is intact, run rigctl export-nwb"
-                )
+            reason, message, summary = self._close_folder(reason, message)
+        nwb_path = self._export_nwb(reason)
         self._move(Lifecycle.FINISHED, reason=reason, message=message)
+        with self._lock:
+            recorded = self._progress.recorded()
         state = RunState(reason.value)
-        self._result = RunResult(state, self.folder, self._recorded(), summary, message, nwb_path)
+        self._result = RunResult(state, self.folder, recorded, summary, message, nwb_path)
         self.finished.emit(self._result)
         return self._result
 
-    def _recorded(self) -> int:
+    def _refuse(self, message: str) -> RunResult:
+        """End a run that never started (no output played)."""
+        self._move(Lifecycle.FINISHED, reason=FinishReason.FAILED, message=message)
+        self._result = RunResult(RunState.FAILED, self.folder, 0, {}, message)
+        self.finished.emit(self._result)
+        return self._result
+
+    def _acquire(self) -> tuple[FinishReason, str]:
+        """Play the schedule; returns how it ended and why (a failure is caught here)."""
+        try:
+            self._run_schedule()
+        except StopRunError:
+            if self._ctl.aborting:
+                return FinishReason.ABORTED, self._stop_reason or "aborted by the user"
+            return FinishReason.STOPPED, self._stop_reason or "stopped by the user"
+        except Exception as exc:  # a rig or disk failure: stop safely, keep the data
+            _log.exception("run failed")
+            self.warning.emit(f"run failed: {exc}")
+            return FinishReason.FAILED, str(exc)
+        return (FinishReason.STOPPED if self._ctl.should_end() else FinishReason.DONE), ""
+
+    def _close_folder(
+        self, reason: FinishReason, message: str
+    ) -> tuple[FinishReason, str, dict[str, Any]]:
+        """Close the journal with the summary; a write error makes the run a failure."""
+        summary = self._summary()
         with self._lock:
-            return self._done - self._skipped
+            self._journal_open = False
+        assert self._writer is not None
+        self._writer.close(reason.value, summary)
+        if self._writer.error is not None:
+            reason = FinishReason.FAILED
+            message = message or f"the data folder could not be written: {self._writer.error}"
+        return reason, message, summary
+
+    def _export_nwb(self, reason: FinishReason) -> Path | None:
+        """Write ``recording.nwb`` if asked and the run ended normally (else None).
+
+        A failure is a warning: the journal is intact and ``rigctl export-nwb`` can retry.
+        """
+        if not self.options.write_nwb or reason not in (FinishReason.DONE, FinishReason.STOPPED):
+            return None
+        try:
+            return export_run_nwb(self.folder, self.options)
+        except Exception as exc:
+            self.warning.emit(
+                f"NWB export failed ({exc}); the journal is intact, run rigctl export-nwb"
+            )
+            return None
 
     def _summary(self) -> dict[str, Any]:
         try:
-            t_ind = math.inf if self._t_ind is None else self._t_ind
-            rs = summarize_recording(
-                [(a - t_ind) / 60.0 for a in self._probe_at],
-                self._probe_epsps,
-                self.options.analysis,
-                excluded=self._probe_spiked,
-            )
-            summary = rs.as_dict()
+            summary = self._probes.summary(self._progress.t_ind)
         except Exception as exc:
             _log.exception("the summary could not be computed")
             return {"error": str(exc)}
         with self._lock:
-            summary["skipped_probes"] = self._skipped
-            summary["pauses"] = self._pauses
-            summary["paused_s"] = self._paused_s
+            summary.update(self._progress.pause_fields())
         if self._induction is not None:
             summary["induction"] = dict(self._induction, note=induction_note(self._induction))
         return summary
-
-    def _open_writer(self) -> AsyncWriter:
-        exp = self.experiment
-        comp = proto.compile_experiment(exp)
-        fs = self.rig.definition.sample_rate_hz
-        n_probe = len([s for s in comp.sweeps if s.kind == "probe"])
-        bytes_per_sample = 4 + 4 + 1
-        expected = int(
-            (n_probe * comp.probe.n_samples(fs) + comp.induction.n_samples(fs)) * bytes_per_sample
-        )
-        header = {
-            "created": datetime.now(UTC).isoformat(),
-            "protocol_name": exp.metadata.name,
-            "rig": self.rig.definition.name,
-            "backend": self.rig.definition.backend,
-            "options": {
-                "fast": self.options.fast,
-                "auto_induction": self.options.auto_induction,
-                "calibrate": self.options.calibrate,
-                "rin_stop": self.options.rin_stop.describe() if self.options.rin_stop else None,
-            },
-            "setup": self.options.setup.as_dict() if self.options.setup else None,
-            "subject": self.options.subject,
-            "session": self.options.session,
-            "settings": self.rig.definition.settings_record(),
-        }
-        writer = RecordingWriter(
-            self.folder,
-            header,
-            protocol_json=proto.dumps(exp),
-            rig_text=self.rig_text or f"# rig definition (from {self.rig.definition.name})\n",
-            rig_json=self.rig.definition.model_dump(mode="json"),
-            expected_bytes=expected,
-        )
-        with self._lock:
-            self._planned = len(comp.sweeps)
-        return AsyncWriter(writer)
 
     def _maybe_calibrate(self, exp: proto.Experiment) -> proto.Experiment:
         if not needs_calibration(exp, self.options.calibrate):
@@ -811,107 +518,81 @@ class ExperimentRunner:
         comp = proto.compile_experiment(exp)
         probe_prep = self.rig.prepare(comp.probe, "probe")
         ind_prep = self.rig.prepare(comp.induction, "induction")
-        plan = _Plan.of(comp)
+        plan = Plan.of(comp)
         self._move(segment=Segment.BASELINE)
+        index, t_ind_plan = self._run_baseline(plan, probe_prep, comp.probe)
+        # Induction: never skipped; after a pause it starts now, and the follow-up is
+        # re-planned from the compiled offsets relative to when it was due.
+        slot = Slot("induction", Segment.INDUCTION, t_ind_plan)
+        self._pacer.wait_for(slot)
+        if (
+            self._progress.resumed_at is not None
+        ):  # a pause held the induction back: re-plan from now
+            t_ind_plan = max(t_ind_plan, self._progress.now())
+        slot = Slot("induction", Segment.INDUCTION, t_ind_plan)
+        t_ind = self._induce(index, slot, ind_prep, comp.induction)
+        self._move(segment=Segment.FOLLOWUP)
+        self._run_followup(index + 1, plan, t_ind_plan, t_ind, probe_prep, comp.probe)
+
+    def _run_baseline(
+        self, plan: Plan, prepared: PreparedSweep, sweep: proto.CompiledSweep
+    ) -> tuple[int, float]:
+        """The compiled baseline probes (more if the user starts the induction by hand).
+
+        Returns the index of the next sweep and the planned start of the induction.
+        """
         index = 0
-        # Baseline: the compiled probes (more if the user starts the induction by hand).
         t_ind_plan = plan.induction_s
         i = 0
         while True:
             if self.options.auto_induction and i >= len(plan.baseline):
                 break
-            slot = _Slot("probe", Segment.BASELINE, plan.baseline_at(i))
-            outcome = self._wait_for(slot, may_induce=True)
+            slot = Slot("probe", Segment.BASELINE, plan.baseline_at(i))
+            outcome = self._pacer.wait_for(slot, may_induce=True)
             if outcome == "induce":
-                t_ind_plan = slot.planned_s if self.options.fast else self._now()
+                t_ind_plan = slot.planned_s if self.options.fast else self._progress.now()
                 break
             if not self.options.auto_induction and i >= len(plan.baseline):
                 with self._lock:
-                    self._planned += 1
+                    self._progress.planned += 1
             if outcome == "skip":
                 self._skip(slot)
             else:
                 expected = plan.induction_s if self.options.auto_induction else math.nan
-                self._probe(index, slot, expected, probe_prep, comp.probe)
+                self._probe(index, slot, expected, prepared, sweep)
                 index += 1
             i += 1
             if i == len(plan.baseline):
                 self._check_baseline()
-        # Induction: never skipped; after a pause it starts now, and the follow-up is
-        # re-planned from the compiled offsets relative to when it was due.
-        slot = _Slot("induction", Segment.INDUCTION, t_ind_plan)
-        self._wait_for(slot)
-        if self._resumed_at is not None:  # a pause held the induction back: re-plan from now
-            t_ind_plan = max(t_ind_plan, self._now())
-        slot = _Slot("induction", Segment.INDUCTION, t_ind_plan)
-        t_ind = self._induce(index, slot, ind_prep, comp.induction)
-        index += 1
-        self._move(segment=Segment.FOLLOWUP)
+        return index, t_ind_plan
+
+    def _run_followup(
+        self,
+        index: int,
+        plan: Plan,
+        t_ind_plan: float,
+        t_ind: float,
+        prepared: PreparedSweep,
+        sweep: proto.CompiledSweep,
+    ) -> None:
+        """The follow-up probes, planned from the induction's slot (extensions included)."""
         j = 0
         while True:
             with self._lock:
                 last = len(plan.followup) + self._extra_followup
             if j >= last:
                 break
-            slot = _Slot("probe", Segment.FOLLOWUP, t_ind_plan + plan.followup_offset(j))
-            if self._wait_for(slot) == "skip":
+            slot = Slot("probe", Segment.FOLLOWUP, t_ind_plan + plan.followup_offset(j))
+            if self._pacer.wait_for(slot) == "skip":
                 self._skip(slot)
             else:
-                self._probe(index, slot, t_ind, probe_prep, comp.probe)
+                self._probe(index, slot, t_ind, prepared, sweep)
                 index += 1
             j += 1
 
     def _check_baseline(self) -> None:
-        check = check_baseline(
-            self._baseline_times,
-            [b.epsp_mv for b in self._baseline],
-            [b.rin_mohm for b in self._baseline],
-            self.options.analysis,
-        )
+        check = self._probes.check_baseline()
         assert self._writer is not None
         self._writer.event("baseline_check", **check.as_dict())
         if not check.stable:
             self.warning.emit("baseline not stable: " + "; ".join(check.reasons))
-
-
-def _import_nwb() -> None:
-    try:
-        import pynwb  # type: ignore[import-untyped, unused-ignore]  # noqa: F401
-
-        import rigctl.engine.nwb  # noqa: F401
-    except Exception:  # the export at the end reports any problem itself
-        _log.debug("pynwb could not be imported ahead of the export", exc_info=True)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """The compiled schedule as the runner walks it (no second calculation of times)."""
-
-    baseline: tuple[float, ...]
-    induction_s: float
-    followup: tuple[float, ...]
-    interval_s: float
-
-    @classmethod
-    def of(cls, comp: proto.CompiledExperiment) -> _Plan:
-        ind = next(s for s in comp.sweeps if s.kind == "induction")
-        return cls(
-            baseline=tuple(s.start_s for s in comp.sweeps if s.segment == "baseline"),
-            induction_s=ind.start_s,
-            followup=tuple(s.since_induction_s for s in comp.sweeps if s.segment == "followup"),
-            interval_s=comp.experiment.probes.interval_s,
-        )
-
-    def baseline_at(self, i: int) -> float:
-        """Planned start of baseline probe ``i`` (past the compiled ones: same spacing)."""
-        if i < len(self.baseline):
-            return self.baseline[i]
-        last = self.baseline[-1] if self.baseline else -self.interval_s
-        return last + (i - len(self.baseline) + 1) * self.interval_s
-
-    def followup_offset(self, j: int) -> float:
-        """Planned start of follow-up probe ``j`` relative to the induction onset."""
-        if j < len(self.followup):
-            return self.followup[j]
-        last = self.followup[-1] if self.followup else 0.0
-        return last + (j - len(self.followup) + 1) * self.interval_s
