@@ -122,17 +122,8 @@ class MainWindow(DocumentWindow):
         if session is not None:
             self._build_rig_pages(session, rig_path, data_root)
         self._tabs = QTabWidget()
-        self._tabs.setDocumentMode(True)
         self._pages: dict[str, QScrollArea] = {}
-        for title, page in self._tab_pages():
-            self._pages[title] = page_area(page)
-            self._tabs.addTab(self._pages[title], title)
-            # Every splitter's position is remembered: unnamed ones get a name by place.
-            for i, splitter in enumerate(page.findChildren(QSplitter)):
-                if not splitter.objectName():
-                    splitter.setObjectName(f"{title.lower()}-{i}")
-        self._tabs.tabBar().setVisible(len(self._pages) > 1)  # type: ignore[union-attr]
-        self.setCentralWidget(self._tabs)
+        self._build_tabs()
 
         self._build_actions()
         toolbar = QToolBar("Paper conditions")
@@ -153,6 +144,18 @@ class MainWindow(DocumentWindow):
         self._update_title()
         self._layout = WindowLayout(self, self._settings)
         self._layout.restoreWindow()
+
+    def _build_tabs(self) -> None:
+        self._tabs.setDocumentMode(True)
+        for title, page in self._tab_pages():
+            self._pages[title] = page_area(page)
+            self._tabs.addTab(self._pages[title], title)
+            # Every splitter's position is remembered: unnamed ones get a name by place.
+            for i, splitter in enumerate(page.findChildren(QSplitter)):
+                if not splitter.objectName():
+                    splitter.setObjectName(f"{title.lower()}-{i}")
+        self._tabs.tabBar().setVisible(len(self._pages) > 1)  # type: ignore[union-attr]
+        self.setCentralWidget(self._tabs)
 
     def _tab_pages(self) -> list[tuple[str, QWidget]]:
         """Every tab of the window, in order, as ``(title, content)``: add a tab here.

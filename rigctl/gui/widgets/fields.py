@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from PyQt6.QtCore import QLocale, QSize, QTimer, pyqtSignal
+from PyQt6.QtCore import QLocale, QSize, QTimer, pyqtBoundSignal, pyqtSignal
 from PyQt6.QtGui import QFocusEvent, QValidator, QWheelEvent
 from PyQt6.QtWidgets import (
     QAbstractSpinBox,
@@ -85,6 +85,28 @@ def _plain_locale(locale: QLocale) -> QLocale:
     return plain
 
 
+def _setup_number(
+    box: QSpinBox | QDoubleSpinBox,
+    unit: str,
+    edited: pyqtBoundSignal,
+    committed: pyqtBoundSignal,
+) -> None:
+    """What every number field does: typed numbers count on Enter, the unit as suffix."""
+    box.setAccelerated(True)
+    box.setKeyboardTracking(False)  # a typed number counts on Enter or leaving the field
+    box.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToPreviousValue)
+    if unit:
+        box.setSuffix(f" {unit}")
+    box.valueChanged.connect(edited)
+    box.editingFinished.connect(committed)
+
+
+def _narrowed(box: QWidget, hint: QSize, sample: str) -> QSize:
+    """``hint`` made no wider than ``sample`` (a typical value) needs in ``box``."""
+    width = box.fontMetrics().horizontalAdvance(sample) + 36
+    return QSize(min(hint.width(), width), hint.height())
+
+
 class _NoWheelMixin:
     """Ignore the mouse wheel unless the field has focus (scrolling must not edit values)."""
 
@@ -119,13 +141,7 @@ class QuantityField(QDoubleSpinBox, _NoWheelMixin):
         self.setDecimals(_DECIMALS)
         self.setRange(-_WIDE, _WIDE)
         self.setSingleStep(step)
-        self.setAccelerated(True)
-        self.setKeyboardTracking(False)  # a typed number counts on Enter or leaving the field
-        self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToPreviousValue)
-        if unit:
-            self.setSuffix(f" {unit}")
-        self.valueChanged.connect(self.edited)
-        self.editingFinished.connect(self.committed)
+        _setup_number(self, unit, self.edited, self.committed)
 
     def textFromValue(self, v: float) -> str:
         """Shortest text for ``v`` (no trailing zeros)."""
@@ -133,10 +149,7 @@ class QuantityField(QDoubleSpinBox, _NoWheelMixin):
 
     def sizeHint(self) -> QSize:
         """Room for a typical value, not for the (wide) range limits."""
-        hint = super().sizeHint()
-        sample = self.textFromValue(-99999.99) + self.suffix()
-        width = self.fontMetrics().horizontalAdvance(sample) + 36
-        return QSize(min(hint.width(), width), hint.height())
+        return _narrowed(self, super().sizeHint(), self.textFromValue(-99999.99) + self.suffix())
 
     def minimumSizeHint(self) -> QSize:
         """Same as :meth:`sizeHint` (a number field must not be squeezed unreadable)."""
@@ -251,19 +264,11 @@ class IntField(QSpinBox, _NoWheelMixin):
     def __init__(self, unit: str = "", *, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setRange(-2_147_483_647, 2_147_483_647)
-        self.setAccelerated(True)
-        self.setKeyboardTracking(False)
-        self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToPreviousValue)
-        if unit:
-            self.setSuffix(f" {unit}")
-        self.valueChanged.connect(self.edited)
-        self.editingFinished.connect(self.committed)
+        _setup_number(self, unit, self.edited, self.committed)
 
     def sizeHint(self) -> QSize:
         """Room for a typical value, not for the range limits."""
-        hint = super().sizeHint()
-        width = self.fontMetrics().horizontalAdvance("-999999" + self.suffix()) + 36
-        return QSize(min(hint.width(), width), hint.height())
+        return _narrowed(self, super().sizeHint(), "-999999" + self.suffix())
 
     def minimumSizeHint(self) -> QSize:
         """Same as :meth:`sizeHint`."""
