@@ -117,7 +117,29 @@ class _NoWheelMixin:
         return False
 
 
-class QuantityField(QDoubleSpinBox, _NoWheelMixin):
+class _NumberSizeMixin(_NoWheelMixin):
+    """Size and wheel of a number field (put first among the bases of a spin box)."""
+
+    def _typical_text(self) -> str:
+        """Text of a typical value with its unit: the room the field asks for."""
+        raise NotImplementedError
+
+    def sizeHint(self: Any) -> QSize:
+        """Room for a typical value, not for the (wide) range limits."""
+        return _narrowed(self, QAbstractSpinBox.sizeHint(self), self._typical_text())
+
+    def minimumSizeHint(self: Any) -> QSize:
+        """Same as :meth:`sizeHint` (a number field must not be squeezed unreadable)."""
+        hint = QAbstractSpinBox.minimumSizeHint(self)
+        return QSize(min(hint.width(), self.sizeHint().width()), hint.height())
+
+    def wheelEvent(self: Any, e: QWheelEvent | None) -> None:
+        """Step only when focused, so scrolling the form never changes a value."""
+        if e is not None and self._wheel_allowed(self, e):
+            QAbstractSpinBox.wheelEvent(self, e)
+
+
+class QuantityField(_NumberSizeMixin, QDoubleSpinBox):
     """A physical quantity with its unit as suffix, e.g. ``25 Hz``.
 
     Shows the shortest exact text (``100 ms``, ``0.25 ms``) in the user's locale.
@@ -147,19 +169,8 @@ class QuantityField(QDoubleSpinBox, _NoWheelMixin):
         """Shortest text for ``v`` (no trailing zeros)."""
         return _compact(self.locale(), v, self.decimals())
 
-    def sizeHint(self) -> QSize:
-        """Room for a typical value, not for the (wide) range limits."""
-        return _narrowed(self, super().sizeHint(), self.textFromValue(-99999.99) + self.suffix())
-
-    def minimumSizeHint(self) -> QSize:
-        """Same as :meth:`sizeHint` (a number field must not be squeezed unreadable)."""
-        hint = super().minimumSizeHint()
-        return QSize(min(hint.width(), self.sizeHint().width()), hint.height())
-
-    def wheelEvent(self, e: QWheelEvent | None) -> None:
-        """Step only when focused, so scrolling the form never changes a value."""
-        if e is not None and self._wheel_allowed(self, e):
-            super().wheelEvent(e)
+    def _typical_text(self) -> str:
+        return self.textFromValue(-99999.99) + self.suffix()
 
     def fieldValue(self) -> float | None:
         """The number shown."""
@@ -247,7 +258,7 @@ class OptionalQuantityField(QuantityField):
             self.blockSignals(False)
 
 
-class IntField(QSpinBox, _NoWheelMixin):
+class IntField(_NumberSizeMixin, QSpinBox):
     """A whole number (seed, repeat count).
 
     Parameters
@@ -266,19 +277,8 @@ class IntField(QSpinBox, _NoWheelMixin):
         self.setRange(-2_147_483_647, 2_147_483_647)
         _setup_number(self, unit, self.edited, self.committed)
 
-    def sizeHint(self) -> QSize:
-        """Room for a typical value, not for the range limits."""
-        return _narrowed(self, super().sizeHint(), "-999999" + self.suffix())
-
-    def minimumSizeHint(self) -> QSize:
-        """Same as :meth:`sizeHint`."""
-        hint = super().minimumSizeHint()
-        return QSize(min(hint.width(), self.sizeHint().width()), hint.height())
-
-    def wheelEvent(self, e: QWheelEvent | None) -> None:
-        """Step only when focused."""
-        if e is not None and self._wheel_allowed(self, e):
-            super().wheelEvent(e)
+    def _typical_text(self) -> str:
+        return "-999999" + self.suffix()
 
     def fieldValue(self) -> int:
         """The number shown."""
