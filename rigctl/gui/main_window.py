@@ -28,6 +28,7 @@ from rigctl.gui.rig.panel import RigPanel
 from rigctl.gui.run.panel import RunPanel
 from rigctl.gui.settings import MAX_RECENT
 from rigctl.gui.widgets.dialogs import ask_choice
+from rigctl.gui.widgets.scroll import scrolling
 from rigctl.hardware import DEFAULT_RIG_PATH
 from rigctl.protocol import Experiment, paper_condition
 
@@ -175,10 +176,7 @@ class MainWindow(DocumentWindow):
         return pages
 
     def _build_design_page(self) -> QWidget:
-        scroll = _FittingScrollArea()
-        scroll.setWidget(self._editor)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll = scrolling(self._editor, _FittingScrollArea())
         # What will be sent to the rig, and what it should do to the synapse, side by side.
         previews = QSplitter(Qt.Orientation.Horizontal)
         previews.setObjectName("previews")
