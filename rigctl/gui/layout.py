@@ -16,6 +16,7 @@ from PyQt6.QtGui import QGuiApplication
 from PyQt6.QtWidgets import QMainWindow, QScrollArea, QSplitter, QWidget
 
 from rigctl.gui.settings import AppSettings
+from rigctl.gui.widgets.scroll import scrolling
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -52,11 +53,7 @@ def available_geometry(widget: QWidget) -> QRect | None:
 
 def page(content: QWidget) -> QScrollArea:
     """A tab's content in a scroll area: below its minimum size it scrolls, never clips."""
-    area = QScrollArea()
-    area.setWidget(content)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    return area
+    return scrolling(content)
 
 
 class WindowLayout:

@@ -1,4 +1,7 @@
-"""The protocol designer window: editor, preview, files, undo."""
+"""The main window: the protocol designer and its previews, the rig tabs, menus, closing.
+
+The document (undo, files, recent files) is its base, :mod:`rigctl.gui.documents`.
+"""
 
 from __future__ import annotations
 
@@ -8,94 +11,32 @@ from pathlib import Path
 from typing import Literal
 
 from PyQt6.QtCore import QSettings, QSize, Qt, QTimer
-from PyQt6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QKeySequence,
-    QShowEvent,
-    QUndoCommand,
-    QUndoStack,
-)
-from PyQt6.QtWidgets import (
-    QFileDialog,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QScrollArea,
-    QSplitter,
-    QStatusBar,
-    QTabWidget,
-    QToolBar,
-    QWidget,
-)
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PyQt6.QtWidgets import QMessageBox, QScrollArea, QSplitter, QTabWidget, QToolBar, QWidget
 
 from rigctl.engine import RigSession, RunOptions
 from rigctl.gui.about import AboutDialog, about_text
 from rigctl.gui.cell.panel import CellPanel
-from rigctl.gui.design.editor import ExperimentEditor
 from rigctl.gui.design.picker import PaperConditionPicker
 from rigctl.gui.design.preview import WaveformPreview
+from rigctl.gui.documents import DocumentWindow, UnsavedAnswer
 from rigctl.gui.layout import WindowLayout
 from rigctl.gui.layout import page as page_area
 from rigctl.gui.plasticity.pane import PlasticityPane
 from rigctl.gui.results import ResultsPanel
 from rigctl.gui.rig.panel import RigPanel
 from rigctl.gui.run.panel import RunPanel
-from rigctl.gui.settings import MAX_RECENT, AppSettings
+from rigctl.gui.settings import MAX_RECENT
+from rigctl.gui.widgets.dialogs import ask_choice
+from rigctl.gui.widgets.scroll import scrolling
 from rigctl.hardware import DEFAULT_RIG_PATH
-from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition, save
+from rigctl.protocol import Experiment, paper_condition
 
 __all__ = ["MAX_RECENT", "MainWindow", "QuitAnswer", "UnsavedAnswer"]
-
-UnsavedAnswer = Literal["save", "discard", "cancel"]
-"""What to do with unsaved changes."""
 
 QuitAnswer = Literal["keep", "stop", "abort"]
 """What to do with a recording in progress when the window is closed: keep recording
 (the window stays open), stop after the sweep in flight (then close), or abort now."""
-
-_FILTER = "rigctl protocols (*.json);;All files (*)"
-_APP_TITLE = "rigctl protocol designer"
-
-
-class _EditCommand(QUndoCommand):
-    """One valid edit: the whole experiment before and after it."""
-
-    _ID = 1
-
-    def __init__(
-        self,
-        apply: Callable[[Experiment], None],
-        before: Experiment,
-        after: Experiment,
-        merge_key: str | None,
-        text: str,
-    ) -> None:
-        super().__init__(text)
-        self._apply = apply
-        self.before = before
-        self.after = after
-        self.merge_key = merge_key
-        self._pushed = False
-
-    def redo(self) -> None:
-        if self._pushed:
-            self._apply(self.after)
-        self._pushed = True  # the first redo is the edit the user just made
-
-    def undo(self) -> None:
-        self._apply(self.before)
-
-    def id(self) -> int:
-        return self._ID if self.merge_key is not None else -1
-
-    def mergeWith(self, other: QUndoCommand | None) -> bool:
-        if not isinstance(other, _EditCommand) or other.merge_key != self.merge_key:
-            return False
-        self.after = other.after
-        self.setObsolete(self.after == self.before)
-        return True
-
 
 _EDITOR_MIN_HEIGHT = 250
 """The editor never gets less (two phase rows and the window line show); on a short
@@ -119,7 +60,7 @@ class _FittingScrollArea(QScrollArea):
         return QSize(hint.width(), widget.sizeHint().height() + 2 * self.frameWidth())
 
 
-class MainWindow(QMainWindow):
+class MainWindow(DocumentWindow):
     """Design a protocol: edit it, see what the rig will output, keep it in a file.
 
     Parameters
@@ -163,17 +104,7 @@ class MainWindow(QMainWindow):
         rig_path: str | os.PathLike[str] = DEFAULT_RIG_PATH,
         data_root: Path | None = None,
     ) -> None:
-        super().__init__(parent)
-        self._settings = AppSettings(settings)
-        self._path: Path | None = None
-        self._applying = False
-        self._undo = QUndoStack(self)
-        self._undo.cleanChanged.connect(self._on_clean_changed)
-
-        first = experiment if experiment is not None else paper_condition(25, 50)
-        self._editor = ExperimentEditor(first)
-        self._editor.setOrigin(first)  # from the library: edits give it a new identity
-        self._shown = self._editor.value()
+        super().__init__(settings, experiment, parent)
         self._preview = WaveformPreview()
         self._plasticity = PlasticityPane()
         self._picker = PaperConditionPicker()
@@ -192,17 +123,8 @@ class MainWindow(QMainWindow):
         if session is not None:
             self._build_rig_pages(session, rig_path, data_root)
         self._tabs = QTabWidget()
-        self._tabs.setDocumentMode(True)
         self._pages: dict[str, QScrollArea] = {}
-        for title, page in self._tab_pages():
-            self._pages[title] = page_area(page)
-            self._tabs.addTab(self._pages[title], title)
-            # Every splitter's position is remembered: unnamed ones get a name by place.
-            for i, splitter in enumerate(page.findChildren(QSplitter)):
-                if not splitter.objectName():
-                    splitter.setObjectName(f"{title.lower()}-{i}")
-        self._tabs.tabBar().setVisible(len(self._pages) > 1)  # type: ignore[union-attr]
-        self.setCentralWidget(self._tabs)
+        self._build_tabs()
 
         self._build_actions()
         toolbar = QToolBar("Paper conditions")
@@ -210,7 +132,6 @@ class MainWindow(QMainWindow):
         toolbar.setMovable(False)
         toolbar.addWidget(self._picker)
         self.addToolBar(toolbar)
-        self._status = QStatusBar()
         self.setStatusBar(self._status)
 
         self._editor.valueChanged.connect(self._on_value_changed)
@@ -224,6 +145,18 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._layout = WindowLayout(self, self._settings)
         self._layout.restoreWindow()
+
+    def _build_tabs(self) -> None:
+        self._tabs.setDocumentMode(True)
+        for title, page in self._tab_pages():
+            self._pages[title] = page_area(page)
+            self._tabs.addTab(self._pages[title], title)
+            # Every splitter's position is remembered: unnamed ones get a name by place.
+            for i, splitter in enumerate(page.findChildren(QSplitter)):
+                if not splitter.objectName():
+                    splitter.setObjectName(f"{title.lower()}-{i}")
+        self._tabs.tabBar().setVisible(len(self._pages) > 1)  # type: ignore[union-attr]
+        self.setCentralWidget(self._tabs)
 
     def _tab_pages(self) -> list[tuple[str, QWidget]]:
         """Every tab of the window, in order, as ``(title, content)``: add a tab here.
@@ -243,10 +176,7 @@ class MainWindow(QMainWindow):
         return pages
 
     def _build_design_page(self) -> QWidget:
-        scroll = _FittingScrollArea()
-        scroll.setWidget(self._editor)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll = scrolling(self._editor, _FittingScrollArea())
         # What will be sent to the rig, and what it should do to the synapse, side by side.
         previews = QSplitter(Qt.Orientation.Horizontal)
         previews.setObjectName("previews")
@@ -304,11 +234,6 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ parts
 
     @property
-    def editor(self) -> ExperimentEditor:
-        """The experiment editor."""
-        return self._editor
-
-    @property
     def preview(self) -> WaveformPreview:
         """The waveform preview."""
         return self._preview
@@ -359,11 +284,6 @@ class MainWindow(QMainWindow):
         if self._rig_panel is not None:
             self.selectTab("Rig")
 
-    @property
-    def appSettings(self) -> AppSettings:
-        """What the window remembers (recent files, rig file, folders, layout)."""
-        return self._settings
-
     def tabTitles(self) -> list[str]:
         """The titles of the tabs, in order."""
         return list(self._pages)
@@ -376,111 +296,27 @@ class MainWindow(QMainWindow):
         """The scroll area that holds the tab called ``title``."""
         return self._pages[title]
 
-    @property
-    def undoStack(self) -> QUndoStack:
-        """The undo history of the open protocol."""
-        return self._undo
-
-    def showStatus(self, message: str, timeout_ms: int = 0) -> None:
-        """Show ``message`` in the status bar (for ``timeout_ms``; 0: until replaced)."""
-        if message:
-            self._status.showMessage(message, timeout_ms)
-        else:
-            self._status.clearMessage()
-
-    def currentPath(self) -> Path | None:
-        """The file of the open protocol (``None`` if never saved)."""
-        return self._path
-
-    def experiment(self) -> Experiment:
-        """The protocol shown (the last valid one)."""
-        return self._editor.value()
-
-    def applyExperiment(self, experiment: Experiment, text: str) -> None:
-        """Show ``experiment`` as one undoable edit named ``text`` (e.g. calibrated currents).
-
-        The document becomes modified; *Undo* goes back to the protocol before it.
-        """
-        self._editor.commitPending()
-        before = self._shown
-        if experiment == before:
-            return
-        self._apply(experiment)
-        self._undo.push(_EditCommand(self._apply, before, self._shown, None, text))
-        self.showStatus(text, 4000)
-
     def _on_calibrated(self, experiment: Experiment) -> None:
         self.applyExperiment(experiment, "Apply calibrated currents")
 
     # ------------------------------------------------------------------ questions (overridable)
 
-    def askUnsavedChanges(self) -> UnsavedAnswer:
-        """Ask whether to save the changes before they are lost."""
-        name = self._display_name()
-        answer = QMessageBox.question(
-            self,
-            "Unsaved changes",
-            f"Save the changes to {name} first?",
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save,
-        )
-        if answer == QMessageBox.StandardButton.Save:
-            return "save"
-        if answer == QMessageBox.StandardButton.Discard:
-            return "discard"
-        return "cancel"
-
     def askQuitDuringRun(self) -> QuitAnswer:
         """Ask what to do with the recording in progress before the window closes."""
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("A recording is in progress")
-        box.setText("A recording is in progress. Close rigctl?")
-        box.setInformativeText(
+        answers: list[tuple[QuitAnswer, str, QMessageBox.ButtonRole]] = [
+            ("keep", "Keep recording", QMessageBox.ButtonRole.RejectRole),
+            ("stop", "Stop after this sweep", QMessageBox.ButtonRole.AcceptRole),
+            ("abort", "Abort now", QMessageBox.ButtonRole.DestructiveRole),
+        ]
+        return ask_choice(
+            self,
+            "A recording is in progress",
+            "A recording is in progress. Close rigctl?",
             "Stop after this sweep keeps a complete record and closes when it ends; "
-            "Abort now cuts the sweep in flight and marks the recording aborted."
+            "Abort now cuts the sweep in flight and marks the recording aborted.",
+            answers,
+            safe="keep",
         )
-        keep = box.addButton("Keep recording", QMessageBox.ButtonRole.RejectRole)
-        stop = box.addButton("Stop after this sweep", QMessageBox.ButtonRole.AcceptRole)
-        abort = box.addButton("Abort now", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
-        box.exec()
-        clicked = box.clickedButton()
-        if clicked is stop:
-            return "stop"
-        if clicked is abort:
-            return "abort"
-        return "keep"
-
-    def askOpenPath(self) -> str | None:
-        """Ask which protocol file to open (``None``: cancelled)."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open protocol", self._start_dir(), _FILTER)
-        return path or None
-
-    def askSavePath(self) -> str | None:
-        """Ask where to save the protocol (``None``: cancelled)."""
-        suggested = self._path or Path(self._start_dir(saving=True)) / self._suggested_name()
-        path, _ = QFileDialog.getSaveFileName(self, "Save protocol as", str(suggested), _FILTER)
-        if path and not Path(path).suffix:
-            path += ".json"
-        return path or None
-
-    def showError(self, title: str, message: str) -> None:
-        """Tell the user something went wrong (one sentence)."""
-        QMessageBox.critical(self, title, message)
-
-    # ------------------------------------------------------------------ file commands
-
-    def newProtocol(self) -> bool:
-        """Start over from the paper's 25 → 50 Hz condition, after the unsaved-changes prompt."""
-        if not self.maybeSave():
-            return False
-        self._load_document(paper_condition(25, 50), None)
-        self.showStatus("New protocol (paper condition 25 → 50 Hz)", 4000)
-        return True
 
     def loadPaperCondition(self, minus_hz: float, plus_hz: float) -> bool:
         """Replace the protocol by a paper condition, after the unsaved-changes prompt."""
@@ -490,126 +326,6 @@ class MainWindow(QMainWindow):
         self._load_document(paper_condition(minus_hz, plus_hz), None)
         self.showStatus(f"Paper condition {minus_hz:g} → {plus_hz:g} Hz", 4000)
         return True
-
-    def open(self) -> bool:
-        """Ask for a file and open it (after the unsaved-changes prompt)."""
-        if not self.maybeSave():
-            return False
-        path = self.askOpenPath()
-        return path is not None and self.openFile(path, ask=False)
-
-    def openFile(self, path: str | os.PathLike[str], *, ask: bool = True) -> bool:
-        """Open the protocol in ``path``.
-
-        A file that cannot be used is reported with :meth:`showError`, and the current
-        protocol stays as it is.
-
-        Parameters
-        ----------
-        path
-            Protocol file to open.
-        ask
-            Ask about unsaved changes first.
-
-        Returns
-        -------
-        bool
-            Whether the file was opened.
-        """
-        if ask and not self.maybeSave():
-            return False
-        try:
-            experiment = load(path)
-        except ProtocolFileError as exc:
-            if not Path(path).exists():
-                self._forget_recent(Path(path))
-            self.showStatus(f"Could not open {Path(path).name}", 6000)
-            self.showError("Cannot open protocol", str(exc))
-            return False
-        self.setDocument(experiment, Path(path))
-        self.showStatus(f"Opened {path}", 4000)
-        return True
-
-    def setDocument(self, experiment: Experiment, path: Path | None = None) -> None:
-        """Show ``experiment`` as a fresh document, read from ``path`` (no prompt).
-
-        The undo history is cleared and ``path`` (if any) becomes the most recent file.
-        """
-        self._load_document(experiment, path)
-        if path is not None:
-            self._remember_recent(path)
-
-    def save(self) -> bool:
-        """Save to the current file (ask for one if there is none)."""
-        self._editor.commitPending()
-        if self._path is None:
-            return self.saveAs()
-        return self._write(self._path)
-
-    def saveAs(self) -> bool:
-        """Ask for a file and save the protocol there."""
-        self._editor.commitPending()
-        if not self._check_savable():
-            return False
-        path = self.askSavePath()
-        if path is None:
-            return False
-        if not self._write(Path(path)):
-            return False
-        self._path = Path(path)
-        self._remember_recent(self._path)
-        self._update_title()
-        return True
-
-    def maybeSave(self) -> bool:
-        """Ask about unsaved changes; ``True`` if it is fine to replace the protocol."""
-        self._editor.commitPending()
-        if not self.isWindowModified():
-            return True
-        answer = self.askUnsavedChanges()
-        if answer == "save":
-            return self.save()
-        return answer == "discard"
-
-    # ------------------------------------------------------------------ recent files
-
-    def recentFiles(self) -> list[str]:
-        """Recently opened or saved files, most recent first."""
-        return self._settings.recentFiles()
-
-    def clearRecentFiles(self) -> None:
-        """Forget the recent files."""
-        self._set_recent([])
-
-    def _set_recent(self, paths: list[str]) -> None:
-        self._settings.setRecentFiles(paths)
-        self._fill_recent_menu()
-
-    def _remember_recent(self, path: Path) -> None:
-        entry = str(path.resolve())
-        self._settings.setProtocolFolder(path.resolve().parent)
-        self._set_recent([entry, *[p for p in self.recentFiles() if p != entry]])
-
-    def _forget_recent(self, path: Path) -> None:
-        entry = str(path.resolve())
-        self._set_recent([p for p in self.recentFiles() if p != entry])
-
-    def _fill_recent_menu(self) -> None:
-        """Show the recent files in the menu's fixed actions (never deleted while in use)."""
-        files = self.recentFiles()
-        for i, action in enumerate(self._recent_actions):
-            entry = files[i] if i < len(files) else ""
-            action.setVisible(bool(entry))
-            action.setData(entry or None)
-            action.setText(f"&{i + 1} {Path(entry).name}" if entry else "")
-            action.setToolTip(entry)
-            action.setStatusTip(entry)
-        self._clear_recent.setEnabled(bool(files))
-
-    def _open_recent(self, index: int) -> None:
-        entry = self._recent_actions[index].data()
-        if entry:
-            self.openFile(str(entry))
 
     # ------------------------------------------------------------------ internals
 
@@ -636,24 +352,19 @@ class MainWindow(QMainWindow):
         self.redoAction: QAction = redo
         self.undoAction.setShortcut(QKeySequence(keys.Undo))
         self.redoAction.setShortcut(QKeySequence(keys.Redo))
+        self.resetLayoutAction = action("&Reset Layout", self.resetLayout)
+        self.resetLayoutAction.setStatusTip("Window size and panes as on first opening")
+        self.aboutAction = action("&About rigctl", self.showAbout)
+        self.aboutAction.setMenuRole(QAction.MenuRole.AboutRole)
+        self._build_menus()
 
+    def _build_menus(self) -> None:
         bar = self.menuBar()
         assert bar is not None
         file_menu = bar.addMenu("&File")
         assert file_menu is not None
         file_menu.addAction(self.newAction)
         file_menu.addAction(self.openAction)
-        self._recent_menu = QMenu("Open &Recent", self)
-        self._recent_actions: list[QAction] = []
-        for i in range(MAX_RECENT):
-            recent = QAction(self)
-            recent.triggered.connect(lambda _checked=False, i=i: self._open_recent(i))
-            self._recent_menu.addAction(recent)
-            self._recent_actions.append(recent)
-        self._recent_menu.addSeparator()
-        self._clear_recent = QAction("Clear Menu", self)
-        self._clear_recent.triggered.connect(self.clearRecentFiles)
-        self._recent_menu.addAction(self._clear_recent)
         file_menu.addMenu(self._recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.saveAction)
@@ -666,106 +377,16 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.redoAction)
         view_menu = bar.addMenu("&View")
         assert view_menu is not None
-        self.resetLayoutAction = action("&Reset Layout", self.resetLayout)
-        self.resetLayoutAction.setStatusTip("Window size and panes as on first opening")
         view_menu.addAction(self.resetLayoutAction)
         help_menu = bar.addMenu("&Help")
         assert help_menu is not None
-        self.aboutAction = action("&About rigctl", self.showAbout)
-        self.aboutAction.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.aboutAction)
-        self._fill_recent_menu()
-
-    @property
-    def recentMenu(self) -> QMenu:
-        """The *Open Recent* menu."""
-        return self._recent_menu
 
     def _show(self, experiment: Experiment) -> None:
         self._preview.setExperiment(experiment)
         # The same compiled events feed both previews: what is predicted is what runs.
         self._plasticity.setExperiment(experiment, self._preview.sweep())
         self._picker.setCurrent(experiment)
-
-    def _on_value_changed(self, experiment: Experiment) -> None:
-        if self._applying:
-            return  # _apply shows it
-        self._show(experiment)
-        edit = self._editor.lastEdit()
-        before, self._shown = self._shown, experiment
-        self._undo.push(_EditCommand(self._apply, before, experiment, edit.mergeKey, edit.label))
-
-    def _apply(self, experiment: Experiment) -> None:
-        """Show ``experiment`` without recording an edit (undo, redo, loading)."""
-        self._applying = True
-        try:
-            self._editor.setValue(experiment)
-        finally:
-            self._applying = False
-        self._shown = self._editor.value()
-        self._show(self._shown)
-
-    def _on_clean_changed(self, clean: bool) -> None:
-        self.setWindowModified(not clean)
-
-    def _on_problems(self, problems: list[object]) -> None:
-        if problems:
-            self.showStatus(
-                f"{len(problems)} problem(s): the preview shows the last valid protocol"
-            )
-        else:
-            self.showStatus("")
-
-    def _load_document(self, experiment: Experiment, path: Path | None) -> None:
-        self._editor.setOrigin(None)
-        self._apply(experiment)
-        self._editor.setOrigin(self._editor.value())  # edits give it a new identity
-        self._undo.clear()  # also makes the stack clean
-        self._path = path
-        self.setWindowModified(False)
-        self._update_title()
-
-    def _check_savable(self) -> bool:
-        problems = self._editor.problems()
-        if not problems:
-            return True
-        first = problems[0]
-        where = self._editor.describe(first.path) if first.path else "The protocol"
-        self.showError(
-            "Cannot save yet",
-            f"{where}: {first.message}. Fix the fields marked in red before saving.",
-        )
-        return False
-
-    def _write(self, path: Path) -> bool:
-        if not self._check_savable():
-            return False
-        try:
-            save(self._editor.value(), path)
-        except OSError as exc:
-            self.showError("Cannot save protocol", f"{path}: {exc.strerror or exc}")
-            return False
-        self._undo.setClean()
-        self.setWindowModified(False)
-        self.showStatus(f"Saved {path}", 4000)
-        return True
-
-    def _display_name(self) -> str:
-        return self._path.name if self._path is not None else "Untitled"
-
-    def _suggested_name(self) -> str:
-        name = self._editor.value().metadata.name
-        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.lower()).strip("-")
-        return f"{safe or 'protocol'}.json"
-
-    def _start_dir(self, *, saving: bool = False) -> str:
-        if self._path is not None and self._path.parent.is_dir():
-            return str(self._path.parent)
-        folder = self._settings.saveFolder() if saving else self._settings.openFolder()
-        return str(folder)
-
-    def _update_title(self) -> None:
-        self.setWindowTitle(f"{self._display_name()}[*] — {_APP_TITLE}")
 
     def closeEvent(self, a0: QCloseEvent | None) -> None:
         """Ask about a recording in progress and unsaved changes before closing.

@@ -14,8 +14,6 @@ from rigctl.engine.style import AXIS_COLOR, PHASE_COLORS, TEXT_COLOR
 
 __all__ = ["PHASE_COLORS", "phase_color", "plot_menu", "style_plot"]
 
-__all__ = ["PHASE_COLORS", "style_plot"]
-
 
 def plot_menu(item: Any) -> None:
     """Give a plot item rigctl's context menu: pyqtgraph's *Export…* and *View All*.
@@ -40,7 +38,14 @@ def phase_color(index: int, alpha: int = 255) -> QColor:
     return QColor(r, g, b, alpha)
 
 
-def style_plot(item: Any, *, left: str, bottom: str | None, axis_width: int) -> None:
+def style_plot(
+    item: Any,
+    *,
+    left: str,
+    bottom: str | None,
+    axis_width: int,
+    bottom_values: bool | None = None,
+) -> None:
     """Style a plot item: the export menu (:func:`plot_menu`), dark axes, no SI prefixes.
 
     Parameters
@@ -52,6 +57,8 @@ def style_plot(item: Any, *, left: str, bottom: str | None, axis_width: int) -> 
         that shares its x axis with the one below it).
     axis_width
         Width of the left axis in pixels, so stacked plots line up.
+    bottom_values
+        Whether the bottom axis shows its tick labels (default: when it has a label).
     """
     plot_menu(item)
     for name in ("left", "bottom"):
@@ -61,7 +68,7 @@ def style_plot(item: Any, *, left: str, bottom: str | None, axis_width: int) -> 
         axis.enableAutoSIPrefix(False)
     item.getAxis("left").setWidth(axis_width)
     item.setLabel("left", left, color=TEXT_COLOR)
-    if bottom is None:
-        item.getAxis("bottom").setStyle(showValues=False)
-    else:
+    if bottom is not None:
         item.setLabel("bottom", bottom, color=TEXT_COLOR)
+    if not (bottom is not None if bottom_values is None else bottom_values):
+        item.getAxis("bottom").setStyle(showValues=False)

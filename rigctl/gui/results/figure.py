@@ -57,13 +57,20 @@ def _panel_letter(item: Any, letter: str) -> None:
     item.setTitle(f"<b>{letter}</b>", justify="left", size="12pt", color="#111")
 
 
-class GroupFigure(pg.GraphicsLayoutWidget):  # type: ignore[misc]
-    """Group time course (A) and summary bars (B) of a :class:`GroupSummary`."""
+class _Figure(pg.GraphicsLayoutWidget):  # type: ignore[misc]
+    """A figure of the Results tab: white, never squeezed below a readable height."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.setBackground("w")
         self.setMinimumHeight(260)
+
+
+class GroupFigure(_Figure):
+    """Group time course (A) and summary bars (B) of a :class:`GroupSummary`."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
         self.time = self.addPlot(row=0, col=0)
         self.bars = self.addPlot(row=0, col=1)
         self.ci.layout.setColumnStretchFactor(0, 2)
@@ -187,13 +194,11 @@ class GroupFigure(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         p.setYRange(0.0, top * 1.2, padding=0)
 
 
-class RecordingFigure(pg.GraphicsLayoutWidget):  # type: ignore[misc]
+class RecordingFigure(_Figure):
     """One recording: normalized EPSP and slope (top), Rin and resting Vm (below)."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self.setBackground("w")
-        self.setMinimumHeight(260)
         self.epsp = self.addPlot(row=0, col=0)
         self.rin = self.addPlot(row=1, col=0)
         self.rest = self.addPlot(row=2, col=0)

@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
 )
 
 from rigctl.gui.rig._widgets import DASH, MISS
+from rigctl.gui.widgets.scroll import scrolling
 from rigctl.hardware import RigDefinition
 
 __all__ = ["LIMIT_ROWS", "RigFileView"]
@@ -109,12 +110,7 @@ class RigFileView(QScrollArea):
             box.setLayout(self._form(rows, first=title == "Rig"))
             layout.addWidget(box)
         layout.addStretch(1)
-        self.setWidget(inner)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMinimumWidth(380)
-        self.setMaximumWidth(460)
+        scrolling(inner, self, width=(380, 460))
 
     def _form(self, rows: Sequence[tuple[str, str]], *, first: bool) -> QFormLayout:
         form = QFormLayout()

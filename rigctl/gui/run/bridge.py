@@ -17,11 +17,14 @@ with :meth:`RunBridge.takeChunks` and :meth:`RunBridge.takeProgress`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from rigctl.engine import ExperimentRunner, RunResult, RunState, RunStatus, SweepRecord
+from rigctl.engine.signals import Signal
 from rigctl.gui.run.data import SweepInfo
 from rigctl.hardware import Chunk
 
@@ -105,27 +108,29 @@ class RunBridge(QObject):
         """Listen to the runner's signals (before it starts)."""
         if self._attached:
             return
-        r = self.runner
-        r.state_changed.connect(self._on_state)
-        r.sweep_acquired.connect(self._on_sweep)
-        r.warning.connect(self._on_warning)
-        r.progress.connect(self._on_progress)
-        r.chunk.connect(self._on_chunk)
-        r.finished.connect(self._on_finished)
+        for signal, slot in self._wiring():
+            signal.connect(slot)
         self._attached = True
 
     def detach(self) -> None:
         """Stop listening to the runner (idempotent)."""
         if not self._attached:
             return
-        r = self.runner
-        r.state_changed.disconnect(self._on_state)
-        r.sweep_acquired.disconnect(self._on_sweep)
-        r.warning.disconnect(self._on_warning)
-        r.progress.disconnect(self._on_progress)
-        r.chunk.disconnect(self._on_chunk)
-        r.finished.disconnect(self._on_finished)
+        for signal, slot in self._wiring():
+            signal.disconnect(slot)
         self._attached = False
+
+    def _wiring(self) -> list[tuple[Signal[Any], Callable[[Any], None]]]:
+        """Each runner signal the bridge listens to, with its handler."""
+        r = self.runner
+        return [
+            (r.state_changed, self._on_state),
+            (r.sweep_acquired, self._on_sweep),
+            (r.warning, self._on_warning),
+            (r.progress, self._on_progress),
+            (r.chunk, self._on_chunk),
+            (r.finished, self._on_finished),
+        ]
 
     # ------------------------------------------------------------------ GUI side
 

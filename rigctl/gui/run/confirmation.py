@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import QMessageBox, QWidget
 
 from rigctl.engine import RunOptions
 from rigctl.engine.setup import SetupRecord
+from rigctl.gui.widgets.dialogs import ask_choice
 from rigctl.hardware import RigDefinition
 from rigctl.protocol import Experiment
 
@@ -228,17 +229,15 @@ def confirmation_box(parent: QWidget, confirmation: RunConfirmation) -> QMessage
 
 def ask_abort(parent: QWidget) -> bool:
     """Ask whether to abort the recording now (modal); ``True``: abort."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Abort the recording?")
-    box.setText("Abort the recording now?")
-    box.setInformativeText(
+    return ask_choice(
+        parent,
+        "Abort the recording?",
+        "Abort the recording now?",
         "The sweep in flight is cut, the outputs go to rest and the recording is "
-        "marked aborted. To end it cleanly after this sweep, use Stop instead."
+        "marked aborted. To end it cleanly after this sweep, use Stop instead.",
+        [
+            (True, "Abort now", QMessageBox.ButtonRole.DestructiveRole),
+            (False, "Keep recording", QMessageBox.ButtonRole.RejectRole),
+        ],
+        safe=False,
     )
-    abort = box.addButton("Abort now", QMessageBox.ButtonRole.DestructiveRole)
-    keep = box.addButton("Keep recording", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(keep)
-    box.setEscapeButton(keep)
-    box.exec()
-    return box.clickedButton() is abort

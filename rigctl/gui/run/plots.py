@@ -24,7 +24,8 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from rigctl.engine import AnalysisSettings
-from rigctl.gui.plot_style import plot_menu
+from rigctl.engine.style import TEXT_COLOR
+from rigctl.gui.plot_style import style_plot
 from rigctl.gui.run.data import RunHistory
 from rigctl.gui.run.frames import FramedPlotWidget
 from rigctl.hardware import Chunk
@@ -34,8 +35,7 @@ __all__ = ["LIVE_MIN_SPAN_MV", "RunPlots"]
 FloatArray = npt.NDArray[np.float64]
 
 _AXIS_WIDTH: Final = 62
-_TEXT = "#222222"
-_AXIS = "#555555"
+_TEXT = TEXT_COLOR
 _VM_PEN = QColor(33, 33, 33)
 _BASE = QColor(120, 144, 156)
 _FOLLOW = QColor(21, 101, 192)
@@ -63,16 +63,8 @@ def _swatch(color: str, glyph: str) -> str:
 
 
 def _style(item: Any, *, left: str, bottom: str | None) -> None:
-    plot_menu(item)
-    for name in ("left", "bottom"):
-        axis = item.getAxis(name)
-        axis.setPen(pg.mkPen(_AXIS))
-        axis.setTextPen(pg.mkPen(_TEXT))
-        axis.enableAutoSIPrefix(False)
-    item.getAxis("left").setWidth(_AXIS_WIDTH)
-    item.setLabel("left", left, color=_TEXT)
-    if bottom is not None:
-        item.setLabel("bottom", bottom, color=_TEXT)
+    # The Rin plot keeps its time ticks, though the rest Vm plot below has the label.
+    style_plot(item, left=left, bottom=bottom, axis_width=_AXIS_WIDTH, bottom_values=True)
     item.showGrid(x=False, y=False)  # grid lines cost most of a repaint in software
     item.setContentsMargins(0, 0, 14, 0)  # room for the last tick label
 

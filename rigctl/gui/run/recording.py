@@ -13,7 +13,6 @@ from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import (
     QCheckBox,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QPushButton,
@@ -26,6 +25,7 @@ from PyQt6.QtWidgets import (
 from rigctl.gui.run.confirmation import RED
 from rigctl.gui.run.folder import DataFolderView
 from rigctl.gui.run.status import GREEN, label
+from rigctl.gui.widgets.scroll import scrolling
 from rigctl.hardware import RigDefinition
 
 __all__ = ["RecordingView", "side_column"]
@@ -38,13 +38,7 @@ def side_column(views: Iterable[tuple[QWidget, int]]) -> QScrollArea:
     layout.setContentsMargins(0, 0, 4, 0)
     for view, stretch in views:
         layout.addWidget(view, stretch)
-    scroll = QScrollArea()
-    scroll.setWidget(column)
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QFrame.Shape.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setMinimumWidth(420)
-    scroll.setMaximumWidth(470)
+    scroll = scrolling(column, width=(420, 470))
     scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
     return scroll
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from PyQt6.QtCore import QLocale, QSize, QTimer, pyqtSignal
+from PyQt6.QtCore import QLocale, QSize, QTimer, pyqtBoundSignal, pyqtSignal
 from PyQt6.QtGui import QFocusEvent, QValidator, QWheelEvent
 from PyQt6.QtWidgets import (
     QAbstractSpinBox,
@@ -85,6 +85,28 @@ def _plain_locale(locale: QLocale) -> QLocale:
     return plain
 
 
+def _setup_number(
+    box: QSpinBox | QDoubleSpinBox,
+    unit: str,
+    edited: pyqtBoundSignal,
+    committed: pyqtBoundSignal,
+) -> None:
+    """What every number field does: typed numbers count on Enter, the unit as suffix."""
+    box.setAccelerated(True)
+    box.setKeyboardTracking(False)  # a typed number counts on Enter or leaving the field
+    box.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToPreviousValue)
+    if unit:
+        box.setSuffix(f" {unit}")
+    box.valueChanged.connect(edited)
+    box.editingFinished.connect(committed)
+
+
+def _narrowed(box: QWidget, hint: QSize, sample: str) -> QSize:
+    """``hint`` made no wider than ``sample`` (a typical value) needs in ``box``."""
+    width = box.fontMetrics().horizontalAdvance(sample) + 36
+    return QSize(min(hint.width(), width), hint.height())
+
+
 class _NoWheelMixin:
     """Ignore the mouse wheel unless the field has focus (scrolling must not edit values)."""
 
@@ -95,7 +117,29 @@ class _NoWheelMixin:
         return False
 
 
-class QuantityField(QDoubleSpinBox, _NoWheelMixin):
+class _NumberSizeMixin(_NoWheelMixin):
+    """Size and wheel of a number field (put first among the bases of a spin box)."""
+
+    def _typical_text(self) -> str:
+        """Text of a typical value with its unit: the room the field asks for."""
+        raise NotImplementedError
+
+    def sizeHint(self: Any) -> QSize:
+        """Room for a typical value, not for the (wide) range limits."""
+        return _narrowed(self, QAbstractSpinBox.sizeHint(self), self._typical_text())
+
+    def minimumSizeHint(self: Any) -> QSize:
+        """Same as :meth:`sizeHint` (a number field must not be squeezed unreadable)."""
+        hint = QAbstractSpinBox.minimumSizeHint(self)
+        return QSize(min(hint.width(), self.sizeHint().width()), hint.height())
+
+    def wheelEvent(self: Any, e: QWheelEvent | None) -> None:
+        """Step only when focused, so scrolling the form never changes a value."""
+        if e is not None and self._wheel_allowed(self, e):
+            QAbstractSpinBox.wheelEvent(self, e)
+
+
+class QuantityField(_NumberSizeMixin, QDoubleSpinBox):
     """A physical quantity with its unit as suffix, e.g. ``25 Hz``.
 
     Shows the shortest exact text (``100 ms``, ``0.25 ms``) in the user's locale.
@@ -119,34 +163,14 @@ class QuantityField(QDoubleSpinBox, _NoWheelMixin):
         self.setDecimals(_DECIMALS)
         self.setRange(-_WIDE, _WIDE)
         self.setSingleStep(step)
-        self.setAccelerated(True)
-        self.setKeyboardTracking(False)  # a typed number counts on Enter or leaving the field
-        self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToPreviousValue)
-        if unit:
-            self.setSuffix(f" {unit}")
-        self.valueChanged.connect(self.edited)
-        self.editingFinished.connect(self.committed)
+        _setup_number(self, unit, self.edited, self.committed)
 
     def textFromValue(self, v: float) -> str:
         """Shortest text for ``v`` (no trailing zeros)."""
         return _compact(self.locale(), v, self.decimals())
 
-    def sizeHint(self) -> QSize:
-        """Room for a typical value, not for the (wide) range limits."""
-        hint = super().sizeHint()
-        sample = self.textFromValue(-99999.99) + self.suffix()
-        width = self.fontMetrics().horizontalAdvance(sample) + 36
-        return QSize(min(hint.width(), width), hint.height())
-
-    def minimumSizeHint(self) -> QSize:
-        """Same as :meth:`sizeHint` (a number field must not be squeezed unreadable)."""
-        hint = super().minimumSizeHint()
-        return QSize(min(hint.width(), self.sizeHint().width()), hint.height())
-
-    def wheelEvent(self, e: QWheelEvent | None) -> None:
-        """Step only when focused, so scrolling the form never changes a value."""
-        if e is not None and self._wheel_allowed(self, e):
-            super().wheelEvent(e)
+    def _typical_text(self) -> str:
+        return self.textFromValue(-99999.99) + self.suffix()
 
     def fieldValue(self) -> float | None:
         """The number shown."""
@@ -234,7 +258,7 @@ class OptionalQuantityField(QuantityField):
             self.blockSignals(False)
 
 
-class IntField(QSpinBox, _NoWheelMixin):
+class IntField(_NumberSizeMixin, QSpinBox):
     """A whole number (seed, repeat count).
 
     Parameters
@@ -251,29 +275,10 @@ class IntField(QSpinBox, _NoWheelMixin):
     def __init__(self, unit: str = "", *, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setRange(-2_147_483_647, 2_147_483_647)
-        self.setAccelerated(True)
-        self.setKeyboardTracking(False)
-        self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToPreviousValue)
-        if unit:
-            self.setSuffix(f" {unit}")
-        self.valueChanged.connect(self.edited)
-        self.editingFinished.connect(self.committed)
+        _setup_number(self, unit, self.edited, self.committed)
 
-    def sizeHint(self) -> QSize:
-        """Room for a typical value, not for the range limits."""
-        hint = super().sizeHint()
-        width = self.fontMetrics().horizontalAdvance("-999999" + self.suffix()) + 36
-        return QSize(min(hint.width(), width), hint.height())
-
-    def minimumSizeHint(self) -> QSize:
-        """Same as :meth:`sizeHint`."""
-        hint = super().minimumSizeHint()
-        return QSize(min(hint.width(), self.sizeHint().width()), hint.height())
-
-    def wheelEvent(self, e: QWheelEvent | None) -> None:
-        """Step only when focused."""
-        if e is not None and self._wheel_allowed(self, e):
-            super().wheelEvent(e)
+    def _typical_text(self) -> str:
+        return "-999999" + self.suffix()
 
     def fieldValue(self) -> int:
         """The number shown."""
