@@ -34,6 +34,7 @@ from rigctl.hardware.base import (
     SweepResult,
     prepare_checked,
     recheck_prepared,
+    take_latched_abort,
 )
 from rigctl.hardware.definition import RigDefinition
 from rigctl.hardware.nidaq._driver import (
@@ -163,17 +164,11 @@ class NidaqRig:
             code, and :class:`~rigctl.hardware.nidaq.NidaqError` carries both. Outputs are
             at rest afterwards unless the message says they could not be set to rest.
         """
-        if prepared.sample_rate_hz != self.definition.sample_rate_hz:
-            raise RigError(
-                f"{prepared.label}: prepared at {prepared.sample_rate_hz:g} Hz, but the rig "
-                f"samples at {self.definition.sample_rate_hz:g} Hz"
-            )
-        recheck_prepared(self.definition, prepared)  # limits, again: nothing output yet
+        recheck_prepared(self.definition, prepared)  # rate and limits, again: nothing output yet
         with self._lock:
             if self._closed:
                 raise RigError(f"the NI rig {self.definition.name!r} is closed")
-            if self._abort.is_set():  # latched before the sweep began: nothing is output
-                self._abort.clear()
+            if take_latched_abort(self._abort):
                 return self._not_started(prepared, at_s)
             self._running = True
             tasks: dict[str, Any] = {}

@@ -29,6 +29,7 @@ from rigctl.hardware.base import (
     prepare_checked,
     pulse_edges,
     recheck_prepared,
+    take_latched_abort,
 )
 from rigctl.hardware.definition import RigDefinition, SimCellSettings
 from rigctl.hardware.intensity import check_intensity
@@ -337,8 +338,7 @@ class SimRig:
             started = datetime.now(UTC)
             fs = prepared.sample_rate_hz
             n = prepared.n_samples
-            if self._abort.is_set():  # latched before the sweep began: nothing is output
-                self._abort.clear()
+            if take_latched_abort(self._abort):
                 self.safe_state()
                 return self._not_started(prepared, started, at_s)
             self.running = True
