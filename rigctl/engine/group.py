@@ -28,7 +28,14 @@ import numpy.typing as npt
 
 from rigctl.engine.analysis import AnalysisSettings, summarize_recording
 from rigctl.engine.recording import SWEEP_DIR, DataFolderError, Recording, load_recording
-from rigctl.engine.stats import finite_or_none, num_text, one_sample_t, p_text, welch_t
+from rigctl.engine.stats import (
+    finite_or_none,
+    num_text,
+    one_sample_t,
+    p_text,
+    sd_sem,
+    welch_t,
+)
 from rigctl.engine.summary import condition_label, condition_of, probe_points
 
 __all__ = [
@@ -234,9 +241,7 @@ class GroupSummary:
             vals = np.array([d[k] for d in per_cell if k in d])
             centers.append((k + 0.5) * bin_min)
             means.append(float(vals.mean()))
-            sems.append(
-                float(vals.std(ddof=1) / math.sqrt(vals.size)) if vals.size > 1 else math.nan
-            )
+            sems.append(sd_sem(vals)[1])
             ns.append(int(vals.size))
         return TimeCourse(condition, tuple(centers), tuple(means), tuple(sems), tuple(ns))
 
@@ -388,7 +393,7 @@ def summarize_recordings(
     for name in order:
         v = np.array([c.value for c in cells if c.condition == name], dtype=np.float64)
         values[name] = v
-        sd = float(v.std(ddof=1)) if v.size > 1 else math.nan
+        sd, sem = sd_sem(v)
         t, p = one_sample_t(v)
         groups.append(
             ConditionStats(
@@ -396,7 +401,7 @@ def summarize_recordings(
                 n=int(v.size),
                 mean=float(v.mean()),
                 sd=sd,
-                sem=sd / math.sqrt(v.size) if v.size > 1 else math.nan,
+                sem=sem,
                 t=t,
                 p=p,
                 values=tuple(float(x) for x in v),

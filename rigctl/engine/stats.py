@@ -49,6 +49,7 @@ __all__ = [
     "one_sample_t",
     "p_text",
     "rates_of",
+    "sd_sem",
     "welch_t",
 ]
 
@@ -70,6 +71,14 @@ def p_text(p: float) -> str:
     if not math.isfinite(p):
         return "n/a"
     return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
+
+
+def sd_sem(values: FloatArray) -> tuple[float, float]:
+    """Sample SD (``ddof=1``) and standard error of the mean; NaN for fewer than 2 values."""
+    if values.size < 2:
+        return math.nan, math.nan
+    sd = float(values.std(ddof=1))
+    return sd, sd / math.sqrt(values.size)
 
 
 def one_sample_t(values: FloatArray) -> tuple[float, float]:
@@ -204,7 +213,7 @@ def condition_tests(
         v = np.asarray(cs.values, dtype=np.float64)
         n = int(v.size)
         mean = float(v.mean()) if n else math.nan
-        sd = float(v.std(ddof=1)) if n > 1 else math.nan
+        sd, _ = sd_sem(v)
         lo = hi = t = p = d = math.nan
         if n > 1 and sd > 0:
             half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
