@@ -63,9 +63,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     loaded = load_and_open(args)
     if loaded is None:
         return 1
-    exp, session = loaded
-    definition = session.definition
-    assert definition is not None
+    exp, session, definition = loaded
     options = RunOptions(
         fast=args.fast,
         calibrate=args.calibrate,

@@ -170,9 +170,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     loaded = load_and_open(args)
     if loaded is None:
         return 1
-    exp, session = loaded
-    definition = session.definition
-    assert definition is not None
+    exp, session, definition = loaded
     kept: dict[str, float | int] | None = None
     state_path = Path(args.state) if args.state else None
     meta: dict[str, object] = {
