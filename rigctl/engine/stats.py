@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, stats  # type: ignore[import-untyped, unused-ignore]
 
+from rigctl.engine.analysis import sd_sem
 from rigctl.engine.summary import condition_label, rates_of
 
 if TYPE_CHECKING:  # the summary is built from these tests (rigctl.engine.group imports us)
@@ -71,14 +72,6 @@ def p_text(p: float) -> str:
     if not math.isfinite(p):
         return "n/a"
     return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
-
-
-def sd_sem(values: FloatArray) -> tuple[float, float]:
-    """Sample SD (``ddof=1``) and standard error of the mean; NaN for fewer than 2 values."""
-    if values.size < 2:
-        return math.nan, math.nan
-    sd = float(values.std(ddof=1))
-    return sd, sd / math.sqrt(values.size)
 
 
 def one_sample_t(values: FloatArray) -> tuple[float, float]:
