@@ -47,21 +47,9 @@ def _induction_charge_pc(ind: proto.Induction) -> float:
     return ind.repeats * per_window
 
 
-def summary(exp: proto.Experiment) -> str:
-    """A readable summary of an experiment (the text of ``rigctl show``).
-
-    Computed from the phases and the schedule, never from the per-pulse events, so it
-    takes the same time for a 60-minute 500 Hz induction as for the paper's.
-    """
-    ind = exp.induction
-    sweeps = proto.schedule(exp)
-    charge = _induction_charge_pc(ind)
-    lines = [f"{exp.metadata.name}"]
-    if exp.metadata.author:
-        lines.append(f"  author: {exp.metadata.author}")
-    if exp.metadata.tags:
-        lines.append(f"  tags: {', '.join(exp.metadata.tags)}")
-    lines.append("")
+def _induction_lines(ind: proto.Induction, charge: float) -> list[str]:
+    """The summary's induction: the window, a table of its phases, totals, a calibration note."""
+    lines: list[str] = []
     lines.append(
         f"Induction: {ind.repeats} x {ind.effective_window_ms:g} ms theta window, "
         f"{ind.gap_ms:g} ms gaps, {ind.lead_in_ms:g} ms lead-in "
@@ -95,6 +83,25 @@ def summary(exp: proto.Experiment) -> str:
             f"  note: {uncal} current step(s) are uncalibrated and inject nothing "
             "until a calibration sets them"
         )
+    return lines
+
+
+def summary(exp: proto.Experiment) -> str:
+    """A readable summary of an experiment (the text of ``rigctl show``).
+
+    Computed from the phases and the schedule, never from the per-pulse events, so it
+    takes the same time for a 60-minute 500 Hz induction as for the paper's.
+    """
+    ind = exp.induction
+    sweeps = proto.schedule(exp)
+    charge = _induction_charge_pc(ind)
+    lines = [f"{exp.metadata.name}"]
+    if exp.metadata.author:
+        lines.append(f"  author: {exp.metadata.author}")
+    if exp.metadata.tags:
+        lines.append(f"  tags: {', '.join(exp.metadata.tags)}")
+    lines.append("")
+    lines += _induction_lines(ind, charge)
     pr = exp.probes
     n_base = pr.baseline_count
     n_follow = pr.followup_count
