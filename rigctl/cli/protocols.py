@@ -147,22 +147,29 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_compile(args: argparse.Namespace) -> int:
-    exp = load_or_report(args.file)
-    if exp is None:
-        return 1
+def _over_budget(args: argparse.Namespace, exp: proto.Experiment) -> bool:
+    """Whether the sweep would exceed compile's sample budget (then said, with a rate)."""
     if args.which == "induction":
         n = proto.induction_samples(exp.induction, args.rate)
     else:
         n = proto.sample_index(proto.exact(exp.probes.sweep_ms), proto.exact(args.rate)) + 1
-    if n > COMPILE_BUDGET_SAMPLES:
-        most_hz = math.floor((COMPILE_BUDGET_SAMPLES - 1) / (n / args.rate))
-        err(
-            f"{args.file}: the {args.which} sweep would be {n:,} samples per channel at "
-            f"{args.rate:g} Hz, over compile's budget of {COMPILE_BUDGET_SAMPLES:,} samples "
-            f"(about {COMPILE_BUDGET_SAMPLES * 17 // 1_000_000} MB); use --rate {most_hz} "
-            "or lower, or shorten the induction (repeats, window_ms, gap_ms)"
-        )
+    if n <= COMPILE_BUDGET_SAMPLES:
+        return False
+    most_hz = math.floor((COMPILE_BUDGET_SAMPLES - 1) / (n / args.rate))
+    err(
+        f"{args.file}: the {args.which} sweep would be {n:,} samples per channel at "
+        f"{args.rate:g} Hz, over compile's budget of {COMPILE_BUDGET_SAMPLES:,} samples "
+        f"(about {COMPILE_BUDGET_SAMPLES * 17 // 1_000_000} MB); use --rate {most_hz} "
+        "or lower, or shorten the induction (repeats, window_ms, gap_ms)"
+    )
+    return True
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    exp = load_or_report(args.file)
+    if exp is None:
+        return 1
+    if _over_budget(args, exp):
         return 1
     sweep = (
         proto.compile_induction(exp.induction)
