@@ -359,6 +359,24 @@ def _cell(rec: Recording, settings: AnalysisSettings) -> CellResult:
     )
 
 
+def _condition_stats(name: str, cells: Sequence[CellResult]) -> ConditionStats:
+    """The condition's cells: mean, SD, SEM and the t-test against 1."""
+    v = np.array([c.value for c in cells if c.condition == name], dtype=np.float64)
+    sd, sem = sd_sem(v)
+    t, p = one_sample_t(v)
+    return ConditionStats(
+        condition=name,
+        n=int(v.size),
+        mean=float(v.mean()),
+        sd=sd,
+        sem=sem,
+        t=t,
+        p=p,
+        values=tuple(float(x) for x in v),
+        names=tuple(sorted({c.protocol_name for c in cells if c.condition == name} - {""})),
+    )
+
+
 def summarize_recordings(
     recordings: Sequence[Recording],
     *,
@@ -388,26 +406,8 @@ def summarize_recordings(
         )
     order = _order(c.condition for c in cells)
     cells.sort(key=lambda c: order.index(c.condition))
-    groups: list[ConditionStats] = []
-    values: dict[str, FloatArray] = {}
-    for name in order:
-        v = np.array([c.value for c in cells if c.condition == name], dtype=np.float64)
-        values[name] = v
-        sd, sem = sd_sem(v)
-        t, p = one_sample_t(v)
-        groups.append(
-            ConditionStats(
-                condition=name,
-                n=int(v.size),
-                mean=float(v.mean()),
-                sd=sd,
-                sem=sem,
-                t=t,
-                p=p,
-                values=tuple(float(x) for x in v),
-                names=tuple(sorted({c.protocol_name for c in cells if c.condition == name} - {""})),
-            )
-        )
+    groups = [_condition_stats(name, cells) for name in order]
+    values = {g.condition: np.array(g.values, dtype=np.float64) for g in groups}
     comparisons = []
     for a, b in combinations(order, 2):
         if values[a].size >= 2 and values[b].size >= 2:
