@@ -21,7 +21,7 @@ from rigctl.gui.errors import ErrorReporter
 from rigctl.gui.main_window import MainWindow
 from rigctl.gui.settings import AppSettings
 from rigctl.paths import DATA_ROOT_ENV, recordings_dir
-from rigctl.protocol import ProtocolFileError, load, paper_condition
+from rigctl.protocol import Experiment, ProtocolFileError, load, paper_condition
 
 __all__ = ["APP_NAME", "ORG_NAME", "TAB_FIELD", "run_gui"]
 
@@ -66,6 +66,26 @@ def _screenshot_targets(screenshot: str, window: MainWindow) -> list[tuple[str, 
     return [
         (title, Path(screenshot.replace(TAB_FIELD, title.lower()))) for title in window.tabTitles()
     ]
+
+
+def _first_document(path: str | None) -> tuple[Experiment, ProtocolFileError | None]:
+    """The protocol to show first: ``path``'s, else (or if it cannot be read) the paper's."""
+    if path is None:
+        return paper_condition(25, 50), None
+    try:
+        return load(path), None
+    except ProtocolFileError as exc:
+        return paper_condition(25, 50), exc
+
+
+def _shut_down(window: MainWindow, session: RigSession) -> None:
+    """Stop the panels' work and close the rig (also when the loop ended without a close)."""
+    if window.runPanel is not None:
+        window.runPanel.shutdown()
+    if window.rigPanel is not None:
+        window.rigPanel.shutdown()
+    session.close()  # idempotent: the rig is at rest and closed whatever happened above
+    window.deleteLater()
 
 
 def run_gui(
@@ -115,16 +135,10 @@ def run_gui(
     QCoreApplication.setApplicationName(APP_NAME)
     QCoreApplication.setApplicationVersion(__version__)
 
-    error: ProtocolFileError | None = None
-    experiment = paper_condition(25, 50)
-    if path is not None:
-        try:
-            experiment = load(path)
-        except ProtocolFileError as exc:
-            if screenshot is not None:
-                print(str(exc), file=sys.stderr)
-                return 1
-            error = exc
+    experiment, error = _first_document(path)
+    if error is not None and screenshot is not None:
+        print(str(error), file=sys.stderr)
+        return 1
 
     store = settings if settings is not None else QSettings()
     remembered = AppSettings(store)
@@ -177,10 +191,5 @@ def run_gui(
         # meant for (the screenshot's close, then exit): delivered later it would make
         # every later event loop of this process (a test's wait) return at once.
         QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
-    if window.runPanel is not None:
-        window.runPanel.shutdown()  # also when the loop ended without closing the window
-    if window.rigPanel is not None:
-        window.rigPanel.shutdown()
-    session.close()  # idempotent: the rig is at rest and closed whatever happened above
-    window.deleteLater()
+    _shut_down(window, session)
     return status if screenshot is not None else code

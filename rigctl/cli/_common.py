@@ -127,11 +127,13 @@ def _rig_field(args: argparse.Namespace, exc: Exception) -> str:
     return f" (rig file {args.rig or DEFAULT_RIG_PATH}: {field})"
 
 
-def load_and_open(args: argparse.Namespace) -> tuple[proto.Experiment, RigSession] | None:
-    """The protocol ``args.file`` and a session on the rig ``args.rig`` (None: printed).
+def load_and_open(
+    args: argparse.Namespace,
+) -> tuple[proto.Experiment, RigSession, RigDefinition] | None:
+    """The protocol ``args.file``, a session on the rig ``args.rig`` and its rig file.
 
-    The experiment is checked against the rig (:func:`preflight_or_report`) before the
-    rig is opened.
+    None after printing the problem. The experiment is checked against the rig
+    (:func:`preflight_or_report`) before the rig is opened.
     """
     exp = load_or_report(args.file)
     if exp is None:
@@ -142,7 +144,9 @@ def load_and_open(args: argparse.Namespace) -> tuple[proto.Experiment, RigSessio
     session = open_from_args(args, definition)
     if session is None:
         return None
-    return exp, session
+    opened = session.definition
+    assert opened is not None  # set by a successful open
+    return exp, session, opened
 
 
 def default_output(args: argparse.Namespace, kind: str, name: str, suffix: str = "") -> Path:

@@ -47,21 +47,9 @@ def _induction_charge_pc(ind: proto.Induction) -> float:
     return ind.repeats * per_window
 
 
-def summary(exp: proto.Experiment) -> str:
-    """A readable summary of an experiment (the text of ``rigctl show``).
-
-    Computed from the phases and the schedule, never from the per-pulse events, so it
-    takes the same time for a 60-minute 500 Hz induction as for the paper's.
-    """
-    ind = exp.induction
-    sweeps = proto.schedule(exp)
-    charge = _induction_charge_pc(ind)
-    lines = [f"{exp.metadata.name}"]
-    if exp.metadata.author:
-        lines.append(f"  author: {exp.metadata.author}")
-    if exp.metadata.tags:
-        lines.append(f"  tags: {', '.join(exp.metadata.tags)}")
-    lines.append("")
+def _induction_lines(ind: proto.Induction, charge: float) -> list[str]:
+    """The summary's induction: the window, a table of its phases, totals, a calibration note."""
+    lines: list[str] = []
     lines.append(
         f"Induction: {ind.repeats} x {ind.effective_window_ms:g} ms theta window, "
         f"{ind.gap_ms:g} ms gaps, {ind.lead_in_ms:g} ms lead-in "
@@ -95,6 +83,25 @@ def summary(exp: proto.Experiment) -> str:
             f"  note: {uncal} current step(s) are uncalibrated and inject nothing "
             "until a calibration sets them"
         )
+    return lines
+
+
+def summary(exp: proto.Experiment) -> str:
+    """A readable summary of an experiment (the text of ``rigctl show``).
+
+    Computed from the phases and the schedule, never from the per-pulse events, so it
+    takes the same time for a 60-minute 500 Hz induction as for the paper's.
+    """
+    ind = exp.induction
+    sweeps = proto.schedule(exp)
+    charge = _induction_charge_pc(ind)
+    lines = [f"{exp.metadata.name}"]
+    if exp.metadata.author:
+        lines.append(f"  author: {exp.metadata.author}")
+    if exp.metadata.tags:
+        lines.append(f"  tags: {', '.join(exp.metadata.tags)}")
+    lines.append("")
+    lines += _induction_lines(ind, charge)
     pr = exp.probes
     n_base = pr.baseline_count
     n_follow = pr.followup_count
@@ -140,22 +147,29 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_compile(args: argparse.Namespace) -> int:
-    exp = load_or_report(args.file)
-    if exp is None:
-        return 1
+def _over_budget(args: argparse.Namespace, exp: proto.Experiment) -> bool:
+    """Whether the sweep would exceed compile's sample budget (then said, with a rate)."""
     if args.which == "induction":
         n = proto.induction_samples(exp.induction, args.rate)
     else:
         n = proto.sample_index(proto.exact(exp.probes.sweep_ms), proto.exact(args.rate)) + 1
-    if n > COMPILE_BUDGET_SAMPLES:
-        most_hz = math.floor((COMPILE_BUDGET_SAMPLES - 1) / (n / args.rate))
-        err(
-            f"{args.file}: the {args.which} sweep would be {n:,} samples per channel at "
-            f"{args.rate:g} Hz, over compile's budget of {COMPILE_BUDGET_SAMPLES:,} samples "
-            f"(about {COMPILE_BUDGET_SAMPLES * 17 // 1_000_000} MB); use --rate {most_hz} "
-            "or lower, or shorten the induction (repeats, window_ms, gap_ms)"
-        )
+    if n <= COMPILE_BUDGET_SAMPLES:
+        return False
+    most_hz = math.floor((COMPILE_BUDGET_SAMPLES - 1) / (n / args.rate))
+    err(
+        f"{args.file}: the {args.which} sweep would be {n:,} samples per channel at "
+        f"{args.rate:g} Hz, over compile's budget of {COMPILE_BUDGET_SAMPLES:,} samples "
+        f"(about {COMPILE_BUDGET_SAMPLES * 17 // 1_000_000} MB); use --rate {most_hz} "
+        "or lower, or shorten the induction (repeats, window_ms, gap_ms)"
+    )
+    return True
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    exp = load_or_report(args.file)
+    if exp is None:
+        return 1
+    if _over_budget(args, exp):
         return 1
     sweep = (
         proto.compile_induction(exp.induction)

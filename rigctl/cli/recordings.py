@@ -56,26 +56,8 @@ def _progress_line(status: object) -> str:
     )
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from rigctl.engine import RunOptions
-
-    args.paced = not args.fast  # a real-time run plays the simulated rig in real time
-    loaded = load_and_open(args)
-    if loaded is None:
-        return 1
-    exp, session = loaded
-    definition = session.definition
-    assert definition is not None
-    options = RunOptions(
-        fast=args.fast,
-        calibrate=args.calibrate,
-        write_nwb=not args.no_nwb,
-        subject={"subject_id": args.subject} if args.subject else {},
-    )
-    if args.out is None:
-        args.out = str(default_output(args, "recordings", Path(args.file).stem))
-    runner = session.runner(exp, args.out, options)
-    tty = sys.stderr.isatty()
+def _show_progress(runner: Any, tty: bool) -> None:
+    """Print the run's progress and warnings to standard error (one updated line on a tty)."""
     last = [0.0]
 
     def show(status: object) -> None:
@@ -92,15 +74,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     runner.warning.connect(
         lambda w: print(("\n" if tty else "") + f"warning: {w}", file=sys.stderr)
     )
-    print(
-        f"{definition.name}: {definition.amplifier.model} {definition.amplifier.mode}, primary "
-        f"gain {definition.amplifier.primary_gain:g}, command "
-        f"{definition.channels.command.scale_pa_per_v:g} pA/V; data -> {args.out}",
-        file=sys.stderr,
-    )
-    result = _wait_with_interrupts(runner, session)
-    if tty:
-        print(file=sys.stderr)
+
+
+def _print_result(result: Any, *, as_json: bool) -> None:
+    """The run's outcome: JSON, or a few lines (state, EPSP summary, what was left out)."""
     s = result.summary
     record = {
         "state": result.state.value,
@@ -110,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "nwb": str(result.nwb_path) if result.nwb_path else None,
         "summary": s,
     }
-    if args.json:
+    if as_json:
         print(json.dumps(record, indent=2, default=float))
     else:
         print(
@@ -136,6 +113,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"{s['n_spike_excluded']} probes with a spike left out of the EPSP summary")
         if result.nwb_path:
             print(f"NWB: {result.nwb_path}")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from rigctl.engine import RunOptions
+
+    args.paced = not args.fast  # a real-time run plays the simulated rig in real time
+    loaded = load_and_open(args)
+    if loaded is None:
+        return 1
+    exp, session, definition = loaded
+    options = RunOptions(
+        fast=args.fast,
+        calibrate=args.calibrate,
+        write_nwb=not args.no_nwb,
+        subject={"subject_id": args.subject} if args.subject else {},
+    )
+    if args.out is None:
+        args.out = str(default_output(args, "recordings", Path(args.file).stem))
+    runner = session.runner(exp, args.out, options)
+    tty = sys.stderr.isatty()
+    _show_progress(runner, tty)
+    print(
+        f"{definition.name}: {definition.amplifier.model} {definition.amplifier.mode}, primary "
+        f"gain {definition.amplifier.primary_gain:g}, command "
+        f"{definition.channels.command.scale_pa_per_v:g} pA/V; data -> {args.out}",
+        file=sys.stderr,
+    )
+    result = _wait_with_interrupts(runner, session)
+    if tty:
+        print(file=sys.stderr)
+    _print_result(result, as_json=args.json)
     return RUN_EXIT_CODES.get(result.state.value, EXIT_FAILED)
 
 

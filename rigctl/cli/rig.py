@@ -21,6 +21,7 @@ from rigctl.cli._common import (
 from rigctl.data import resolve_rig
 
 if TYPE_CHECKING:
+    from rigctl.engine.current_calibration import ExperimentCalibration, FICurve, RateCurrent
     from rigctl.hardware import Rig, SweepResult
 
 
@@ -42,31 +43,14 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from rigctl.engine.current_calibration import calibrate_experiment, currents_for_rates
-    from rigctl.hardware import RigError
-
-    session = open_from_args(args)
-    if session is None:
-        return 1
-    definition = session.definition
-    assert definition is not None
-    exp = None
-    if args.protocol:
-        exp = load_or_report(args.protocol)
-        if exp is None:
-            session.close()
-            return 1
-    record: dict[str, object] = {"rig": definition.name}
-    try:
-        with session.lease("calibration") as rig:
-            fi, found = currents_for_rates(rig, args.rates)
-            cal = calibrate_experiment(rig, exp, curve=fi) if exp is not None else None
-    except RigError as exc:
-        err(f"calibration failed: {exc}")
-        return 1
-    finally:
-        session.close()
+def _add_calibration(
+    record: dict[str, object],
+    args: argparse.Namespace,
+    fi: FICurve,
+    found: list[RateCurrent],
+    cal: ExperimentCalibration | None,
+) -> None:
+    """Add the f-I curve, the currents found and the protocol's (saved if ``--out``)."""
     record["fi_curve"] = {"current_pa": list(fi.currents_pa), "rate_hz": list(fi.rates_hz)}
     record["currents"] = [
         {
@@ -95,10 +79,17 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         if args.out:
             proto.save(cal.experiment, args.out)
             record["protocol"]["saved"] = args.out  # type: ignore[index]
-    if args.json:
-        print(json.dumps(record, indent=2))
-        return 0 if all(r.ok for r in found) else 1
-    print(f"f-I curve on {definition.name} (100 ms steps, rate from inter-spike intervals):")
+
+
+def _print_calibration(
+    args: argparse.Namespace,
+    rig_name: str,
+    fi: FICurve,
+    found: list[RateCurrent],
+    cal: ExperimentCalibration | None,
+) -> None:
+    """The calibration as text: the f-I curve, each target's current, the protocol's."""
+    print(f"f-I curve on {rig_name} (100 ms steps, rate from inter-spike intervals):")
     for c, hz in zip(fi.currents_pa, fi.rates_hz, strict=True):
         print(f"  {c:6.0f} pA  {hz:5.1f} Hz  {'#' * round(hz / 2)}")
     print(f"  maximum {fi.max_rate_hz:.1f} Hz")
@@ -118,6 +109,38 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             print(f"  {rate.line()}  -> {cal.currents()[rate.phase]} pA")
         if args.out:
             print(f"calibrated protocol saved to {args.out}")
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from rigctl.engine.current_calibration import calibrate_experiment, currents_for_rates
+    from rigctl.hardware import RigError
+
+    session = open_from_args(args)
+    if session is None:
+        return 1
+    definition = session.definition
+    assert definition is not None
+    exp = None
+    if args.protocol:
+        exp = load_or_report(args.protocol)
+        if exp is None:
+            session.close()
+            return 1
+    record: dict[str, object] = {"rig": definition.name}
+    try:
+        with session.lease("calibration") as rig:
+            fi, found = currents_for_rates(rig, args.rates)
+            cal = calibrate_experiment(rig, exp, curve=fi) if exp is not None else None
+    except RigError as exc:
+        err(f"calibration failed: {exc}")
+        return 1
+    finally:
+        session.close()
+    _add_calibration(record, args, fi, found, cal)
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        _print_calibration(args, definition.name, fi, found, cal)
     return 0 if all(r.ok for r in found) else 1
 
 
@@ -161,8 +184,40 @@ def _save_sweep(out: str, result: SweepResult, meta: dict[str, object]) -> bool:
     return True
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
+def _describe_sweep(
+    meta: dict[str, object],
+    exp: proto.Experiment,
+    sweep: proto.CompiledSweep,
+    result: SweepResult,
+    which: str,
+) -> list[str]:
+    """Add what was played and acquired to ``meta``; the achieved rates' lines to print."""
     from rigctl.engine.spikes import phase_rates
+
+    meta["settings"] = result.settings
+    meta["complete"] = result.complete
+    meta["sample_rate_hz"] = result.sample_rate_hz
+    meta["started_at"] = result.started_at.isoformat()
+    meta["experiment"] = exp.model_dump(mode="json")
+    meta["backend_info"] = result.extra
+    lines = []
+    if which == "induction":
+        rates = phase_rates(result.vm_mv, result.sample_rate_hz, sweep)
+        meta["achieved_rates"] = [
+            {
+                "phase": r.phase,
+                "target_hz": r.target_hz,
+                "achieved_hz": r.achieved_hz,
+                "n_spikes": r.n_spikes,
+                "ok": r.ok,
+            }
+            for r in rates
+        ]
+        lines = [f"  {r.line()}" for r in rates]
+    return lines
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
     from rigctl.hardware import LimitError, RigError, StatefulRig
 
     if args.out is None:
@@ -170,9 +225,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     loaded = load_and_open(args)
     if loaded is None:
         return 1
-    exp, session = loaded
-    definition = session.definition
-    assert definition is not None
+    exp, session, definition = loaded
     kept: dict[str, float | int] | None = None
     state_path = Path(args.state) if args.state else None
     meta: dict[str, object] = {
@@ -198,26 +251,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         session.close()
     if kept is not None and state_path is not None:
         state_path.write_text(json.dumps(kept))
-    meta["settings"] = result.settings
-    meta["complete"] = result.complete
-    meta["sample_rate_hz"] = result.sample_rate_hz
-    meta["started_at"] = result.started_at.isoformat()
-    meta["experiment"] = exp.model_dump(mode="json")
-    meta["backend_info"] = result.extra
-    lines = []
-    if args.which == "induction":
-        rates = phase_rates(result.vm_mv, result.sample_rate_hz, sweep)
-        meta["achieved_rates"] = [
-            {
-                "phase": r.phase,
-                "target_hz": r.target_hz,
-                "achieved_hz": r.achieved_hz,
-                "n_spikes": r.n_spikes,
-                "ok": r.ok,
-            }
-            for r in rates
-        ]
-        lines = [f"  {r.line()}" for r in rates]
+    lines = _describe_sweep(meta, exp, sweep, result, args.which)
     if not _save_sweep(args.out, result, meta):
         return 1
     print(

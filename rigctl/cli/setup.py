@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rigctl import protocol as proto
 from rigctl.cli._common import err, load_or_report, open_from_args
+
+if TYPE_CHECKING:
+    from rigctl.engine.setup import SearchSettings
 
 JSON_KEYS = (
     "rin_mohm",
@@ -56,17 +59,12 @@ def _print_text(out: dict[str, Any], record: Any, message: str) -> None:
     print(message)
 
 
-def _cmd_setup(args: argparse.Namespace) -> int:
+def _search_or_report(args: argparse.Namespace) -> SearchSettings | None:
+    """The EPSP search the options ask for, or None after printing why it is refused."""
     from rigctl.engine.setup import SearchSettings
-    from rigctl.engine.setup_run import VirtualClock, run_setup
-    from rigctl.engine.slicelog import SliceLog, SliceLogError
-    from rigctl.hardware import RigError
 
-    exp = load_or_report(args.protocol) if args.protocol else proto.paper_condition(25, 50)
-    if exp is None:
-        return 1
     try:
-        search = SearchSettings(
+        return SearchSettings(
             target_mv=args.target_epsp_mv,
             tolerance_mv=args.tolerance_mv,
             interval_s=args.interval_s,
@@ -74,6 +72,29 @@ def _cmd_setup(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         err(str(exc))
+        return None
+
+
+def _virtual_time(backend: str, paced: bool) -> dict[str, Any]:
+    """A simulated rig that is not paced runs on a virtual clock (no real waiting)."""
+    from rigctl.engine.setup_run import VirtualClock
+
+    if backend == "sim" and not paced:
+        clock = VirtualClock()
+        return {"clock": clock.now, "sleep": clock.sleep}
+    return {}
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from rigctl.engine.setup_run import run_setup
+    from rigctl.engine.slicelog import SliceLog, SliceLogError
+    from rigctl.hardware import RigError
+
+    exp = load_or_report(args.protocol) if args.protocol else proto.paper_condition(25, 50)
+    if exp is None:
+        return 1
+    search = _search_or_report(args)
+    if search is None:
         return 2
     session = open_from_args(args)
     if session is None:
@@ -90,10 +111,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
             for w in log.warnings(args.slice):
                 err(f"warning: {w}")
             cell_id = log.new_cell(args.slice)
-        kwargs: dict[str, Any] = {}
-        if definition.backend == "sim" and not args.paced:
-            clock = VirtualClock()
-            kwargs = {"clock": clock.now, "sleep": clock.sleep}
+        kwargs = _virtual_time(definition.backend, args.paced)
         done = run_setup(
             rig,
             exp,

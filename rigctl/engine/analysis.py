@@ -30,7 +30,10 @@ __all__ = [
     "check_baseline",
     "health_flags",
     "induction_note",
+    "normalized_series",
+    "sd_sem",
     "summarize_recording",
+    "window_mean",
     "windows_delivered",
 ]
 
@@ -97,7 +100,8 @@ class ProbeAnalysis:
         return d
 
 
-def _mean(v: FloatArray, fs: float, start_ms: float, stop_ms: float) -> float:
+def window_mean(v: FloatArray, fs: float, start_ms: float, stop_ms: float) -> float:
+    """Mean of ``v`` (sampled at ``fs``) from ``start_ms`` to ``stop_ms``; NaN if empty."""
     i0 = max(0, round(start_ms * fs / 1000.0))
     i1 = min(v.size, round(stop_ms * fs / 1000.0))
     return float(v[i0:i1].mean()) if i1 > i0 else math.nan
@@ -122,7 +126,7 @@ def analyze_probe(
         t = pulses[0].start_ms
         after = v[max(0, round(t * fs / 1000.0)) :]
         spiked = detect_spikes(after, fs, s.spike_threshold_mv).size > 0
-        base = _mean(v, fs, t - s.pre_window_ms, t - 0.5)
+        base = window_mean(v, fs, t - s.pre_window_ms, t - 0.5)
         i0 = round((t + s.search_start_ms) * fs / 1000.0)
         i1 = min(v.size, round((t + s.search_stop_ms) * fs / 1000.0))
         if i1 > i0:
@@ -134,9 +138,9 @@ def analyze_probe(
     rin = math.nan
     if steps:
         st = steps[0]
-        rest = _mean(v, fs, st.start_ms - s.pre_window_ms, st.start_ms)
+        rest = window_mean(v, fs, st.start_ms - s.pre_window_ms, st.start_ms)
         # Steady state: the last half of the step.
-        steady = _mean(v, fs, st.start_ms + st.duration_ms / 2, st.stop_ms)
+        steady = window_mean(v, fs, st.start_ms + st.duration_ms / 2, st.stop_ms)
         if st.amplitude_pa != 0:
             rin = (steady - rest) / st.amplitude_pa * 1000.0  # mV / pA = GΩ -> MΩ
     elif pulses:
@@ -188,6 +192,32 @@ class BaselineCheck:
         d = asdict(self)
         d["reasons"] = list(self.reasons)
         return d
+
+
+def sd_sem(values: FloatArray) -> tuple[float, float]:
+    """Sample SD (``ddof=1``) and standard error of the mean; NaN for fewer than 2 values."""
+    if values.size < 2:
+        return math.nan, math.nan
+    sd = float(values.std(ddof=1))
+    return sd, sd / math.sqrt(values.size)
+
+
+def normalized_series(
+    since_induction_min: Sequence[float] | npt.ArrayLike,
+    values: Sequence[float] | npt.ArrayLike,
+) -> FloatArray:
+    """A measure (amplitude or slope) over time divided by its baseline (t < 0) mean.
+
+    NaN everywhere when there is no positive, finite baseline mean.
+    """
+    t = np.asarray(since_induction_min, dtype=np.float64)
+    x = np.asarray(values, dtype=np.float64)
+    base = x[(t < 0) & np.isfinite(x)]
+    mean = float(base.mean()) if base.size else math.nan
+    if not (math.isfinite(mean) and mean > 0):
+        return np.full(x.shape, math.nan)
+    out: FloatArray = x / mean
+    return out
 
 
 def check_baseline(
@@ -277,13 +307,13 @@ def summarize_recording(
         e[skip] = math.nan
     base = e[(t < 0) & np.isfinite(e)]
     b_mean = float(base.mean()) if base.size else math.nan
-    b_sd = float(base.std(ddof=1)) if base.size > 1 else math.nan
-    norm = e / b_mean if base.size and b_mean > 0 else np.full_like(e, math.nan)
+    b_sd, _ = sd_sem(base)
+    norm = normalized_series(t, e)
     lo, hi = s.summary_window_min
     in_window = (t >= lo) & (t <= hi) & np.isfinite(norm)
     w = norm[in_window]
     mean = float(w.mean()) if w.size else math.nan
-    sem = float(w.std(ddof=1) / math.sqrt(w.size)) if w.size > 1 else math.nan
+    _, sem = sd_sem(w)
     if not math.isfinite(mean):
         direction = "unknown"
     elif mean > 1 + ltp_threshold:

@@ -28,7 +28,14 @@ import numpy.typing as npt
 
 from rigctl.engine.analysis import AnalysisSettings, summarize_recording
 from rigctl.engine.recording import SWEEP_DIR, DataFolderError, Recording, load_recording
-from rigctl.engine.stats import finite_or_none, num_text, one_sample_t, p_text, welch_t
+from rigctl.engine.stats import (
+    finite_or_none,
+    num_text,
+    one_sample_t,
+    p_text,
+    sd_sem,
+    welch_t,
+)
 from rigctl.engine.summary import condition_label, condition_of, probe_points
 
 __all__ = [
@@ -234,9 +241,7 @@ class GroupSummary:
             vals = np.array([d[k] for d in per_cell if k in d])
             centers.append((k + 0.5) * bin_min)
             means.append(float(vals.mean()))
-            sems.append(
-                float(vals.std(ddof=1) / math.sqrt(vals.size)) if vals.size > 1 else math.nan
-            )
+            sems.append(sd_sem(vals)[1])
             ns.append(int(vals.size))
         return TimeCourse(condition, tuple(centers), tuple(means), tuple(sems), tuple(ns))
 
@@ -354,6 +359,24 @@ def _cell(rec: Recording, settings: AnalysisSettings) -> CellResult:
     )
 
 
+def _condition_stats(name: str, cells: Sequence[CellResult]) -> ConditionStats:
+    """The condition's cells: mean, SD, SEM and the t-test against 1."""
+    v = np.array([c.value for c in cells if c.condition == name], dtype=np.float64)
+    sd, sem = sd_sem(v)
+    t, p = one_sample_t(v)
+    return ConditionStats(
+        condition=name,
+        n=int(v.size),
+        mean=float(v.mean()),
+        sd=sd,
+        sem=sem,
+        t=t,
+        p=p,
+        values=tuple(float(x) for x in v),
+        names=tuple(sorted({c.protocol_name for c in cells if c.condition == name} - {""})),
+    )
+
+
 def summarize_recordings(
     recordings: Sequence[Recording],
     *,
@@ -383,26 +406,8 @@ def summarize_recordings(
         )
     order = _order(c.condition for c in cells)
     cells.sort(key=lambda c: order.index(c.condition))
-    groups: list[ConditionStats] = []
-    values: dict[str, FloatArray] = {}
-    for name in order:
-        v = np.array([c.value for c in cells if c.condition == name], dtype=np.float64)
-        values[name] = v
-        sd = float(v.std(ddof=1)) if v.size > 1 else math.nan
-        t, p = one_sample_t(v)
-        groups.append(
-            ConditionStats(
-                condition=name,
-                n=int(v.size),
-                mean=float(v.mean()),
-                sd=sd,
-                sem=sd / math.sqrt(v.size) if v.size > 1 else math.nan,
-                t=t,
-                p=p,
-                values=tuple(float(x) for x in v),
-                names=tuple(sorted({c.protocol_name for c in cells if c.condition == name} - {""})),
-            )
-        )
+    groups = [_condition_stats(name, cells) for name in order]
+    values = {g.condition: np.array(g.values, dtype=np.float64) for g in groups}
     comparisons = []
     for a, b in combinations(order, 2):
         if values[a].size >= 2 and values[b].size >= 2:

@@ -17,13 +17,17 @@ place); :func:`probe_measures` calls it and adds the slope and the ratio.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
-from rigctl.engine.analysis import AnalysisSettings, analyze_probe
+from rigctl.engine.analysis import (
+    AnalysisSettings,
+    analyze_probe,
+    normalized_series,
+    window_mean,
+)
 from rigctl.protocol import CompiledSweep
 
 __all__ = [
@@ -185,9 +189,7 @@ def probe_measures(
     epsp2 = ppr = math.nan
     if len(pulses) > 1:
         t2 = pulses[1].start_ms
-        i0 = max(0, round((t2 - _PRE_SECOND_MS) * fs / 1000.0))
-        i1 = round((t2 - 0.1) * fs / 1000.0)
-        base2 = float(v[i0:i1].mean()) if i1 > i0 else math.nan
+        base2 = window_mean(v, fs, t2 - _PRE_SECOND_MS, t2 - 0.1)
         _, peak2 = _peak(v, fs, t2, s, t2 + s.search_stop_ms)
         epsp2 = peak2 - base2
         ppr = epsp2 / pa.epsp_mv if pa.epsp_mv > 0 else math.nan
@@ -200,21 +202,3 @@ def probe_measures(
         epsp2_mv=epsp2,
         ppr=ppr,
     )
-
-
-def normalized_series(
-    since_induction_min: Sequence[float] | npt.ArrayLike,
-    values: Sequence[float] | npt.ArrayLike,
-) -> FloatArray:
-    """A measure (amplitude or slope) over time divided by its baseline (t < 0) mean.
-
-    NaN everywhere when there is no positive, finite baseline mean.
-    """
-    t = np.asarray(since_induction_min, dtype=np.float64)
-    x = np.asarray(values, dtype=np.float64)
-    base = x[(t < 0) & np.isfinite(x)]
-    mean = float(base.mean()) if base.size else math.nan
-    if not (math.isfinite(mean) and mean > 0):
-        return np.full(x.shape, math.nan)
-    out: FloatArray = x / mean
-    return out

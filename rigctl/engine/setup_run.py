@@ -89,20 +89,13 @@ def run_setup(
         rig, experiment, limit_s=limit_s, clock=clock, sleep=sleep, slice_id=slice_id,
         cell_id=cell_id,
     )  # fmt: skip
-    manual_ua = intensity_ua if intensity_ua is not None else rig.definition.stimulator.amplitude_ua
+    manual_ua = _manual_intensity(rig, auto, intensity_ua)
 
     def entered(index: int, last: ProbeOutcome | None) -> float | None:
         if manual_ua is None or index >= s.confirm:
             return None
         return manual_ua
 
-    if not auto and manual_ua is None:
-        raise ValueError(
-            "the isolator's intensity is set by hand: give it with --intensity-ua "
-            "(or stimulator.amplitude_ua in the rig file)"
-        )
-    if not auto and manual_ua is not None:
-        check_intensity(rig.definition, manual_ua)
     # Everything that can be refused is refused here, before any output.
     tp = session.test_pulse(pulse_settings)
     found = session.epsp_search(s, auto=auto, intensity_source=None if auto else entered)
@@ -119,6 +112,22 @@ def run_setup(
         rig.safe_state()
     record = session.record()
     return HeadlessSetup(record, hit is not None, _message(found, record), session.experiment)
+
+
+def _manual_intensity(rig: Rig, auto: bool, intensity_ua: float | None) -> float | None:
+    """The intensity set by hand (given, else the rig file's), checked; refused if none.
+
+    With ``auto`` nothing is refused: the isolator's analog input sets the intensity.
+    """
+    manual_ua = intensity_ua if intensity_ua is not None else rig.definition.stimulator.amplitude_ua
+    if not auto and manual_ua is None:
+        raise ValueError(
+            "the isolator's intensity is set by hand: give it with --intensity-ua "
+            "(or stimulator.amplitude_ua in the rig file)"
+        )
+    if not auto and manual_ua is not None:
+        check_intensity(rig.definition, manual_ua)
+    return manual_ua
 
 
 def _message(search: EpspSearch, record: SetupRecord) -> str:

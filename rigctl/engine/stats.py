@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, stats  # type: ignore[import-untyped, unused-ignore]
 
+from rigctl.engine.analysis import sd_sem
 from rigctl.engine.summary import condition_label, rates_of
 
 if TYPE_CHECKING:  # the summary is built from these tests (rigctl.engine.group imports us)
@@ -49,6 +50,7 @@ __all__ = [
     "one_sample_t",
     "p_text",
     "rates_of",
+    "sd_sem",
     "welch_t",
 ]
 
@@ -204,7 +206,7 @@ def condition_tests(
         v = np.asarray(cs.values, dtype=np.float64)
         n = int(v.size)
         mean = float(v.mean()) if n else math.nan
-        sd = float(v.std(ddof=1)) if n > 1 else math.nan
+        sd, _ = sd_sem(v)
         lo = hi = t = p = d = math.nan
         if n > 1 and sd > 0:
             half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)

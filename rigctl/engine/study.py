@@ -306,6 +306,57 @@ def _with_lrate(definition: RigDefinition, lrate: float) -> RigDefinition:
     return RigDefinition.model_validate(data)
 
 
+def _rig_text(rig_path: str | os.PathLike[str] | None) -> str:
+    """The rig file's text, kept with every cell (empty for the default simulated rig)."""
+    if rig_path is None:
+        return ""
+    try:
+        return resolve_rig(rig_path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StudyError(f"{rig_path}: cannot read the rig file ({exc.strerror})") from None
+
+
+def _new_study_folder(out_dir: str | os.PathLike[str]) -> Path:
+    """``out_dir``, created; refused if it exists and is not an empty folder."""
+    root = Path(out_dir)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise StudyError(f"{root}: the study folder is not empty; choose a new folder")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StudyError(f"{root}: cannot create the study folder ({exc.strerror})") from None
+    return root
+
+
+def _subject(label: str, k: int, cell_seed: int, variability: float) -> dict[str, str]:
+    """The NWB subject of cell ``k`` of a condition: which simulated cell it was."""
+    return {
+        "subject_id": f"sim-{_folder_name(label)}-cell-{k:02d}",
+        "description": (
+            f"Simulated CA1 neuron (rigctl sim backend), seed {cell_seed}, "
+            f"cell-to-cell variability {variability:g}; no animal was used."
+        ),
+    }
+
+
+def _run_cell(
+    definition: RigDefinition,
+    cell: RigOptions,
+    rig_text: str,
+    exp: proto.Experiment,
+    folder: Path,
+    options: RunOptions,
+) -> None:
+    """Run one simulated cell's experiment into ``folder``; anything but done is an error."""
+    with opened(definition, cell, rig_text=rig_text) as session:
+        result = session.runner(exp, folder, options).run()
+    if result.state != RunState.DONE:
+        raise StudyError(
+            f"{folder}: the simulated cell's run ended {result.state.value}"
+            + (f" ({result.message})" if result.message else "")
+        )
+
+
 def run_study(
     rig_path: str | os.PathLike[str] | None,
     out_dir: str | os.PathLike[str],
@@ -382,20 +433,8 @@ def run_study(
     if len(set(labels)) != len(labels):
         raise StudyError(f"condition {labels[0]!r} is listed twice; each condition runs once")
     definition = _sim_definition(rig_path, variability)
-    rig_text = ""
-    if rig_path is not None:
-        try:
-            rig_text = resolve_rig(rig_path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise StudyError(f"{rig_path}: cannot read the rig file ({exc.strerror})") from None
-    root = Path(out_dir)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise StudyError(f"{root}: the study folder is not empty; choose a new folder")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StudyError(f"{root}: cannot create the study folder ({exc.strerror})") from None
-
+    rig_text = _rig_text(rig_path)
+    root = _new_study_folder(out_dir)
     basis = expression_basis(
         experiments, definition.sim.expression_lrate, holdout=holdout, variability=variability
     )
@@ -413,22 +452,10 @@ def run_study(
                 fast=fast,
                 calibrate="always" if calibrate else "never",
                 write_nwb=write_nwb,
-                subject={
-                    "subject_id": f"sim-{_folder_name(label)}-cell-{k:02d}",
-                    "description": (
-                        f"Simulated CA1 neuron (rigctl sim backend), seed {cell_seed}, "
-                        f"cell-to-cell variability {variability:g}; no animal was used."
-                    ),
-                },
+                subject=_subject(label, k, cell_seed, variability),
             )
             cell = RigOptions(paced=not fast, seed=cell_seed)
-            with opened(condition_rig, cell, rig_text=rig_text) as session:
-                result = session.runner(exp, folder, options).run()
-            if result.state != RunState.DONE:
-                raise StudyError(
-                    f"{folder}: the simulated cell's run ended {result.state.value}"
-                    + (f" ({result.message})" if result.message else "")
-                )
+            _run_cell(condition_rig, cell, rig_text, exp, folder, options)
             recordings.append(load_recording(folder))
             done += 1
             if progress is not None:

@@ -11,6 +11,7 @@ abort, an exception in any step, and interpreter exit.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ __all__ = [
     "prepare_checked",
     "pulse_edges",
     "recheck_prepared",
+    "take_latched_abort",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -347,6 +349,18 @@ def recheck_prepared(definition: RigDefinition, prepared: PreparedSweep) -> None
         raise RigError(f"{label}: the TTL waveform holds values other than 0 and 1")
     check_amplifier(definition, label)
     check_limits(command, stim, definition.sample_rate_hz, definition.limits, label)
+
+
+def take_latched_abort(abort: threading.Event) -> bool:
+    """Consume an abort latched before a sweep began (then the backend outputs nothing).
+
+    Every backend's ``run`` calls this once, under its lock, before the first sample; a
+    request that arrives later stops the sweep between chunks instead.
+    """
+    if not abort.is_set():
+        return False
+    abort.clear()
+    return True
 
 
 def prepare_checked(

@@ -20,7 +20,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from rigctl.data import SHIPPED_RIGS, resolve_rig, rig_path
 from rigctl.protocol import Problem, problems_of
@@ -33,7 +32,7 @@ from rigctl.protocol.io import (
     read_limited,
     too_deep_at,
 )
-from rigctl.protocol.models import Flag, Number, OneLine, Text, Version, Whole
+from rigctl.protocol.models import Flag, Number, OneLine, Text, Version, Whole, refuse
 
 __all__ = [
     "DEFAULT_RIG_PATH",
@@ -63,12 +62,6 @@ MIN_VM_RANGE_MV = 100.0
 _GIANT_INT = re.compile(r"[0-9_]{1000,}")
 
 _Terminal = Annotated[OneLine, StringConstraints(min_length=1, max_length=128)]
-
-
-def _refuse(field: str, message: str) -> PydanticCustomError:
-    return PydanticCustomError(
-        "physical", message.replace("{", "(").replace("}", ")"), {"field": field}
-    )
 
 
 class _Model(BaseModel):
@@ -154,19 +147,19 @@ class StimulatorSettings(_Model):
     def _intensity(self) -> StimulatorSettings:
         if self.intensity == "analog":
             if self.intensity_terminal is None or self.intensity_ua_per_v is None:
-                raise _refuse(
+                raise refuse(
                     "intensity",
                     "an analog intensity needs intensity_terminal and intensity_ua_per_v",
                 )
             volts = self.max_intensity_ua / self.intensity_ua_per_v
             if volts > 10.0:
-                raise _refuse(
+                raise refuse(
                     "max_intensity_ua",
                     f"{self.max_intensity_ua:g} µA needs {volts:.3g} V at "
                     f"{self.intensity_ua_per_v:g} µA/V, beyond a ±10 V output",
                 )
         if self.amplitude_ua is not None and self.amplitude_ua > self.max_intensity_ua:
-            raise _refuse(
+            raise refuse(
                 "amplitude_ua",
                 f"{self.amplitude_ua:g} µA is over max_intensity_ua = {self.max_intensity_ua:g} µA",
             )
@@ -252,7 +245,7 @@ class RigDefinition(_Model):
     def _consistent(self) -> RigDefinition:
         command_v = self.limits.max_command_pa / self.channels.command.scale_pa_per_v
         if command_v > self.channels.command.range_v:
-            raise _refuse(
+            raise refuse(
                 "limits.max_command_pa",
                 f"{self.limits.max_command_pa:g} pA needs {command_v:.3g} V at "
                 f"{self.channels.command.scale_pa_per_v:g} pA/V, beyond the "
@@ -262,13 +255,13 @@ class RigDefinition(_Model):
             self.stimulator.ttl_threshold_v >= self.channels.stim.high_v
             and self.channels.stim.kind == "ao"
         ):
-            raise _refuse(
+            raise refuse(
                 "channels.stim.high_v",
                 f"{self.channels.stim.high_v:g} V pulses do not reach the isolator's "
                 f"{self.stimulator.ttl_threshold_v:g} V TTL threshold",
             )
         if self.vm_range_mv < MIN_VM_RANGE_MV:
-            raise _refuse(
+            raise refuse(
                 "channels.vm.range_v",
                 f"±{self.channels.vm.range_v:g} V at {self.channels.vm.mv_per_mv:g} mV/mV x "
                 f"gain {self.amplifier.primary_gain:g} reads only ±{self.vm_range_mv:.3g} mV of "
@@ -276,7 +269,7 @@ class RigDefinition(_Model):
                 "and spikes (lower amplifier.primary_gain or raise the range)",
             )
         if 1e6 / self.sample_rate_hz > self.limits.max_pulse_width_us:
-            raise _refuse(
+            raise refuse(
                 "sample_rate_hz",
                 f"one sample at {self.sample_rate_hz:g} Hz is longer than the "
                 f"{self.limits.max_pulse_width_us:g} µs maximum pulse width",

@@ -392,6 +392,71 @@ def _protocol_json(opts: ImportOptions) -> tuple[str, str]:
     return proto.dumps(exp), exp.metadata.name
 
 
+def _folder_header(
+    read: list[tuple[Path, Any, list[_Sweep]]],
+    ind_abf: Any,
+    induction_file: str | os.PathLike[str] | None,
+    name: str,
+) -> dict[str, Any]:
+    """The recording folder's header: what was imported, from which files, by whom."""
+    headers = [_header(a, p) for p, a, _ in read]
+    if ind_abf is not None and induction_file is not None:
+        headers.append({**_header(ind_abf, Path(induction_file)), "role": "induction"})
+    return {
+        "created": datetime.now(UTC).isoformat(),
+        "protocol_name": name,
+        "rig": "Clampex (imported ABF)",
+        "backend": "abf",
+        "imported_by": f"rigctl {__version__}",
+        "source": {"format": "abf", "files": headers},
+        "settings": {"rig": "Clampex (imported ABF)", "backend": "abf"},
+    }
+
+
+def _sweep_record(
+    index: int,
+    s: _Sweep,
+    kind: str,
+    t0: datetime,
+    onset: float | None,
+    settings: dict[str, Any],
+) -> SweepRecord:
+    """One imported sweep as the recording stores it, probes analysed like a rigctl run's."""
+    at = (s.start - t0).total_seconds()
+    since = at - onset if onset is not None else math.nan
+    segment = kind if kind == "induction" else "baseline" if since < 0 else "followup"
+    if onset is None:
+        segment = "baseline"
+    analysis: dict[str, Any] = {}
+    if kind == "probe":
+        analysis.update(analyze_probe(s.vm_mv, s.sample_rate_hz, s.compiled).as_dict())
+        # The amplitude with the peak search ending at a second pulse, if any.
+        analysis.update(probe_measures(s.vm_mv, s.sample_rate_hz, s.compiled).as_dict())
+        analysis["flags"] = []
+    return SweepRecord(
+        index=index,
+        kind=kind,
+        segment=segment,
+        at_s=at,
+        since_induction_s=since,
+        started_at=s.start.isoformat(),
+        sample_rate_hz=s.sample_rate_hz,
+        vm_mv=s.vm_mv,
+        command_pa=s.command_pa,
+        stim=s.stim,
+        complete=True,
+        settings=settings,
+        analysis=analysis,
+        extra={
+            "abf_sweep": s.number,
+            "probe_ms": [e.start_ms for e in s.compiled.of_kind("probe_pulse")],
+            "test_step": [
+                [e.start_ms, e.duration_ms, e.amplitude_pa] for e in s.compiled.of_kind("test_step")
+            ],
+        },
+    )
+
+
 def import_abf(
     files: list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...],
     out: str | os.PathLike[str],
@@ -437,18 +502,7 @@ def import_abf(
     onset: float | None = opts.induction_at_s
     if induction:
         onset = (min(s.start for s in induction) - t0).total_seconds()
-    headers = [_header(a, p) for p, a, _ in read]
-    if ind_abf is not None and opts.induction_file is not None:
-        headers.append({**_header(ind_abf, Path(opts.induction_file)), "role": "induction"})
-    header: dict[str, Any] = {
-        "created": datetime.now(UTC).isoformat(),
-        "protocol_name": name,
-        "rig": "Clampex (imported ABF)",
-        "backend": "abf",
-        "imported_by": f"rigctl {__version__}",
-        "source": {"format": "abf", "files": headers},
-        "settings": {"rig": "Clampex (imported ABF)", "backend": "abf"},
-    }
+    header = _folder_header(read, ind_abf, opts.induction_file, name)
     writer = RecordingWriter(out, header, protocol_json=protocol_json, rig_text="", rig_json={})
     abf_dir = writer.folder / "abf"
     abf_dir.mkdir(exist_ok=True)
@@ -461,42 +515,7 @@ def import_abf(
     if onset is not None:
         writer.event("induction_onset", at_s=onset)
     for index, (s, kind) in enumerate(all_sweeps):
-        at = (s.start - t0).total_seconds()
-        since = at - onset if onset is not None else math.nan
-        segment = kind if kind == "induction" else "baseline" if since < 0 else "followup"
-        if onset is None:
-            segment = "baseline"
-        analysis: dict[str, Any] = {}
-        if kind == "probe":
-            analysis.update(analyze_probe(s.vm_mv, s.sample_rate_hz, s.compiled).as_dict())
-            # The amplitude with the peak search ending at a second pulse, if any.
-            analysis.update(probe_measures(s.vm_mv, s.sample_rate_hz, s.compiled).as_dict())
-            analysis["flags"] = []
-        writer.write_sweep(
-            SweepRecord(
-                index=index,
-                kind=kind,
-                segment=segment,
-                at_s=at,
-                since_induction_s=since,
-                started_at=s.start.isoformat(),
-                sample_rate_hz=s.sample_rate_hz,
-                vm_mv=s.vm_mv,
-                command_pa=s.command_pa,
-                stim=s.stim,
-                complete=True,
-                settings=header["settings"],
-                analysis=analysis,
-                extra={
-                    "abf_sweep": s.number,
-                    "probe_ms": [e.start_ms for e in s.compiled.of_kind("probe_pulse")],
-                    "test_step": [
-                        [e.start_ms, e.duration_ms, e.amplitude_pa]
-                        for e in s.compiled.of_kind("test_step")
-                    ],
-                },
-            )
-        )
+        writer.write_sweep(_sweep_record(index, s, kind, t0, onset, header["settings"]))
     writer.finish("done")
     rec = recover(writer.folder)
     return ImportResult(rec.folder, len(rec.sweeps), tuple(str(p) for p, _, _ in read), onset)

@@ -313,13 +313,15 @@ def spike_train(
     """
     if timing == "regular":
         return regular_train(onset_ms, duration_ms, rate_hz, lag_ms=lag_ms)
-    if rng is None:
-        raise ValueError(f"rng: a {timing} train is random and needs a seed or a generator")
-    if timing == "jittered":
-        return jittered_train(onset_ms, duration_ms, rate_hz, jitter_ms, rng, lag_ms=lag_ms)
-    if timing == "quasi_regular":
-        return quasi_regular_train(onset_ms, duration_ms, rate_hz, rng, lag_ms=lag_ms)
-    raise ValueError(f"timing: unknown train kind {timing!r}")
+    return spike_trains(
+        timing,
+        np.array([onset_ms]),
+        duration_ms,
+        rate_hz,
+        rng=rng,
+        jitter_ms=jitter_ms,
+        lag_ms=lag_ms,
+    )
 
 
 def spike_trains(

@@ -34,6 +34,7 @@ from rigctl.hardware.base import (
     SweepResult,
     prepare_checked,
     recheck_prepared,
+    take_latched_abort,
 )
 from rigctl.hardware.definition import RigDefinition
 from rigctl.hardware.nidaq._driver import (
@@ -88,6 +89,29 @@ class _Progress:
 
     def __init__(self) -> None:
         self.step = "starting the sweep"
+
+
+def _finite_timing(task: Any, fs: float, n: int, source: str) -> None:
+    """Clock ``task`` for ``n`` samples at ``fs`` from ``source`` ("": its own clock)."""
+    task.timing.cfg_samp_clk_timing(
+        fs,
+        source=source,
+        active_edge=Edge.RISING,
+        sample_mode=AcquisitionType.FINITE,
+        samps_per_chan=n,
+    )
+
+
+def _add_ao_volts(task: Any, terminal: str, range_v: float) -> None:
+    """Add the AO voltage channel ``terminal`` with the output range ±``range_v``."""
+    task.ao_channels.add_ao_voltage_chan(
+        terminal, min_val=-range_v, max_val=range_v, units=VoltageUnits.VOLTS
+    )
+
+
+def _add_do_line(task: Any, terminal: str) -> None:
+    """Add the DO line ``terminal`` (the TTL), one channel per line."""
+    task.do_channels.add_do_chan(terminal, line_grouping=LineGrouping.CHAN_PER_LINE)
 
 
 class NidaqRig:
@@ -163,17 +187,11 @@ class NidaqRig:
             code, and :class:`~rigctl.hardware.nidaq.NidaqError` carries both. Outputs are
             at rest afterwards unless the message says they could not be set to rest.
         """
-        if prepared.sample_rate_hz != self.definition.sample_rate_hz:
-            raise RigError(
-                f"{prepared.label}: prepared at {prepared.sample_rate_hz:g} Hz, but the rig "
-                f"samples at {self.definition.sample_rate_hz:g} Hz"
-            )
-        recheck_prepared(self.definition, prepared)  # limits, again: nothing output yet
+        recheck_prepared(self.definition, prepared)  # rate and limits, again: nothing output yet
         with self._lock:
             if self._closed:
                 raise RigError(f"the NI rig {self.definition.name!r} is closed")
-            if self._abort.is_set():  # latched before the sweep began: nothing is output
-                self._abort.clear()
+            if take_latched_abort(self._abort):
                 return self._not_started(prepared, at_s)
             self._running = True
             tasks: dict[str, Any] = {}
@@ -339,53 +357,25 @@ class NidaqRig:
             units=VoltageUnits.VOLTS,
         )
         step("configuring the AI sample clock")
-        ai.timing.cfg_samp_clk_timing(
-            fs,
-            source="",
-            active_edge=Edge.RISING,
-            sample_mode=AcquisitionType.FINITE,
-            samps_per_chan=n,
-        )
+        _finite_timing(ai, fs, n, "")
 
         step("creating the AO task")
         ao = tasks["AO"] = new_task()
         step(f"adding AO channel {ch.command.terminal}")
-        ao.ao_channels.add_ao_voltage_chan(
-            ch.command.terminal,
-            min_val=-ch.command.range_v,
-            max_val=ch.command.range_v,
-            units=VoltageUnits.VOLTS,
-        )
+        _add_ao_volts(ao, ch.command.terminal, ch.command.range_v)
         if ch.stim.kind == "ao":
             step(f"adding AO channel {ch.stim.terminal}")
-            ao.ao_channels.add_ao_voltage_chan(
-                ch.stim.terminal,
-                min_val=-ch.stim.high_v,
-                max_val=ch.stim.high_v,
-                units=VoltageUnits.VOLTS,
-            )
+            _add_ao_volts(ao, ch.stim.terminal, ch.stim.high_v)
         step(f"clocking the AO task from {clock}")
-        ao.timing.cfg_samp_clk_timing(
-            fs,
-            source=clock,
-            active_edge=Edge.RISING,
-            sample_mode=AcquisitionType.FINITE,
-            samps_per_chan=n,
-        )
+        _finite_timing(ao, fs, n, clock)
         do = None
         if ch.stim.kind == "do":
             step("creating the DO task")
             do = tasks["DO"] = new_task()
             step(f"adding DO line {ch.stim.terminal}")
-            do.do_channels.add_do_chan(ch.stim.terminal, line_grouping=LineGrouping.CHAN_PER_LINE)
+            _add_do_line(do, ch.stim.terminal)
             step(f"clocking the DO task from {clock}")
-            do.timing.cfg_samp_clk_timing(
-                fs,
-                source=clock,
-                active_edge=Edge.RISING,
-                sample_mode=AcquisitionType.FINITE,
-                samps_per_chan=n,
-            )
+            _finite_timing(do, fs, n, clock)
         return ai, ao, do
 
     def _write_and_start(
@@ -502,13 +492,9 @@ class NidaqRig:
                     problems.append(_Problem(f"closing the task {what}", exc))
 
         def command_to_zero(task: Any) -> None:
-            task.ao_channels.add_ao_voltage_chan(
-                ch.command.terminal, min_val=-ch.command.range_v, max_val=ch.command.range_v
-            )
+            _add_ao_volts(task, ch.command.terminal, ch.command.range_v)
             if ch.stim.kind == "ao":
-                task.ao_channels.add_ao_voltage_chan(
-                    ch.stim.terminal, min_val=-ch.stim.high_v, max_val=ch.stim.high_v
-                )
+                _add_ao_volts(task, ch.stim.terminal, ch.stim.high_v)
                 AnalogMultiChannelWriter(task.out_stream, auto_start=True).write_one_sample(
                     np.zeros(2)
                 )
@@ -516,7 +502,7 @@ class NidaqRig:
                 AnalogSingleChannelWriter(task.out_stream, auto_start=True).write_one_sample(0.0)
 
         def ttl_low(task: Any) -> None:
-            task.do_channels.add_do_chan(ch.stim.terminal, line_grouping=LineGrouping.CHAN_PER_LINE)
+            _add_do_line(task, ch.stim.terminal)
             DigitalSingleChannelWriter(task.out_stream, auto_start=True).write_one_sample_one_line(
                 False
             )

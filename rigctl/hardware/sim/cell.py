@@ -155,39 +155,18 @@ def _h_inf(v: FloatArray, p: CellParams) -> FloatArray:
     return np.asarray(1.0 / (1.0 + np.exp(z)), dtype=np.float64)
 
 
-def simulate_cell(
-    command_pa: FloatArray,
+def _synaptic_drive(
     stim: npt.NDArray[np.uint8],
-    sample_rate_hz: float,
-    params: CellParams,
-    *,
-    weight: float = 1.0,
-    rng: np.random.Generator | None = None,
-) -> CellOutput:
-    """Simulate the membrane potential for one sweep of command current and TTL pulses.
+    n: int,
+    fs: float,
+    p: CellParams,
+    weight: float,
+    gen: np.random.Generator,
+) -> tuple[FloatArray, npt.NDArray[np.intp], FloatArray]:
+    """Synaptic current: one EPSC per rising TTL edge, amplitude varying trial to trial.
 
-    Parameters
-    ----------
-    command_pa
-        Injected current at every sample (pA).
-    stim
-        TTL line (0/1); every rising edge evokes one EPSC after the synaptic delay.
-    sample_rate_hz
-        Sample rate of the waveforms and of the returned Vm.
-    params
-        The cell.
-    weight
-        Synaptic weight relative to baseline (1 = ``params.epsp_mv`` EPSPs on average).
-    rng
-        Source of trial-to-trial variability and noise (seeded by the caller).
+    Returns the current (pA), the edges' samples and each EPSC's relative size.
     """
-    gen = np.random.default_rng() if rng is None else rng
-    fs = float(sample_rate_hz)
-    n = int(command_pa.shape[0])
-    p = params
-    tau_m = p.tau_m_ms * fs / 1000.0
-
-    # Synaptic current: one EPSC per rising TTL edge, amplitude varying trial to trial.
     edges = np.flatnonzero(np.diff(np.concatenate(([0], stim.astype(np.int8)))) > 0)
     delay = round(p.synaptic_delay_ms * fs / 1000.0)
     scale = np.clip(1.0 + p.epsp_cv * gen.standard_normal(edges.size), 0.0, None)
@@ -197,11 +176,16 @@ def simulate_cell(
     np.add.at(impulses, at[keep], scale[keep])
     peak_per_pa = unit_epsp_peak_mv(p, fs)
     epsc_pa = (p.epsp_mv * weight / peak_per_pa) * _synaptic_current(impulses, fs, p)
+    return epsc_pa, edges, scale
 
-    drive_mv = p.resting_mv + p.input_resistance_mohm * 1e-3 * (command_pa + epsc_pa)
-    v = _first_order(drive_mv, tau_m, p.resting_mv)
 
-    reset_k, adapt_k, shape_k = _kernels(p, fs)
+def _fire(v: FloatArray, fs: float, p: CellParams) -> list[int]:
+    """Spike where Vm crosses threshold with enough sodium availability; resets ``v`` in place.
+
+    Returns the spikes' samples.
+    """
+    n = v.size
+    reset_k, adapt_k, _ = _kernels(p, fs)
     n_ref = max(1, round(p.refractory_ms * fs / 1000.0))
     gamma = 1.0 - math.exp(-1000.0 / (p.avail_tau_ms * fs))
     spikes: list[int] = []
@@ -234,7 +218,20 @@ def simulate_cell(
         h_state = float(h[s - i]) * (1.0 - p.avail_drop)
         i = s + 1
         earliest = s + n_ref
+    return spikes
 
+
+def _recorded(
+    v: FloatArray,
+    spikes: list[int],
+    command_pa: FloatArray,
+    fs: float,
+    p: CellParams,
+    gen: np.random.Generator,
+) -> FloatArray:
+    """What the amplifier reads: ``v`` with spike shapes, noise, drift and the Rs drop."""
+    n = v.size
+    _, _, shape_k = _kernels(p, fs)
     vm = v.copy()
     for s in spikes:
         stop = min(n, s + shape_k.size)
@@ -251,6 +248,44 @@ def simulate_cell(
         vm += drift
     if p.series_resistance_mohm > 0:
         vm += command_pa * (p.series_resistance_mohm * 1e-3)
+    return vm
+
+
+def simulate_cell(
+    command_pa: FloatArray,
+    stim: npt.NDArray[np.uint8],
+    sample_rate_hz: float,
+    params: CellParams,
+    *,
+    weight: float = 1.0,
+    rng: np.random.Generator | None = None,
+) -> CellOutput:
+    """Simulate the membrane potential for one sweep of command current and TTL pulses.
+
+    Parameters
+    ----------
+    command_pa
+        Injected current at every sample (pA).
+    stim
+        TTL line (0/1); every rising edge evokes one EPSC after the synaptic delay.
+    sample_rate_hz
+        Sample rate of the waveforms and of the returned Vm.
+    params
+        The cell.
+    weight
+        Synaptic weight relative to baseline (1 = ``params.epsp_mv`` EPSPs on average).
+    rng
+        Source of trial-to-trial variability and noise (seeded by the caller).
+    """
+    gen = np.random.default_rng() if rng is None else rng
+    fs = float(sample_rate_hz)
+    n = int(command_pa.shape[0])
+    p = params
+    epsc_pa, edges, scale = _synaptic_drive(stim, n, fs, p, weight, gen)
+    drive_mv = p.resting_mv + p.input_resistance_mohm * 1e-3 * (command_pa + epsc_pa)
+    v = _first_order(drive_mv, p.tau_m_ms * fs / 1000.0, p.resting_mv)
+    spikes = _fire(v, fs, p)
+    vm = _recorded(v, spikes, command_pa, fs, p, gen)
     return CellOutput(
         vm_mv=vm,
         spike_index=np.asarray(spikes, dtype=np.intp),

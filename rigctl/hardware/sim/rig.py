@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rigctl.hardware.base import (
     Chunk,
@@ -29,6 +30,7 @@ from rigctl.hardware.base import (
     prepare_checked,
     pulse_edges,
     recheck_prepared,
+    take_latched_abort,
 )
 from rigctl.hardware.definition import RigDefinition, SimCellSettings
 from rigctl.hardware.intensity import check_intensity
@@ -337,12 +339,10 @@ class SimRig:
             started = datetime.now(UTC)
             fs = prepared.sample_rate_hz
             n = prepared.n_samples
-            if self._abort.is_set():  # latched before the sweep began: nothing is output
-                self._abort.clear()
+            if take_latched_abort(self._abort):
                 self.safe_state()
                 return self._not_started(prepared, started, at_s)
             self.running = True
-            acquired = n
             try:
                 # The sweep starts now: chunk k is due when its last sample has been
                 # "acquired", counted from here (the simulation itself runs ahead).
@@ -357,18 +357,7 @@ class SimRig:
                     at_s=at_s,
                     learn=False,
                 )
-                chunk = max(1, round(self.definition.chunk_ms * fs / 1000.0))
-                for start in range(0, n, chunk):
-                    if self._abort.is_set():
-                        acquired = start
-                        break
-                    stop = min(n, start + chunk)
-                    if self.paced:
-                        wait = t_start + stop / fs - self._clock()
-                        if wait > 0:
-                            self._sleep(wait)
-                    if on_chunk is not None:
-                        on_chunk(Chunk(start, out.vm_mv[start:stop], fs, n))
+                acquired = self._deliver(out.vm_mv, n, fs, t_start, on_chunk)
             finally:
                 self.safe_state()
                 self.running = False
@@ -392,6 +381,28 @@ class SimRig:
                 at_s=at_s,
                 extra=info,
             )
+
+    def _deliver(
+        self,
+        vm_mv: npt.NDArray[np.float64],
+        n: int,
+        fs: float,
+        t_start: float,
+        on_chunk: ChunkCallback | None,
+    ) -> int:
+        """Hand ``n`` samples of ``vm_mv`` out in chunks, paced if asked; those acquired."""
+        chunk = max(1, round(self.definition.chunk_ms * fs / 1000.0))
+        for start in range(0, n, chunk):
+            if self._abort.is_set():
+                return start
+            stop = min(n, start + chunk)
+            if self.paced:
+                wait = t_start + stop / fs - self._clock()
+                if wait > 0:
+                    self._sleep(wait)
+            if on_chunk is not None:
+                on_chunk(Chunk(start, vm_mv[start:stop], fs, n))
+        return n
 
     def _not_started(
         self, prepared: PreparedSweep, started: datetime, at_s: float | None
