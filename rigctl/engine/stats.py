@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -35,8 +36,43 @@ from scipy import optimize, stats  # type: ignore[import-untyped, unused-ignore]
 from rigctl.engine.analysis import sd_sem
 from rigctl.engine.summary import condition_label, rates_of
 
-if TYPE_CHECKING:  # the summary is built from these tests (rigctl.engine.group imports us)
-    from rigctl.engine.group import GroupSummary
+
+class ConditionValues(Protocol):
+    """One condition's per-cell values (e.g. :class:`rigctl.engine.group.ConditionStats`)."""
+
+    @property
+    def condition(self) -> str:
+        """The condition's key, ``"25-50"`` for a paper condition."""
+        ...
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """One value per cell (the normalized EPSP in the summary window)."""
+        ...
+
+    @property
+    def n(self) -> int:
+        """The number of cells."""
+        ...
+
+
+class ConditionSet(Protocol):
+    """What the tests read of a group summary (:class:`rigctl.engine.group.GroupSummary`).
+
+    A protocol rather than the class, so that the summary can be built from these
+    tests without the two modules importing each other.
+    """
+
+    @property
+    def conditions(self) -> Sequence[ConditionValues]:
+        """The conditions, in order."""
+        ...
+
+    @property
+    def alpha(self) -> float:
+        """The significance level."""
+        ...
+
 
 __all__ = [
     "AnovaTerm",
@@ -196,7 +232,7 @@ def _d_ci(t: float, n: int, confidence: float) -> tuple[float, float]:
 
 
 def condition_tests(
-    summary: GroupSummary, *, alpha: float = 0.05, confidence: float = 0.95
+    summary: ConditionSet, *, alpha: float = 0.05, confidence: float = 0.95
 ) -> ConditionTests:
     """Each condition's per-cell values against 1, Holm-corrected over the conditions."""
     from statsmodels.stats.multitest import multipletests
@@ -328,7 +364,7 @@ class TwoWayAnova:
         return "\n".join(lines) + "\n"
 
 
-def anova_2x2(summary: GroupSummary) -> TwoWayAnova | None:
+def anova_2x2(summary: ConditionSet) -> TwoWayAnova | None:
     """The 2 x 2 ANOVA of the per-cell values, or None without a 2 x 2 design.
 
     A design is 2 x 2 when the conditions named ``"A-B"`` have exactly two prediction
