@@ -19,6 +19,7 @@ always ends at rest even when the last phase drives to the very end of the sweep
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -427,8 +428,14 @@ def induction_samples(induction: Induction, sample_rate_hz: float) -> int:
     return sample_index(_induction_length(induction), exact(sample_rate_hz)) + 1
 
 
+@functools.lru_cache(maxsize=2)
 def compile_induction(induction: Induction) -> CompiledSweep:
-    """Compile the induction sweep: lead-in, then ``repeats`` x (window + gap)."""
+    """Compile the induction sweep: lead-in, then ``repeats`` x (window + gap).
+
+    The result is immutable and the induction frozen, so the last two compilations are
+    kept: a preview, its spike-timing spread and ``rigctl predict`` ask for the same
+    induction several times, and a long one takes seconds to compile.
+    """
     lead = exact(induction.lead_in_ms)
     window_len = _window_length(induction)
     stride = window_len + exact(induction.gap_ms)
