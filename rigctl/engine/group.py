@@ -346,7 +346,12 @@ def _order(conditions: Iterable[str]) -> list[str]:
 
 def _cell(rec: Recording, settings: AnalysisSettings) -> CellResult:
     points = probe_points(rec) if rec.induction_at_s is not None else []
-    rs = summarize_recording([p.t_min for p in points], [p.epsp_mv for p in points], settings)
+    rs = summarize_recording(  # probes with a spike are left out, as in the recording's summary
+        [p.t_min for p in points],
+        [p.epsp_mv for p in points],
+        settings,
+        excluded=[p.spiked for p in points],
+    )
     return CellResult(
         folder=rec.folder,
         condition=condition_of(rec),

@@ -38,11 +38,13 @@ def fake_recording(
     followup_min: int = 40,
     ramp: bool = False,
     exp: proto.Experiment | None = None,
+    spike_at_min: int | None = None,
 ) -> Path:
     """A recording whose EPSPs are BASE_MV before induction and value x BASE_MV after it.
 
     Probes once a minute from -5 to -1 min and from 1 to ``followup_min`` min; the induction
-    at 300 s. With ``ramp`` the follow-up EPSPs grow linearly to the value at 30 min.
+    at 300 s. With ``ramp`` the follow-up EPSPs grow linearly to the value at 30 min. The
+    follow-up probe at ``spike_at_min`` holds a spike (a 40 mV "EPSP", flagged).
     """
     if exp is None:
         a, b = (float(x) for x in condition.split("-"))
@@ -57,7 +59,9 @@ def fake_recording(
     onset = 300.0
     index = 0
 
-    def sweep(kind: str, segment: str, at_s: float, epsp: float | None) -> None:
+    def sweep(
+        kind: str, segment: str, at_s: float, epsp: float | None, spike: bool = False
+    ) -> None:
         nonlocal index
         n = 20
         writer.write_sweep(
@@ -74,7 +78,7 @@ def fake_recording(
                 stim=np.zeros(n, dtype=np.uint8),
                 complete=True,
                 settings={},
-                analysis={} if epsp is None else {"epsp_mv": epsp},
+                analysis={} if epsp is None else {"epsp_mv": epsp, "spike_in_probe": spike},
             )
         )
         index += 1
@@ -85,7 +89,10 @@ def fake_recording(
     sweep("induction", "induction", onset, None)
     for m in range(1, followup_min + 1):
         v = 1 + (value - 1) * min(1.0, m / 30) if ramp else value
-        sweep("probe", "followup", onset + 60.0 * m, BASE_MV * v)
+        if m == spike_at_min:
+            sweep("probe", "followup", onset + 60.0 * m, 40.0, spike=True)
+        else:
+            sweep("probe", "followup", onset + 60.0 * m, BASE_MV * v)
     writer.finish("done")
     return folder
 
@@ -232,3 +239,15 @@ def test_recordings_group_by_induction_content_not_by_name(tmp_path: Path) -> No
     data = s.as_dict()
     assert data["conditions"][0]["protocol_names"] == ["Lab LTP protocol", "My copy of 25-50"]
     assert {c["protocol_name"] for c in data["cells"]} == {"Lab LTP protocol", "My copy of 25-50"}
+
+
+def test_a_probe_with_a_spike_is_left_out_of_the_group_as_of_the_recording(
+    tmp_path: Path,
+) -> None:
+    from rigctl.engine.journal import load_recording
+    from rigctl.engine.summary import summary_of
+
+    folder = fake_recording(tmp_path / "rec", "25-50", 1.5, spike_at_min=32)
+    (cell,) = summarize_paths([folder]).cells
+    assert cell.value == pytest.approx(1.5)  # the 40 mV probe at 32 min is not averaged
+    assert summary_of(load_recording(folder))["normalized_mean"] == pytest.approx(1.5)
