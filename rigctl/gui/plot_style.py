@@ -12,7 +12,7 @@ from PyQt6.QtGui import QColor
 
 from rigctl.engine.style import AXIS_COLOR, PHASE_COLORS, TEXT_COLOR
 
-__all__ = ["PHASE_COLORS", "phase_color", "plot_menu", "style_plot"]
+__all__ = ["PHASE_COLORS", "phase_color", "phase_tint", "plot_menu", "style_plot"]
 
 
 def plot_menu(item: Any) -> None:
@@ -36,6 +36,17 @@ def phase_color(index: int, alpha: int = 255) -> QColor:
     """Colour of the phase at position ``index`` (cycled), with opacity ``alpha`` (0-255)."""
     r, g, b = PHASE_COLORS[index % len(PHASE_COLORS)]
     return QColor(r, g, b, alpha)
+
+
+def phase_tint(index: int, alpha: int) -> QColor:
+    """:func:`phase_color` at opacity ``alpha`` as it looks on the white plot background, opaque.
+
+    Shading drawn beneath everything else on white looks the same either way, but an
+    opaque fill is copied into the image instead of blended pixel by pixel, which is most
+    of what large translucent areas cost to paint in software.
+    """
+    r, g, b = PHASE_COLORS[index % len(PHASE_COLORS)]
+    return QColor(*(round(c * alpha / 255 + 255 * (1 - alpha / 255)) for c in (r, g, b)))
 
 
 def style_plot(

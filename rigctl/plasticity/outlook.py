@@ -20,6 +20,8 @@ conditions, where the rates did not change and no plasticity was found (25 -> 25
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -51,6 +53,10 @@ SPREAD_SEEDS: Final = 10
 """Seeds per random train kind (jittered, quasi-regular) for the timing spread."""
 
 _JITTER_MS: Final = 5.0
+
+_SPREAD_CACHE_SIZE: Final = 32
+_spread_cache: OrderedDict[tuple[object, ...], tuple[np.ndarray, ...]] = OrderedDict()
+_spread_lock = threading.Lock()
 
 
 def no_change_band(dataset: Dataset) -> tuple[float, str]:
@@ -160,14 +166,43 @@ def timing_ratios(
     sweep: proto.CompiledSweep | None = None,
 ) -> np.ndarray:
     """Predicted ratios of ``n_seeds`` jittered and ``n_seeds`` quasi-regular train draws."""
-    out: list[float] = []
     induction = source.induction if isinstance(source, proto.Experiment) else source
+    per_window = _seed_per_window(induction, fit, n_seeds, sweep)
+    return np.asarray([fit.ratio(pw) for draws in per_window for pw in draws], dtype=np.float64)
+
+
+def _seed_per_window(
+    induction: proto.Induction,
+    fit: MappingFit,
+    n_seeds: int,
+    sweep: proto.CompiledSweep | None,
+) -> tuple[np.ndarray, ...]:
+    """Per-window dWt of each seed, per train kind; cached by what it depends on.
+
+    The draws are seeded (seeds ``0 .. n_seeds - 1``), so they depend only on the
+    induction, the kinase parameters and ``n_seeds``: an edit that leaves the induction
+    alone, or changes it back, reuses them instead of simulating ~20 trains again.
+    """
+    key = (induction, fit.params, n_seeds)
+    with _spread_lock:
+        hit = _spread_cache.get(key)
+        if hit is not None:
+            _spread_cache.move_to_end(key)
+            return hit
     sweep = proto.compile_induction(induction) if sweep is None else sweep
+    draws: list[np.ndarray] = []
     for timing in ("jittered", "quasi_regular"):
         options = TrainOptions(timing=timing, n_seeds=n_seeds, jitter_ms=_JITTER_MS)
         pred = predict(induction, fit.params, trains=options, traces=False, sweep=sweep)
-        out.extend(fit.ratio(pw) for pw in pred.seed_per_window)
-    return np.asarray(out, dtype=np.float64)
+        per_window = np.array(pred.seed_per_window, dtype=np.float64)
+        per_window.flags.writeable = False
+        draws.append(per_window)
+    result = tuple(draws)
+    with _spread_lock:
+        _spread_cache[key] = result
+        while len(_spread_cache) > _SPREAD_CACHE_SIZE:
+            _spread_cache.popitem(last=False)
+    return result
 
 
 def epsp_outlook(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PyQt6.QtGui import QTextDocument
+from PyQt6.QtGui import QColor, QImage, QPainter, QTextDocument
 from PyQt6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
 from rigctl.gui import SAMPLE_RATE_HZ, WaveformPreview
 from rigctl.gui.design.preview import hold_steps
+from rigctl.gui.plot_style import phase_color, phase_tint
 
 
 @pytest.fixture
@@ -133,3 +134,17 @@ def test_a_pulse_shorter_than_a_sample_is_reported_not_drawn(preview: WaveformPr
     preview.setExperiment(exp)
     assert preview.renderError() is None
     assert preview.plottedStim()[0].size > 0
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_phase_tint_paints_what_the_translucent_colour_paints_on_white(index: int) -> None:
+    """The opaque shading is the translucent phase colour composited over white."""
+    image = QImage(4, 4, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    painter.fillRect(0, 0, 4, 4, phase_color(index, 38))
+    painter.end()
+    blended, tint = image.pixelColor(1, 1), phase_tint(index, 38)
+    assert tint.alpha() == 255
+    for channel in ("red", "green", "blue"):
+        assert abs(getattr(blended, channel)() - getattr(tint, channel)()) <= 1

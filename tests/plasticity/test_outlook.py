@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
 from rigctl.cli import main
+from rigctl.plasticity import outlook
 from rigctl.plasticity.mapping import Dataset, fit_mapping, paper_dataset
 from rigctl.plasticity.outlook import (
     NO_CHANGE_BAND,
@@ -18,7 +20,7 @@ from rigctl.plasticity.outlook import (
     no_change_band,
     timing_ratios,
 )
-from rigctl.plasticity.preview import predict
+from rigctl.plasticity.preview import TrainOptions, predict
 from rigctl.protocol import paper_condition
 from tests.conftest import ROOT
 
@@ -145,3 +147,34 @@ def test_cli_text_leads_with_the_ratio_and_its_interval(
     assert lines[2].split() == ["direction", "no", "clear", "change"]
     assert "no-change band ±0.12" in out
     assert "onset bias" in out
+
+
+def test_timing_spread_cache_gives_what_simulating_again_gives() -> None:
+    """The cached draws equal a fresh simulation, and each input has its own entry."""
+    fit = fit_mapping(paper_dataset())
+    exp = paper_condition(25, 50)
+    other = paper_condition(50, 25)
+    outlook._spread_cache.clear()
+    first = timing_ratios(exp, fit, n_seeds=2)
+    assert len(outlook._spread_cache) == 1
+    fresh = [
+        fit.ratio(pw)
+        for timing in ("jittered", "quasi_regular")
+        for pw in predict(
+            exp.induction,
+            fit.params,
+            trains=TrainOptions(timing=timing, n_seeds=2, jitter_ms=5.0),
+            traces=False,
+        ).seed_per_window
+    ]
+    assert first.tolist() == fresh
+    assert timing_ratios(exp, fit, n_seeds=2).tolist() == fresh  # from the cache
+    assert len(outlook._spread_cache) == 1
+    changed = timing_ratios(other, fit, n_seeds=2)
+    assert changed.tolist() != fresh
+    assert len(outlook._spread_cache) == 2
+    slower = fit.params.replace(ca_syn_tau_ms=fit.params.ca_syn_tau_ms * 2)
+    assert timing_ratios(exp, replace(fit, params=slower), n_seeds=2).size == 4
+    assert len(outlook._spread_cache) == 3
+    for draws in outlook._spread_cache.values():
+        assert all(not d.flags.writeable for d in draws)  # shared: nobody may change them

@@ -21,7 +21,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from rigctl.gui.plot_style import phase_color, plot_menu
+from rigctl.gui.plot_style import phase_color, phase_tint, plot_menu
 from rigctl.protocol import (
     CompiledSweep,
     CompileError,
@@ -137,7 +137,7 @@ class _Plot:
                 *_spans_step(np.zeros((0, 2)), 0.0, 0.0),
                 stepMode="center",
                 pen=pg.mkPen(None),
-                brush=pg.mkBrush(phase_color(index, 38)),
+                brush=pg.mkBrush(phase_tint(index, 38)),
             )
             fill.setZValue(-10)
             self.item.addItem(fill)

@@ -23,7 +23,7 @@ from rigctl.gui.plasticity._style import (
     signed,
     swatch,
 )
-from rigctl.gui.plot_style import phase_color, style_plot
+from rigctl.gui.plot_style import phase_tint, style_plot
 from rigctl.plasticity.preview import Prediction
 from rigctl.protocol import CompiledSweep, Experiment
 
@@ -59,7 +59,7 @@ class _PhaseBand:
     def show(self, name: str, index: int, a: float, b: float, *, label_y: float) -> None:
         if index != self.index:
             for region in self.regions:
-                region.setBrush(pg.mkBrush(phase_color(index, 40)))
+                region.setBrush(pg.mkBrush(phase_tint(index, 40)))
             self.index = index
         if name != self.name:
             self.label.setHtml(f"<span style='color:#333;'>{html(name)}</span>")
