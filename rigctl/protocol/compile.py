@@ -432,9 +432,8 @@ def induction_samples(induction: Induction, sample_rate_hz: float) -> int:
 def compile_induction(induction: Induction) -> CompiledSweep:
     """Compile the induction sweep: lead-in, then ``repeats`` x (window + gap).
 
-    The result is immutable and the induction frozen, so the last two compilations are
-    kept: a preview, its spike-timing spread and ``rigctl predict`` ask for the same
-    induction several times, and a long one takes seconds to compile.
+    Both are immutable, so the last two are kept: previews and ``rigctl predict`` ask
+    for the same induction several times, and a long one takes seconds to compile.
     """
     lead = exact(induction.lead_in_ms)
     window_len = _window_length(induction)
