@@ -4,7 +4,7 @@ Run under a display (or Xvfb)::
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/readme_screenshots.py
 
-It opens the app at 1600×1000 with throw-away settings and data folders and writes
+It opens the app at 1600x1000 with throw-away settings and data folders and writes
 ``resources/screenshots/{designer,rig,cell,run,results}.png``: the designer with the
 25→50 Hz protocol, the Rig tab after an induction sweep, the Cell tab after a test pulse
 and an EPSP search, the Run tab after a fast dry run, and the Results tab on a small

@@ -296,8 +296,8 @@ class _Steering:
                 continue
             r = by_name[ph.name]
             target = ph.post.target_rate_hz
-            # Steer on the count while it is off, then on the spacing of the spikes, so
-            # the current lands in the middle of the right count, not at its edge.
+            # Steer on the count while it is off, then on the spikes' spacing, so the
+            # current lands just inside the right count (spikes.FILL_AIM), not mid-range.
             measured = r.steer_hz
             if r.ok and abs(measured - target) <= 2 * self.tolerance * target:
                 continue
