@@ -97,15 +97,15 @@ def test_calibrated_induction_fires_at_the_target_rates(key: str) -> None:
     assert cal.ok and [r.phase for r in cal.rates] == ["prediction", "outcome"]
     for r in cal.rates:
         assert r.window_counts == (r.expected_per_window,) * r.n_windows, r.line()
-    # With the stimulation on, the EPSPs add spikes; the count rule reports it honestly
-    # (never more than one extra spike per window on this cell).
+    # With the stimulation on, the EPSPs add depolarization. Calibration aims just inside
+    # the right count (FILL_AIM), so the real induction still fires it in every window
+    # (aimed mid-range, the 25 Hz outcome after 50 Hz fired 4 of 3 in every window).
     sweep = proto.compile_induction(cal.experiment.induction)
     res = rig.run(rig.prepare(sweep, "induction"))
     rates = phase_rates(res.vm_mv, res.sample_rate_hz, sweep)
     assert [r.phase for r in rates] == ["prediction", "outcome"]
     for r in rates:
-        assert all(abs(c - r.expected_per_window) <= 1 for c in r.window_counts), r.line()
-        assert r.ok == (r.windows_missed <= 1 and r.miss <= 0.1)
+        assert r.windows_missed == 0 and r.ok, r.line()
 
 
 @pytest.mark.parametrize(("minus", "plus", "direction"), [(25, 50, 1), (50, 25, -1)])

@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from rigctl.engine import AnalysisSettings, ProbeAnalysis, SweepRecord, health_flags
-from rigctl.engine.analysis import SPIKE_FLAG
+from rigctl.engine.analysis import SPIKE_FLAG, sd_sem
+from rigctl.engine.sweep_analysis import finite_mean
 
 __all__ = ["BaselineStats", "PhaseRateInfo", "RunHistory", "SweepInfo"]
 
@@ -176,16 +177,9 @@ class SweepInfo:
         )
 
 
-def _finite_mean(values: Sequence[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else math.nan
-
-
 def _finite_sd(values: Sequence[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    if len(finite) < 2:
-        return math.nan
-    return float(np.std(np.asarray(finite), ddof=1))
+    sd, _ = sd_sem(np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64))
+    return sd
 
 
 @dataclass(frozen=True)
@@ -290,10 +284,10 @@ class RunHistory:
         epsps = [p.epsp_mv for p in base if not p.spike_in_probe]
         return BaselineStats(
             n=len(base),
-            epsp_mean_mv=_finite_mean(epsps),
+            epsp_mean_mv=finite_mean(epsps),
             epsp_sd_mv=_finite_sd(epsps),
-            rin_mean_mohm=_finite_mean([p.rin_mohm for p in base]),
-            rest_mean_mv=_finite_mean([p.rest_mv for p in base]),
+            rin_mean_mohm=finite_mean([p.rin_mohm for p in base]),
+            rest_mean_mv=finite_mean([p.rest_mv for p in base]),
         )
 
     def normalized(self, *, excluded: bool = False) -> FloatArray:
