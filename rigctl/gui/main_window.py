@@ -29,6 +29,7 @@ from rigctl.gui.run.panel import RunPanel
 from rigctl.gui.settings import MAX_RECENT
 from rigctl.gui.widgets.dialogs import ask_choice
 from rigctl.gui.widgets.scroll import scrolling
+from rigctl.gui.widgets.steady import SteadyFrame
 from rigctl.hardware import DEFAULT_RIG_PATH
 from rigctl.protocol import Experiment, paper_condition
 
@@ -180,8 +181,9 @@ class MainWindow(DocumentWindow):
         # What will be sent to the rig, and what it should do to the synapse, side by side.
         previews = QSplitter(Qt.Orientation.Horizontal)
         previews.setObjectName("previews")
-        previews.addWidget(self._preview)
-        previews.addWidget(self._plasticity)
+        # Their labels change on every edit; the frames keep that from relaying out the page.
+        previews.addWidget(SteadyFrame(self._preview))
+        previews.addWidget(SteadyFrame(self._plasticity))
         previews.setStretchFactor(0, 1)
         previews.setStretchFactor(1, 1)
         previews.setChildrenCollapsible(False)

@@ -5,6 +5,7 @@ The colours are :mod:`rigctl.engine.style`'s, shared with the matplotlib figure.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pyqtgraph as pg
@@ -12,7 +13,16 @@ from PyQt6.QtGui import QColor
 
 from rigctl.engine.style import AXIS_COLOR, PHASE_COLORS, TEXT_COLOR
 
-__all__ = ["PHASE_COLORS", "phase_color", "phase_tint", "plot_menu", "style_plot"]
+__all__ = [
+    "PHASE_COLORS",
+    "nice_ceiling",
+    "phase_color",
+    "phase_tint",
+    "plot_menu",
+    "set_title",
+    "steady_limit",
+    "style_plot",
+]
 
 
 def plot_menu(item: Any) -> None:
@@ -83,3 +93,56 @@ def style_plot(
         item.setLabel("bottom", bottom, color=TEXT_COLOR)
     if not (bottom is not None if bottom_values is None else bottom_values):
         item.getAxis("bottom").setStyle(showValues=False)
+
+
+def set_title(item: Any, text: str, *, size: str = "9pt") -> None:
+    """Set a plot's title, only when it changed (a new title relays the plot out).
+
+    Parameters
+    ----------
+    item
+        A ``pyqtgraph.PlotItem``.
+    text
+        The title (rich text).
+    size
+        Font size of the title.
+    """
+    if getattr(item, "_rigctl_title", None) != (text, size):
+        item.setTitle(text, size=size, color=TEXT_COLOR)
+        item._rigctl_title = (text, size)
+
+
+_NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k that is >= ``value`` (> 0)."""
+    if not (value > 0.0 and math.isfinite(value)):
+        return 1.0
+    scale = 10.0 ** math.floor(math.log10(value))
+    for step in _NICE_STEPS:
+        if step * scale >= value * (1.0 - 1e-12):
+            return step * scale
+    return 10.0 * scale  # pragma: no cover (10 is always >= value / scale)
+
+
+def steady_limit(shown: float | None, needed: float, *, fill: float = 0.5) -> float:
+    """An axis limit for data reaching ``needed`` (> 0) that changes only when it must.
+
+    The limit shown is kept while the data fits under it and fills at least ``fill`` of
+    it; otherwise it becomes :func:`nice_ceiling` of ``needed``. A preview whose data
+    moves a little with each edit then keeps its axis (and pyqtgraph keeps the axis'
+    drawn ticks) instead of rescaling, and redrawing the ticks, on every edit.
+
+    Parameters
+    ----------
+    shown
+        The limit shown now (``None`` before the first).
+    needed
+        The largest value the axis must show.
+    fill
+        How much of the axis the data must fill before it is rescaled (0-1).
+    """
+    if shown is not None and fill * shown <= needed <= shown:
+        return shown
+    return nice_ceiling(needed)

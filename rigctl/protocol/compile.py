@@ -24,13 +24,14 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from rigctl.protocol.models import Experiment, Induction, Phase, ProbeSchedule
+from rigctl.protocol.timing import CompileError, edge_samples, exact, sample_index
 
 __all__ = [
     "CompileError",
@@ -59,43 +60,6 @@ _KIND_ORDER: dict[str, int] = {"post_epoch": 0, "test_step": 1, "pre_pulse": 2, 
 #: and a run holds the compiled events, the waveforms and the simulation together (a
 #: 9-minute 500 Hz sweep peaked at 1.1 GB). Real inductions last seconds.
 MAX_SAMPLES = 6_000_000
-
-
-class CompileError(ValueError):
-    """A protocol cannot be rendered at the requested sample rate.
-
-    ``field`` is the dotted path of the protocol field to change, when there is one.
-    """
-
-    def __init__(self, message: str, field: str = "") -> None:
-        self.field = field
-        super().__init__(message)
-
-
-def exact(value: float | int | Fraction) -> Fraction:
-    """Return ``value`` as the exact decimal it was written as (``0.1`` -> ``1/10``)."""
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, int):
-        return Fraction(value)
-    return _exact_float(float(value))
-
-
-@lru_cache(maxsize=4096)
-def _exact_float(value: float) -> Fraction:
-    if not math.isfinite(value):
-        raise CompileError(f"time value {value!r} is not finite")
-    return Fraction(repr(value))
-
-
-def sample_index(t_ms: Fraction, sample_rate_hz: Fraction) -> int:
-    """Sample of an edge at ``t_ms``: the nearest sample, ties rounded up.
-
-    ``floor(t * fs / 1000 + 1/2)`` in integer arithmetic (no rounding anywhere).
-    """
-    p, q = t_ms.numerator, t_ms.denominator
-    a, b = sample_rate_hz.numerator, sample_rate_hz.denominator
-    return (2 * p * a + 1000 * q * b) // (2000 * q * b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +210,7 @@ class CompiledSweep:
         stim = np.zeros(n, dtype=np.uint8)
         command = np.zeros(n, dtype=np.float64)
         for ev in self.events:
-            i0 = sample_index(ev.start, fs)
-            i1 = sample_index(ev.stop, fs)
+            i0, i1 = edge_samples(ev.start, ev.duration, fs)
             if ev.kind in ("pre_pulse", "probe_pulse"):
                 stim[i0:i1] = 1
             else:
@@ -334,8 +297,7 @@ def check_sampling(sweep: CompiledSweep, sample_rate_hz: float, *, budget: bool 
     last: Event | None = None
     last_off = -1
     for ev in sweep.events:
-        i0 = sample_index(ev.start, fs)
-        i1 = sample_index(ev.stop, fs)
+        i0, i1 = edge_samples(ev.start, ev.duration, fs)
         pulse = ev.kind in ("pre_pulse", "probe_pulse")
         if i1 <= i0 and (pulse or ev.duration > 0):
             what = "stimulation pulse" if pulse else "current step"
@@ -382,12 +344,15 @@ def _pulse_starts(
         rng = _phase_rng(train.seed, window, phase_index)
         shifts = rng.uniform(-train.jitter_ms, train.jitter_ms, size=count)
         return _jittered_starts(phase_start, onset, period, latest, shifts.tolist())
-    # start + onset + k * period, one normalisation per pulse (integers, not Fraction sums)
-    base = phase_start + onset
-    num = base.numerator * period.denominator
-    step = period.numerator * base.denominator
-    den = base.denominator * period.denominator
-    return [Fraction(num + k * step, den) for k in range(count)]
+    return _progression(phase_start + onset, period, count)
+
+
+def _progression(base: Fraction, step: Fraction, count: int) -> list[Fraction]:
+    """``base + k * step`` for ``k < count``: one normalisation each, on integers."""
+    num = base.numerator * step.denominator
+    inc = step.numerator * base.denominator
+    den = base.denominator * step.denominator
+    return [Fraction(num + k * inc, den) for k in range(count)]
 
 
 def _jittered_starts(
@@ -479,7 +444,7 @@ def compile_induction(induction: Induction) -> CompiledSweep:
                     )
                 )
                 period = 1000 / exact(post.target_rate_hz)
-                targets.extend(p_start + lag + k * period for k in range(phase.post_spike_count()))
+                targets.extend(_progression(p_start + lag, period, phase.post_spike_count()))
             p_start = p_stop
     return CompiledSweep(
         kind="induction",

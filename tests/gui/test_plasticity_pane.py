@@ -20,6 +20,7 @@ from pytestqt.qtbot import QtBot
 
 from rigctl.gui.plasticity.pane import RATE_MAP_HZ, PlasticityPane, is_flat
 from rigctl.gui.plasticity.params_dialog import KinaseParamsDialog
+from rigctl.gui.widgets.live_text import LiveText
 from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams, _events, warm_up_kernel
 from rigctl.plasticity.outlook import call_direction
 from rigctl.plasticity.preview import TrainOptions, rate_map
@@ -50,7 +51,7 @@ def with_rates(exp: Experiment, minus_hz: float, plus_hz: float) -> Experiment:
     return result
 
 
-def shown(label: QLabel | None) -> str:
+def shown(label: QLabel | LiveText | None) -> str:
     """What a rich-text label shows, as Qt's own text document reads it (plain text)."""
     assert label is not None
     document = QTextDocument()
@@ -60,14 +61,15 @@ def shown(label: QLabel | None) -> str:
 
 def headline(pane: PlasticityPane) -> str:
     """The headline's direction, ratio line and mapping line, as shown."""
-    names = ("direction", "totalDwt", "ratios")
-    return "\n".join(shown(pane.findChild(QLabel, name)) for name in names)
+    direction = pane.findChild(QLabel, "direction")
+    lines = [pane.findChild(LiveText, name) for name in ("totalDwt", "ratios")]
+    return "\n".join([shown(direction), *(shown(line) for line in lines)])
 
 
 def comparators(pane: PlasticityPane) -> tuple[str, str, str]:
     """The kinase, Hebbian and rate-CHL values, as shown."""
     kinase, hebbian, chl = (
-        shown(pane.findChild(QLabel, name)) for name in ("cmpKinase", "cmpHebbian", "cmpChl")
+        shown(pane.findChild(LiveText, name)) for name in ("cmpKinase", "cmpHebbian", "cmpChl")
     )
     return kinase, hebbian, chl
 
@@ -391,7 +393,7 @@ def test_numpy_map_follows_the_headline(
     try:
         pane.setExperiment(paper_condition(25, 50))
         assert pane.prediction() is not None and not pane.isMapCurrent()
-        status = pane.findChild(QLabel, "mapStatus")
+        status = pane.findChild(LiveText, "mapStatus")
         assert status is not None and "Computing" in status.text()
         qtbot.waitUntil(pane.isMapCurrent, timeout=5000)  # the next event-loop turn
         assert len(map_calls) == 1

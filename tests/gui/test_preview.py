@@ -6,13 +6,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from PyQt6.QtGui import QColor, QImage, QPainter, QTextDocument
-from PyQt6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from rigctl import protocol as proto
 from rigctl.gui import SAMPLE_RATE_HZ, WaveformPreview
 from rigctl.gui.design.preview import hold_steps
 from rigctl.gui.plot_style import phase_color, phase_tint
+from rigctl.gui.widgets.live_text import LiveText
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def preview(qtbot: QtBot) -> WaveformPreview:
 
 def summary(preview: WaveformPreview) -> str:
     """The summary line above the plots, as Qt's own text document reads it."""
-    label = preview.findChild(QLabel, "previewSummary")
+    label = preview.findChild(LiveText, "previewSummary")
     assert label is not None
     document = QTextDocument()
     document.setHtml(label.text())

@@ -247,3 +247,20 @@ def test_compile_is_sample_exact(
     assert wave.stim[-1] == 0 and wave.command_pa[-1] == 0.0
     # Target postsynaptic spikes: the rate's count per phase, inside its drive.
     assert len(sweep.post_targets) == repeats * sum(p.post_spike_count() for p in ok)
+
+
+_TIMES = st.fractions(min_value=0, max_value=10**7, max_denominator=10**6)
+
+
+@given(start=_TIMES, duration=_TIMES, fs=st.sampled_from([1000, 20000, 44100, 50000, 3333.3]))
+@settings(max_examples=300, deadline=None)
+def test_edge_samples_are_the_sample_index_of_start_and_stop(
+    start: Fraction, duration: Fraction, fs: float
+) -> None:
+    from rigctl.protocol.timing import edge_samples
+
+    rate = proto.exact(fs)
+    assert edge_samples(start, duration, rate) == (
+        proto.sample_index(start, rate),
+        proto.sample_index(start + duration, rate),
+    )

@@ -21,7 +21,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from rigctl.gui.plot_style import phase_color, phase_tint, plot_menu
+from rigctl.gui.plot_style import phase_color, phase_tint, plot_menu, set_title
+from rigctl.gui.widgets.live_text import LiveText
 from rigctl.protocol import (
     CompiledSweep,
     CompileError,
@@ -194,11 +195,7 @@ class WaveformPreview(QWidget):
         self._uncal_ms: npt.NDArray[np.float64] = np.zeros((0, 2))
         self._cmd_range = (0.0, 1.0)
 
-        self._summary = QLabel()
-        self._summary.setObjectName("previewSummary")
-        self._summary.setTextFormat(Qt.TextFormat.RichText)
-        self._summary.setWordWrap(True)
-        self._summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._summary = LiveText("previewSummary", lines=2)
 
         self._window_spin = QSpinBox()
         self._window_spin.setRange(1, 1)
@@ -291,9 +288,10 @@ class WaveformPreview(QWidget):
             [(e.start_ms, e.stop_ms) for e in uncal], dtype=np.float64
         ).reshape(-1, 2)
         self._cmd_range = self._command_range()
-        self._window_spin.blockSignals(True)
-        self._window_spin.setRange(1, induction.repeats)
-        self._window_spin.blockSignals(False)
+        if self._window_spin.maximum() != induction.repeats:
+            self._window_spin.blockSignals(True)
+            self._window_spin.setRange(1, induction.repeats)
+            self._window_spin.blockSignals(False)
         self._window_of.setText(f"of {induction.repeats}")
         self._summary.setText(self._summary_html())
         self._draw_induction()
@@ -374,7 +372,7 @@ class WaveformPreview(QWidget):
                 f" &nbsp;<span style='color:{_UNCAL.name()};'>"
                 "hatched: not calibrated, 0 pA will be injected</span>"
             )
-        _set_title(self._all_stim.item, title)
+        set_title(self._all_stim.item, title, size="10pt")
 
     def _draw_window(self) -> None:
         sweep, induction = self._sweep, self._induction
@@ -396,9 +394,10 @@ class WaveformPreview(QWidget):
         self._win_cmd.set_uncalibrated(uncal, low, high)
         self._win_cmd.item.setYRange(low, high, padding=0)
         self._win_stim.item.setXRange(-margin, length + margin, padding=0)
-        _set_title(
+        set_title(
             self._win_stim.item,
             f"Theta window {w + 1} of {induction.repeats} (starts at {start / 1000:g} s)",
+            size="10pt",
         )
         boundaries = [float(s[0, 0]) for s in spans if s.size] + [length]
         for plot in (self._win_stim, self._win_cmd):
@@ -454,13 +453,6 @@ class WaveformPreview(QWidget):
                 f"{SAMPLE_RATE_HZ / 1000:g} kHz:</b> {escape(self._error)}</span>"
             )
         return total + "<br>" + legend
-
-
-def _set_title(item: Any, title: str) -> None:
-    """Set a plot's title only when it changed (a new title relays the plots out)."""
-    if getattr(item, "_rigctl_title", None) != title:
-        item.setTitle(title, size="10pt", color="#222")
-        item._rigctl_title = title
 
 
 def _boundary_line() -> Any:

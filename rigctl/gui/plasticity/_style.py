@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from PyQt6.QtGui import QColor
 
@@ -41,10 +41,3 @@ def swatch(color: QColor, text: str) -> str:
 def grey(text: str) -> str:
     """``text`` in the secondary grey."""
     return f"<span style='color:{GREY};'>{text}</span>"
-
-
-def set_title(item: Any, text: str) -> None:
-    """Set a plot title (only when it changed: a new title relays the plot out)."""
-    if getattr(item, "_rigctl_title", None) != text:
-        item.setTitle(text, size="9pt", color="#222")
-        item._rigctl_title = text

@@ -19,11 +19,10 @@ from rigctl.gui.plasticity._style import (
     DIRECTION_COLORS,
     MINUS,
     html,
-    set_title,
     signed,
     swatch,
 )
-from rigctl.gui.plot_style import phase_tint, style_plot
+from rigctl.gui.plot_style import phase_tint, set_title, steady_limit, style_plot
 from rigctl.plasticity.preview import Prediction
 from rigctl.protocol import CompiledSweep, Experiment
 
@@ -77,9 +76,11 @@ class _PhaseBand:
 
 
 def _line(plot: Any, color: QColor, width: float) -> Any:
-    curve = plot.plot(pen=pg.mkPen(color, width=width))
+    # A bare curve: a few hundred points need none of PlotDataItem's transforms.
+    curve = pg.PlotCurveItem(pen=pg.mkPen(color, width=width))
     # Thick pens as one path: much faster than line segments on raster backends.
-    curve.curve.setSegmentedLineMode("off")
+    curve.setSegmentedLineMode("off")
+    plot.addItem(curve)
     return curve
 
 
@@ -100,6 +101,8 @@ class CascadeView(QWidget):
         self._prediction: Prediction | None = None
         self._experiment: Experiment | None = None
         self._sweep: CompiledSweep | None = None
+        self._limits: dict[str, float] = {}
+        self._ranges: dict[int, tuple[tuple[float, float] | None, tuple[float, float]]] = {}
         view = pg.GraphicsLayoutWidget()
         self._view = view
         view.setObjectName("cascadePlots")
@@ -236,9 +239,10 @@ class CascadeView(QWidget):
         """Draw ``prediction`` of ``experiment`` (compiled as ``sweep``)."""
         self._prediction, self._experiment, self._sweep = prediction, experiment, sweep
         self._draw_protocol()
-        self._window_spin.blockSignals(True)
-        self._window_spin.setRange(1, max(1, prediction.n_windows))
-        self._window_spin.blockSignals(False)
+        if self._window_spin.maximum() != max(1, prediction.n_windows):
+            self._window_spin.blockSignals(True)
+            self._window_spin.setRange(1, max(1, prediction.n_windows))
+            self._window_spin.blockSignals(False)
         self._window_of.setText(f"of {prediction.n_windows}")
         self._draw_window()
 
@@ -252,6 +256,19 @@ class CascadeView(QWidget):
         self._view.scene().prepareForPaint()
 
     # ------------------------------------------------------------------ drawing
+
+    def _limit(self, key: str, needed: float) -> float:
+        """The upper y limit of plot ``key`` for data reaching ``needed`` (see steady_limit)."""
+        limit = steady_limit(self._limits.get(key), needed)
+        self._limits[key] = limit
+        return limit
+
+    def _set_range(self, plot: Any, x: tuple[float, float] | None, y: tuple[float, float]) -> None:
+        """One range change per plot, and none when it is the range shown."""
+        if self._ranges.get(id(plot)) == (x, y):
+            return
+        self._ranges[id(plot)] = (x, y)
+        plot.setRange(xRange=x, yRange=y, padding=0)
 
     def _draw_window(self) -> None:
         p, sweep = self._prediction, self._sweep
@@ -276,15 +293,16 @@ class CascadeView(QWidget):
         self._win_value.setText(f"readout {signed(value)}")
         self._win_value.setPos(readout, value)
         peak = float(np.max(tr.ca[lo:hi], initial=0.0)) or 1.0
-        self._draw_bands(w, start, label_y=peak * 1.12)
+        # Ranges that change only when the data outgrows them (the axes keep their ticks).
+        top = self._limit("win", 1.25 * peak)
+        self._draw_bands(w, start, label_y=0.9 * top)
         for line in self._win_lines:
             line.setPos(readout)
-        self._win_mark.setPos(readout, peak * 1.12)
-        # One range change per plot (each one updates every item in it).
-        x_range = (float(t[0]), float(t[-1])) if t.size else None
-        self._win.setRange(xRange=x_range, yRange=(0.0, peak * 1.25), padding=0)
-        span = float(np.max(np.abs(dwt), initial=0.0)) or 0.1
-        self._win_dwt.setYRange(-1.15 * span, 1.15 * span, padding=0)
+        self._win_mark.setPos(readout, 0.9 * top)
+        x_range = (float(t[0]), float(t[-1])) if t.size else (0.0, 1.0)
+        self._set_range(self._win, x_range, (0.0, top))
+        span = self._limit("win_dwt", 1.15 * (float(np.max(np.abs(dwt), initial=0.0)) or 0.1))
+        self._set_range(self._win_dwt, None, (-span, span))
         seed = f", seed 1 of {p.seed_totals.size}" if p.seed_totals.size > 1 else ""
         set_title(self._win, f"<b>Theta window {w + 1}</b> of {p.n_windows}{seed}")
         self._settle()
@@ -328,9 +346,9 @@ class CascadeView(QWidget):
         )
         top = max(float(np.max(tr.cap, initial=0.0)), float(np.max(tr.cad, initial=0.0)))
         end = float(t_s[-1]) if t_s.size else 1.0
-        self._all.setRange(
-            xRange=(-0.01 * end, 1.01 * end), yRange=(0.0, 1.05 * top or 1.0), padding=0
+        self._set_range(
+            self._all, (-0.01 * end, 1.01 * end), (0.0, self._limit("all", 1.05 * top or 1.0))
         )
-        span = float(np.max(np.abs(per), initial=0.0)) or 0.1
-        self._all_dwt.setYRange(-1.15 * span, 1.15 * span, padding=0)
+        span = self._limit("all_dwt", 1.15 * (float(np.max(np.abs(per), initial=0.0)) or 0.1))
+        self._set_range(self._all_dwt, None, (-span, span))
         set_title(self._all_dwt, f"dWt per window (sum {signed(p.total)})")

@@ -23,6 +23,7 @@ from rigctl.gui.plasticity._style import (
     html,
     signed,
 )
+from rigctl.gui.widgets.live_text import LiveText
 from rigctl.plasticity import ONSET_COMPENSATED_D_SCALE, KinaseParams
 from rigctl.plasticity.mapping import ConditionData, MappingFit
 from rigctl.plasticity.outlook import EpspOutlook, direction_rule
@@ -63,15 +64,6 @@ _RATIOS_TIP = (
 )
 
 
-def _rich(name: str) -> QLabel:
-    label = QLabel()
-    label.setObjectName(name)
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
 class HeadlineView(QWidget):
     """Direction, predicted EPSP ratio with its interval, raw dWt and the comparators.
 
@@ -95,11 +87,10 @@ class HeadlineView(QWidget):
         self._direction.setFont(big)
         self._direction.setToolTip(direction_rule())
         self._big_pt = round(big.pointSizeF() * 0.8, 1)
-        self._dwt = _rich("totalDwt")
-        self._ratios = _rich("ratios")
+        self._dwt = LiveText("totalDwt", lines=2)
         # Room for two lines: the paper's measurement, shown for its conditions only,
         # then does not move the plots below.
-        self._ratios.setMinimumHeight(2 * self._ratios.fontMetrics().lineSpacing())
+        self._ratios = LiveText("ratios", lines=2)
         top = QHBoxLayout()
         top.addWidget(self._direction, 0, Qt.AlignmentFlag.AlignVCenter)
         top.addWidget(self._dwt, 1)
@@ -118,10 +109,9 @@ class HeadlineView(QWidget):
         grid.setContentsMargins(8, 4, 8, 4)
         grid.setHorizontalSpacing(18)
         grid.setVerticalSpacing(1)
-        self._cmp_values: list[QLabel] = []
+        self._cmp_values: list[LiveText] = []
         for col, (name, head, note) in enumerate(_COMPARATORS):
-            value = QLabel()
-            value.setObjectName(name)
+            value = LiveText(name)
             caption = QLabel(note)
             caption.setWordWrap(True)
             caption.setStyleSheet(f"color:{GREY};")

@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from rigctl.gui.plasticity._style import AXIS_WIDTH, DASH, GREY, TIMES, html, signed
 from rigctl.gui.plot_style import style_plot
+from rigctl.gui.widgets.live_text import LiveText
 from rigctl.plasticity import KinaseParams, kernel_backend
 from rigctl.plasticity.mapping import ConditionData, MappingFit
 from rigctl.plasticity.outlook import NO_CHANGE_BAND
@@ -155,9 +156,9 @@ class RateMapView(QWidget):
         self._map_timer.setInterval(0)
         self._map_timer.timeout.connect(self._compute_map)
         view = self._build_plot(conditions)
-        self._title = self._label("mapTitle", rich=True, lines=4)
-        self._status = self._label("mapStatus", rich=True, lines=2)
-        self._hover = self._label("mapHover", rich=False, lines=1)
+        self._title = LiveText("mapTitle", lines=4)
+        self._status = LiveText("mapStatus", lines=2)
+        self._hover = self._label("mapHover", lines=1)
         self._hover.setText("Point at the map to read a value.")
         self._hover.setStyleSheet("color:#424242;")
         column = QVBoxLayout(self)
@@ -169,13 +170,10 @@ class RateMapView(QWidget):
         column.addWidget(self._hover)
 
     @staticmethod
-    def _label(name: str, *, rich: bool, lines: int) -> QLabel:
+    def _label(name: str, *, lines: int) -> QLabel:
         """A label with room for ``lines`` lines, so new text rarely moves the map."""
         label = QLabel()
         label.setObjectName(name)
-        label.setWordWrap(rich)
-        if rich:
-            label.setTextFormat(Qt.TextFormat.RichText)
         label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         label.setMinimumHeight(lines * label.fontMetrics().lineSpacing())
         return label
