@@ -54,16 +54,12 @@ _STIM_TOP = 1.15
 _LABEL_TOP = 2.6
 
 
-def _spans_step(
-    spans: npt.NDArray[np.float64], low: float, high: float
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Step-curve data (``stepMode="center"``) that is ``high`` inside the spans."""
-    if spans.size == 0:
-        return np.array([0.0, 0.0]), np.array([low])
-    edges = spans.reshape(-1)
-    levels = np.full(edges.size - 1, low)
-    levels[::2] = high
-    return edges, levels
+def _span_bars(brush: QBrush | QColor, z: float) -> Any:
+    """Shading of time spans as filled rectangles (see :func:`_set_spans`)."""
+    bars = pg.BarGraphItem(x0=[0.0], x1=[0.0], y0=0.0, y1=0.0, brush=brush, pen=pg.mkPen(None))
+    bars.setZValue(z)
+    bars.hide()
+    return bars
 
 
 def hold_steps(
@@ -99,6 +95,24 @@ def _format_duration(ms: float) -> str:
     return f"{ms / 1000:.3g} s" if ms >= 1000 else f"{ms:g} ms"
 
 
+def _set_spans(bars: Any, spans: npt.NDArray[np.float64], low: float, high: float) -> None:
+    """Shade ``spans`` (``(start, stop)`` rows) from ``low`` to ``high``; nothing if shown.
+
+    Rectangles, not a filled step curve: an opaque axis-aligned rectangle is copied
+    into the image, a filled path is rasterised. Most edits leave the shading as it was,
+    and then it is neither rebuilt nor repainted.
+    """
+    shown = getattr(bars, "_rigctl_spans", None)
+    if shown is not None and shown[1:] == (low, high) and np.array_equal(shown[0], spans):
+        return
+    bars._rigctl_spans = (spans, low, high)
+    if spans.size == 0:
+        bars.hide()
+        return
+    bars.setOpts(x0=spans[:, 0], x1=spans[:, 1], y0=low, y1=high)
+    bars.show()
+
+
 class _Plot:
     """One trace of the preview with its phase shading and uncalibrated hatching."""
 
@@ -115,16 +129,9 @@ class _Plot:
         item.setLabel("left", y_label)
         item.vb.setDefaultPadding(0.0)
         self.fills: list[Any] = []
-        self.uncal = pg.PlotCurveItem(
-            *_spans_step(np.zeros((0, 2)), 0.0, 0.0),
-            stepMode="center",
-            fillLevel=0.0,
-            pen=pg.mkPen(None),
-            brush=QBrush(_UNCAL, Qt.BrushStyle.BDiagPattern),
-        )
-        self.uncal.setZValue(-5)
+        self.uncal = _span_bars(QBrush(_UNCAL, Qt.BrushStyle.BDiagPattern), -5)
         item.addItem(self.uncal)
-        self.curve = pg.PlotDataItem(pen=pg.mkPen(pen, width=1.5))
+        self.curve = pg.PlotDataItem(pen=pg.mkPen(pen, width=1))
         self.curve.setZValue(10)
         item.addItem(self.curve)
         self._pools: dict[str, list[Any]] = {}
@@ -134,26 +141,16 @@ class _Plot:
     ) -> None:
         while len(self.fills) < len(spans_by_phase):
             index = len(self.fills)
-            fill = pg.PlotCurveItem(
-                *_spans_step(np.zeros((0, 2)), 0.0, 0.0),
-                stepMode="center",
-                pen=pg.mkPen(None),
-                brush=pg.mkBrush(phase_tint(index, 38)),
-            )
-            fill.setZValue(-10)
+            fill = _span_bars(phase_tint(index, 38), -10)
             self.item.addItem(fill)
             self.fills.append(fill)
         while len(self.fills) > len(spans_by_phase):
             self.item.removeItem(self.fills.pop())
         for fill, spans in zip(self.fills, spans_by_phase, strict=True):
-            x, y = _spans_step(spans, low, high)
-            fill.setFillLevel(low)
-            fill.setData(x, y)
+            _set_spans(fill, spans, low, high)
 
     def set_uncalibrated(self, spans: npt.NDArray[np.float64], low: float, high: float) -> None:
-        x, y = _spans_step(spans, low, high)
-        self.uncal.setFillLevel(low)
-        self.uncal.setData(x, y)
+        _set_spans(self.uncal, spans, low, high)
 
     def items(self, kind: str, count: int, make: Callable[[], Any]) -> list[Any]:
         """``count`` visible items of one kind, reused from earlier draws (others hidden)."""
