@@ -356,19 +356,22 @@ class WaveformPreview(QWidget):
         self._all_cmd.set_uncalibrated(self._uncal_ms / 1000.0, low, high)
         self._all_cmd.item.setYRange(low, high, padding=0)
         self._all_stim.item.setXRange(0.0, sweep.duration_ms / 1000.0, padding=0.01)
-        title = (
-            f"Whole induction: {induction.repeats} × {induction.effective_window_ms:g} ms "  # noqa: RUF001
-            f"windows, {induction.gap_ms:g} ms gaps, {_format_duration(sweep.duration_ms)}"
-        )
+        # Short lines: a long title would make the plots wider than a narrow window.
+        lines = [
+            f"Whole induction, {_format_duration(sweep.duration_ms)}",
+            f"{induction.repeats} × {induction.effective_window_ms:g} ms windows, "  # noqa: RUF001
+            f"{induction.gap_ms:g} ms gaps",
+        ]
         if self._error is not None:
-            title += " <span style='color:#c62828;'>(cannot be rendered, see above)</span>"
+            lines.append("<span style='color:#c62828;'>(cannot be rendered, see above)</span>")
         elif self._wave is None:
-            title += " (drawn from the events: too long to render every sample)"
+            lines.append("(drawn from the events: too long to render every sample)")
         if self._uncal_ms.size:
-            title += (
-                f" &nbsp;<span style='color:{_UNCAL.name()};'>"
-                "hatched: not calibrated, 0 pA will be injected</span>"
+            lines.append(
+                f"<span style='color:{_UNCAL.name()};'>hatched: not calibrated, "
+                "0 pA will be injected</span>"
             )
+        title = "<br>".join(lines)
         set_title(self._all_stim.item, title, size="10pt")
 
     def _draw_window(self) -> None:
@@ -393,7 +396,7 @@ class WaveformPreview(QWidget):
         self._win_stim.item.setXRange(-margin, length + margin, padding=0)
         set_title(
             self._win_stim.item,
-            f"Theta window {w + 1} of {induction.repeats} (starts at {start / 1000:g} s)",
+            f"Theta window {w + 1} of {induction.repeats}<br>starts at {start / 1000:g} s",
             size="10pt",
         )
         boundaries = [float(s[0, 0]) for s in spans if s.size] + [length]
@@ -404,10 +407,13 @@ class WaveformPreview(QWidget):
         shown = [(p, s[0]) for p, s in zip(induction.phases, spans, strict=True) if s.size]
         labels = self._win_stim.items("label", len(shown), _phase_label)
         for label, (phase, (a, b)) in zip(labels, shown, strict=True):
-            label.setHtml(
+            text = (
                 f"<div style='text-align:center; color:#111;'><b>{escape(phase.name)}</b>"
                 f"<br>pre {phase.pre.rate_hz:g} Hz<br>post {phase.post.target_rate_hz:g} Hz</div>"
             )
+            if getattr(label, "_rigctl_html", None) != text:  # a new layout and repaint
+                label.setHtml(text)
+                label._rigctl_html = text
             label.setPos((a + b) / 2.0, _LABEL_TOP)
         notes = self._win_cmd.items("uncalibrated", len(uncal), _uncalibrated_note)
         for note, (a, b) in zip(notes, uncal, strict=True):

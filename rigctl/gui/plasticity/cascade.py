@@ -147,7 +147,9 @@ class CascadeView(QWidget):
             item.vb.disableAutoRange()  # ranges are set with the data: one paint per edit
         set_title(self._win_dwt, f"dWt = PScale·CaP {MINUS} DScale·CaD if read then")
         set_title(self._all, "<b>Whole induction</b> (○ readouts)")
-        set_title(self._all_dwt, "dWt per window")
+        # A fixed title: the sum is the headline's raw total dWt, and a title that changed
+        # with every edit would relay the four plots out each time.
+        set_title(self._all_dwt, "dWt per window (\u03a3 = raw total dWt)")
 
     def _build_window_items(self) -> None:
         """One window: the cascade, and the dWt a readout would give at each moment."""
@@ -195,13 +197,6 @@ class CascadeView(QWidget):
         self._all_bars = pg.BarGraphItem(x=[0.0], height=[0.0], width=0.1)
         self._all_dwt.addItem(self._all_bars)
         self._all_dwt.addItem(pg.InfiniteLine(0.0, angle=0, pen=pg.mkPen("#9e9e9e")))
-        # The sum changes with every edit: as text in the plot it moves nothing, as the
-        # plot's title it would relay the four plots out.
-        self._all_sum = pg.TextItem(
-            anchor=(0.0, 0.0), color="#111", fill=pg.mkBrush(255, 255, 255, 210)
-        )
-        self._all_sum.setZValue(25)
-        self._all_dwt.addItem(self._all_sum)
 
     def _build_header(self) -> QHBoxLayout:
         legend = QLabel(
@@ -359,5 +354,3 @@ class CascadeView(QWidget):
         )
         span = self._limit("all_dwt", 1.15 * (float(np.max(np.abs(per), initial=0.0)) or 0.1))
         self._set_range(self._all_dwt, None, (-span, span))
-        self._all_sum.setText(f"sum {signed(p.total)}")
-        self._all_sum.setPos(-0.01 * end, span)
