@@ -52,6 +52,7 @@ from rigctl import protocol as proto
 from rigctl.engine import AnalysisSettings, ExperimentRunner, RunOptions, RunResult, RunState
 from rigctl.gui.run.panel import RunConfirmation, RunPanel
 from rigctl.hardware import SimRig, load_rig
+from rigctl.plasticity import warm_up_kernel
 
 TARGET_FPS = 30.0
 FRAME_MS = 16
@@ -260,6 +261,10 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     app.setStyle("Fusion")
+    # The app loads the compiled kinase kernel when idle, seconds after it opens; loading it
+    # during a run holds the GIL for ~0.1-0.3 s (LLVM reading numba's cache) and stalls
+    # the GUI thread once, which is the start-up cost, not the Run tab's.
+    warm_up_kernel()
 
     with tempfile.TemporaryDirectory(prefix="rigctl-bench-") as tmp:
         root = Path(tmp)
