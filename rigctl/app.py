@@ -88,6 +88,46 @@ def _shut_down(window: MainWindow, session: RigSession) -> None:
     window.deleteLater()
 
 
+def _main_window(
+    store: QSettings,
+    experiment: Experiment,
+    session: RigSession,
+    *,
+    rig: str | None,
+    data_root: str | None,
+    document: Path | None,
+) -> MainWindow:
+    """The main window on ``session``, with the rig file and data folder to start from."""
+    remembered = AppSettings(store)
+    window = MainWindow(
+        store,
+        experiment,
+        session=session,
+        rig_path=_rig_file(rig, remembered),
+        data_root=_recordings(data_root, remembered),
+    )
+    if document is not None:
+        window.setDocument(experiment, document)
+    return window
+
+
+def _screenshots(app: QApplication, window: MainWindow, screenshot: str) -> int:
+    """Write the screenshots (once the window is laid out), close, exit; the status."""
+    status = 0
+    window.plasticityPane.waitForMap(10.0)  # the picture shows the finished map
+    for title, target in _screenshot_targets(screenshot, window):
+        if title:
+            window.selectTab(title)
+        app.processEvents()
+        if not window.grab().save(str(target), "PNG"):
+            print(f"{target}: cannot write the screenshot", file=sys.stderr)
+            status = 1
+            break
+    window.close()
+    app.exit(status)
+    return status
+
+
 def run_gui(
     path: str | None = None,
     screenshot: str | None = None,
@@ -140,18 +180,15 @@ def run_gui(
         print(str(error), file=sys.stderr)
         return 1
 
-    store = settings if settings is not None else QSettings()
-    remembered = AppSettings(store)
     session = RigSession()  # the one owner of the rig; the panels borrow it
-    window = MainWindow(
-        store,
+    window = _main_window(
+        settings if settings is not None else QSettings(),
         experiment,
-        session=session,
-        rig_path=_rig_file(rig, remembered),
-        data_root=_recordings(data_root, remembered),
+        session,
+        rig=rig,
+        data_root=data_root,
+        document=Path(path) if path is not None and error is None else None,
     )
-    if path is not None and error is None:
-        window.setDocument(experiment, Path(path))
     if size is not None:
         window.resize(QSize(*size))
     if screenshot is not None:
@@ -161,24 +198,9 @@ def run_gui(
     reporter.install()
     window.show()
 
-    status = 0
+    shots: list[int] = []
     if screenshot is not None:
-
-        def grab() -> None:
-            nonlocal status
-            window.plasticityPane.waitForMap(10.0)  # the picture shows the finished map
-            for title, target in _screenshot_targets(screenshot, window):
-                if title:
-                    window.selectTab(title)
-                app.processEvents()
-                if not window.grab().save(str(target), "PNG"):
-                    print(f"{target}: cannot write the screenshot", file=sys.stderr)
-                    status = 1
-                    break
-            window.close()
-            app.exit(status)
-
-        QTimer.singleShot(0, grab)  # once the event loop runs: the window is laid out
+        QTimer.singleShot(0, lambda: shots.append(_screenshots(app, window, screenshot)))
     elif error is not None:
         window.showStatus(str(error))
         QTimer.singleShot(0, lambda: window.showError("Cannot open protocol", str(error)))
@@ -192,4 +214,6 @@ def run_gui(
         # every later event loop of this process (a test's wait) return at once.
         QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
     _shut_down(window, session)
-    return status if screenshot is not None else code
+    if screenshot is not None:
+        return shots[0] if shots else 1
+    return code

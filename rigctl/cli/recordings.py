@@ -310,6 +310,15 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this module's commands to the ``rigctl`` parser."""
+    _add_run(sub)
+    _add_recover(sub)
+    _add_export_nwb(sub)
+    _add_summarize(sub)
+    _add_study(sub)
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``rigctl run``."""
     p = sub.add_parser(
         "run",
         help="run a whole recording: baseline, induction, follow-up",
@@ -336,11 +345,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--subject", metavar="ID", help="subject id for the NWB file")
     p.set_defaults(func=_cmd_run)
 
+
+def _add_recover(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``rigctl recover``."""
     p = sub.add_parser("recover", help="rebuild a recording folder after a crash")
     p.add_argument("folder", metavar="DIR", help="the recording folder")
     p.add_argument("--nwb", action="store_true", help="also write the NWB file")
     p.set_defaults(func=_cmd_recover)
 
+
+def _add_export_nwb(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``rigctl export-nwb``."""
     p = sub.add_parser("export-nwb", help="write recording.nwb for a recording folder")
     p.add_argument("folder", metavar="DIR", help="the recording folder")
     p.add_argument("--out", dest="nwb_out", metavar="FILE", help="default DIR/recording.nwb")
@@ -354,6 +369,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--institution", metavar="NAME", help="institution name")
     p.set_defaults(func=_cmd_export_nwb)
 
+
+def _add_summarize(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``rigctl summarize``."""
     p = sub.add_parser(
         "summarize", help="group recordings by condition: normalized EPSP, t-tests, figure"
     )
@@ -372,6 +390,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--json", action="store_true", help="print the statistics as JSON")
     p.set_defaults(func=_cmd_summarize)
 
+
+def _add_study(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``rigctl study``."""
     p = sub.add_parser(
         "study", help="run the paper's experiment on N simulated cells per condition"
     )

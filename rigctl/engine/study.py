@@ -357,6 +357,21 @@ def _run_cell(
         )
 
 
+def _study_conditions(
+    cells_per_condition: int, conditions: Sequence[str | proto.Experiment]
+) -> list[tuple[str, proto.Experiment]]:
+    """The conditions to run as ``(label, experiment)``, checked before anything is written."""
+    if cells_per_condition < 1:
+        raise StudyError(f"cells_per_condition is {cells_per_condition}; at least 1 cell is needed")
+    if not conditions:
+        raise StudyError("no conditions to run")
+    experiments = [_experiment(c) for c in conditions]
+    labels = [label for label, _ in experiments]
+    if len(set(labels)) != len(labels):
+        raise StudyError(f"condition {labels[0]!r} is listed twice; each condition runs once")
+    return experiments
+
+
 def run_study(
     rig_path: str | os.PathLike[str] | None,
     out_dir: str | os.PathLike[str],
@@ -424,14 +439,7 @@ def run_study(
         The rig is not simulated, the folder is in use, a condition is unknown, or a
         cell's run failed.
     """
-    if cells_per_condition < 1:
-        raise StudyError(f"cells_per_condition is {cells_per_condition}; at least 1 cell is needed")
-    if not conditions:
-        raise StudyError("no conditions to run")
-    experiments = [_experiment(c) for c in conditions]
-    labels = [label for label, _ in experiments]
-    if len(set(labels)) != len(labels):
-        raise StudyError(f"condition {labels[0]!r} is listed twice; each condition runs once")
+    experiments = _study_conditions(cells_per_condition, conditions)
     definition = _sim_definition(rig_path, variability)
     rig_text = _rig_text(rig_path)
     root = _new_study_folder(out_dir)

@@ -229,6 +229,21 @@ def _cat(parts: Sequence[FloatArray]) -> FloatArray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
 
 
+def _rate_chl(sweep: proto.CompiledSweep) -> float:
+    """The rate-CHL comparator of the sweep: first against last phase of a window (0 if none)."""
+    spans = [s for s in sweep.phases if s.window == 0]
+    if not spans:
+        return 0.0
+    first, last = spans[0], spans[-1]
+    return rate_chl_target(
+        len(sweep.window_starts),
+        first.pre_rate_hz,
+        last.pre_rate_hz,
+        first.post_rate_hz,
+        last.post_rate_hz,
+    )
+
+
 def predict(
     source: Source,
     params: KinaseParams | None = None,
@@ -290,19 +305,6 @@ def predict(
     ]
     per_window = np.mean([r.per_window for r in results], axis=0)
     totals = np.array([r.total for r in results])
-    spans = sweep.phases
-    n_windows = len(sweep.window_starts)
-    first_phase = next((s for s in spans if s.window == 0), None)
-    last_phase = next((s for s in reversed(spans) if s.window == 0), None)
-    chl = 0.0
-    if first_phase is not None and last_phase is not None:
-        chl = rate_chl_target(
-            n_windows,
-            first_phase.pre_rate_hz,
-            last_phase.pre_rate_hz,
-            first_phase.post_rate_hz,
-            last_phase.post_rate_hz,
-        )
     return Prediction(
         total=float(np.mean(totals)),
         per_window=per_window,
@@ -310,7 +312,7 @@ def predict(
         seed_totals=totals,
         result=first,
         hebbian=float(np.mean([r.hebbian for r in results])),
-        chl=chl,
+        chl=_rate_chl(sweep),
         weight_ratio=weight_from_dwt(per_window, p.lrate),
         window_starts_ms=starts,
         window_ms=window_ms,

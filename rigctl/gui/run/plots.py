@@ -358,6 +358,12 @@ class RunPlots(QWidget):
         self._set_onset_known(not manual_induction)
         self._epsp_plot.setXRange(*self._x_span, padding=0)
         self._epsp_plot.setYRange(0.0, 2.0, padding=0.02)
+        self._set_titles()
+        self._rin_plot.setYRange(100.0, 200.0, padding=0)
+        self._rest_plot.setYRange(-75.0, -55.0, padding=0)
+
+    def _set_titles(self) -> None:
+        """Titles and the EPSP key, which state the run's analysis settings."""
         lo, hi = self._settings.summary_window_min
         self._epsp_plot.setTitle(
             "Normalized EPSP (probe EPSP ÷ baseline mean)", color=_TEXT, size=_TITLE_SIZE
@@ -382,8 +388,6 @@ class RunPlots(QWidget):
             color=_TEXT,
             size=_TITLE_SIZE,
         )
-        self._rin_plot.setYRange(100.0, 200.0, padding=0)
-        self._rest_plot.setYRange(-75.0, -55.0, padding=0)
 
     def startSweep(self, n_total: int, sample_rate_hz: float, title: str) -> None:
         """Begin the live trace of a new sweep of ``n_total`` samples.
