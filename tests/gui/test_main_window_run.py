@@ -96,3 +96,17 @@ def test_the_run_tab_is_refused_while_the_rig_tab_has_the_rig(
     assert not run.isRunning() and not (tmp_path / "rec").exists()
     assert session.holder == "induction sweep"
     lease.release()
+
+
+def test_the_rig_tab_fits_a_1080_line_screen_without_scrolling(
+    qtbot: QtBot, run_window: MainWindow
+) -> None:
+    # The live trace asks for little and takes what the tables leave: at 1920x1080 (a
+    # window of 1920x1000 inside the desktop's bars) the whole tab shows at once.
+    run_window.resize(1920, 1000)
+    run_window.selectTab("Rig")
+    page = run_window.tabPage("Rig")
+    qtbot.waitUntil(lambda: run_window.width() == 1920 and page.viewport().height() > 800)
+    bar = page.verticalScrollBar()
+    assert bar is not None
+    qtbot.waitUntil(lambda: bar.maximum() == 0, timeout=2000)

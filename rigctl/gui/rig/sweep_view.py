@@ -7,7 +7,7 @@ from typing import Any, Final
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QTimer
+from PyQt6.QtCore import QSize, QTimer
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
 
@@ -64,6 +64,11 @@ class LiveVmView(QWidget):
         self._redraw.setInterval(_REDRAW_MS)
         self._redraw.timeout.connect(self._draw)
         self.clear("")
+
+    def sizeHint(self) -> QSize:  # noqa: D102 (Qt override)
+        # Ask for little: the Rig tab's splitter gives the trace whatever the tables leave,
+        # and a tall request made the whole tab scroll even on a 1080-line screen.
+        return QSize(super().sizeHint().width(), 300)
 
     @property
     def acquired(self) -> int:
