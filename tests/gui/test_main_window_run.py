@@ -106,7 +106,9 @@ def test_the_rig_tab_fits_a_1080_line_screen_without_scrolling(
     run_window.resize(1920, 1000)
     run_window.selectTab("Rig")
     page = run_window.tabPage("Rig")
-    qtbot.waitUntil(lambda: run_window.width() == 1920 and page.viewport().height() > 800)
+    viewport = page.viewport()
+    assert viewport is not None
+    qtbot.waitUntil(lambda: run_window.width() == 1920 and viewport.height() > 800)
     bar = page.verticalScrollBar()
     assert bar is not None
     qtbot.waitUntil(lambda: bar.maximum() == 0, timeout=2000)
