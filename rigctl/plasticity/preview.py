@@ -32,7 +32,7 @@ from rigctl.plasticity.kinase import (
     window_readout_steps,
 )
 from rigctl.plasticity.params import AXON_DT_MS, KinaseParams
-from rigctl.plasticity.trains import regular_spike_count, regular_train, spike_trains
+from rigctl.plasticity.trains import random_trains, regular_spike_count, regular_train
 
 __all__ = [
     "DIRECTION_THRESHOLD_DWT",
@@ -191,38 +191,22 @@ def _random_trains(
     for span in sweep.phases:
         phases.setdefault(span.name, (span.pre_rate_hz, span.post_rate_hz))
     groups = {name: _span_groups(sweep, name) for name in phases}
-    out = []
-    for s in range(options.n_seeds):
-        rng = np.random.default_rng([options.seed, s])
-        pre: list[FloatArray] = []
-        post: list[FloatArray] = []
-        for name, (pre_hz, post_hz) in phases.items():
-            pre_lag, post_lag = lags.get(name, (0.0, 0.0))
-            for duration, onsets in groups[name]:
-                pre.append(_draw(options, onsets, duration, pre_hz, pre_lag, rng))
-                if post_hz > 0:
-                    post.append(_draw(options, onsets, duration, post_hz, post_lag, rng))
-        out.append((_cat(pre), _cat(post)))
-    return out
-
-
-def _draw(
-    options: TrainOptions,
-    onsets: FloatArray,
-    duration: float,
-    rate_hz: float,
-    lag_ms: float,
-    rng: np.random.Generator,
-) -> FloatArray:
-    return spike_trains(
-        options.timing,
-        onsets,
-        duration,
-        rate_hz,
-        rng=rng,
-        jitter_ms=options.jitter_ms,
-        lag_ms=lag_ms,
-    )
+    # One generator per seed, each drawing phase after phase (pre, then post) as if the
+    # seeds were drawn one after another; the arithmetic is done for all seeds at once.
+    gens = [np.random.default_rng([options.seed, s]) for s in range(options.n_seeds)]
+    pre: list[list[FloatArray]] = [[] for _ in gens]
+    post: list[list[FloatArray]] = [[] for _ in gens]
+    for name, (pre_hz, post_hz) in phases.items():
+        pre_lag, post_lag = lags.get(name, (0.0, 0.0))
+        for duration, onsets in groups[name]:
+            draws = [(pre, pre_hz, pre_lag)] + ([(post, post_hz, post_lag)] if post_hz > 0 else [])
+            for parts, rate_hz, lag_ms in draws:
+                trains = random_trains(
+                    options.timing, onsets, duration, rate_hz, gens, options.jitter_ms, lag_ms
+                )
+                for part, train in zip(parts, trains, strict=True):
+                    part.append(train)
+    return [(_cat(a), _cat(b)) for a, b in zip(pre, post, strict=True)]
 
 
 def _cat(parts: Sequence[FloatArray]) -> FloatArray:

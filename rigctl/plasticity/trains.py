@@ -10,6 +10,7 @@ or a :class:`numpy.random.Generator`, so a preview is reproducible.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Final, Literal
 
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "jittered_trains",
     "quasi_regular_train",
     "quasi_regular_trains",
+    "random_trains",
     "regular_spike_count",
     "regular_train",
     "spike_train",
@@ -181,22 +183,34 @@ def jittered_trains(
     numpy.ndarray
         The spikes of all phases, sorted within each phase, phases in the given order.
     """
+    gen = np.random.default_rng(rng)
+    return _jittered(onsets_ms, duration_ms, rate_hz, jitter_ms, [gen], lag_ms)[0]
+
+
+def _jittered(
+    onsets_ms: npt.ArrayLike,
+    duration_ms: float,
+    rate_hz: float,
+    jitter_ms: float,
+    gens: Sequence[np.random.Generator],
+    lag_ms: float,
+) -> list[npt.NDArray[np.float64]]:
+    """:func:`jittered_trains` drawn from each generator in turn, computed in one pass."""
     if not (math.isfinite(jitter_ms) and jitter_ms >= 0):
         raise ValueError(f"jitter_ms: {jitter_ms!r}; the jitter is a finite shift >= 0 ms")
     onsets = _onsets(onsets_ms)
     _, span = _span(0.0, duration_ms, lag_ms)
     count = regular_spike_count(span, rate_hz)
-    gen = np.random.default_rng(rng)
-    draws = gen.random((onsets.size, count))
+    draws = np.stack([gen.random((onsets.size, count)) for gen in gens])
     if count == 0 or onsets.size == 0:
-        return _empty()
+        return [_empty() for _ in gens]
     start = (onsets + lag_ms)[:, None]
     end = (onsets + duration_ms - _EDGE_MS)[:, None]
     spikes = start + (np.arange(count, dtype=np.float64) * (1000.0 / rate_hz))[None, :]
     low = np.maximum(-jitter_ms, start - spikes)
     high = np.maximum(np.minimum(jitter_ms, end - spikes), low)
     times = np.clip(spikes + low + draws * (high - low), start, np.maximum(start, end))
-    return np.sort(times, axis=1).ravel()
+    return [row.ravel() for row in np.sort(times, axis=-1)]
 
 
 def quasi_regular_train(
@@ -255,30 +269,62 @@ def quasi_regular_trains(
     numpy.ndarray
         The spikes of all phases, phases in the given order.
     """
+    gen = np.random.default_rng(rng)
+    return _quasi_regular(onsets_ms, duration_ms, rate_hz, [gen], lag_ms)[0]
+
+
+def _quasi_regular(
+    onsets_ms: npt.ArrayLike,
+    duration_ms: float,
+    rate_hz: float,
+    gens: Sequence[np.random.Generator],
+    lag_ms: float,
+) -> list[npt.NDArray[np.float64]]:
+    """:func:`quasi_regular_trains` drawn from each generator in turn, computed together."""
     onsets = _onsets(onsets_ms)
     _, span = _span(0.0, duration_ms, lag_ms)
     if regular_spike_count(span, rate_hz) == 0 or onsets.size == 0:
-        return _empty()
+        return [_empty() for _ in gens]
     starts = onsets + lag_ms
-    gen = np.random.default_rng(rng)
     mean_ms = 1000.0 / rate_hz
     if mean_ms - 50.0 * math.sqrt(mean_ms) > span:  # a second spike has p < 1e-500
-        return starts
+        return [starts.copy() for _ in gens]
+    drawn = [_intervals(gen, onsets.size, mean_ms, span) for gen in gens]
+    if len({d.shape for d in drawn}) == 1:  # the usual case: one pass for all generators
+        intervals = np.stack(drawn)
+    else:  # a generator had to draw more: each on its own
+        return [_quasi_times(starts, d[None], span)[0] for d in drawn]
+    return _quasi_times(starts, intervals, span)
+
+
+def _intervals(
+    gen: np.random.Generator, n_onsets: int, mean_ms: float, span: float
+) -> npt.NDArray[np.float64]:
+    """Inter-spike intervals (ms) of each phase: ``1 + Poisson(mean)``, enough to fill it."""
     # Enough intervals for the phase in all but rare draws (twice the expected number, plus
     # 20); more are drawn for every phase while any falls short. Never more than ceil(span):
     # intervals are >= 1 ms, so that many always suffice.
     limit = math.ceil(span)
     n_intervals = min(limit, math.ceil(2.0 * span / (1.0 + mean_ms)) + 20)
-    intervals = 1.0 + gen.poisson(mean_ms, size=(onsets.size, n_intervals)).astype(np.float64)
+    intervals = 1.0 + gen.poisson(mean_ms, size=(n_onsets, n_intervals)).astype(np.float64)
     while n_intervals < limit and float(intervals.sum(axis=1).min()) < span:
         more = min(limit - n_intervals, n_intervals)
-        extra = 1.0 + gen.poisson(mean_ms, size=(onsets.size, more)).astype(np.float64)
+        extra = 1.0 + gen.poisson(mean_ms, size=(n_onsets, more)).astype(np.float64)
         intervals = np.concatenate([intervals, extra], axis=1)
         n_intervals += more
-    offsets = np.zeros((onsets.size, n_intervals + 1))
-    np.cumsum(intervals, axis=1, out=offsets[:, 1:])
-    times = starts[:, None] + offsets
-    return np.asarray(times[offsets < span - _COUNT_TOLERANCE], dtype=np.float64)
+    return intervals
+
+
+def _quasi_times(
+    starts: npt.NDArray[np.float64], intervals: npt.NDArray[np.float64], span: float
+) -> list[npt.NDArray[np.float64]]:
+    """The spikes of each generator's ``(onsets, intervals)`` draw inside the phases."""
+    n_gens, n_onsets, n_intervals = intervals.shape
+    offsets = np.zeros((n_gens, n_onsets, n_intervals + 1))
+    np.cumsum(intervals, axis=-1, out=offsets[:, :, 1:])
+    times = starts[None, :, None] + offsets
+    inside = offsets < span - _COUNT_TOLERANCE
+    return [np.asarray(t[m], dtype=np.float64) for t, m in zip(times, inside, strict=True)]
 
 
 def spike_train(
@@ -356,10 +402,45 @@ def spike_trains(
         count = offsets.shape[0]
         steps = np.arange(count, dtype=np.float64) * (1000.0 / rate_hz) if count else offsets
         return np.asarray(((onsets + lag_ms)[:, None] + steps[None, :]).ravel(), dtype=np.float64)
+    if timing not in ("jittered", "quasi_regular"):
+        raise ValueError(f"timing: unknown train kind {timing!r}")
     if rng is None:
         raise ValueError(f"rng: a {timing} train is random and needs a seed or a generator")
+    gen = np.random.default_rng(rng)
+    return random_trains(timing, onsets_ms, duration_ms, rate_hz, [gen], jitter_ms, lag_ms)[0]
+
+
+def random_trains(
+    timing: TrainTiming,
+    onsets_ms: npt.ArrayLike,
+    duration_ms: float,
+    rate_hz: float,
+    gens: Sequence[np.random.Generator],
+    jitter_ms: float = 0.0,
+    lag_ms: float = 0.0,
+) -> list[npt.NDArray[np.float64]]:
+    """:func:`spike_trains` of a random kind, once from each generator, in one pass.
+
+    Exactly ``[spike_trains(timing, ..., rng=gen) for gen in gens]`` (each generator
+    draws what that call would), with the arithmetic done once for all generators: the
+    plasticity preview draws every phase for ten seeds on each edit.
+
+    Parameters
+    ----------
+    timing : {"jittered", "quasi_regular"}
+        Kind of train.
+    onsets_ms, duration_ms, rate_hz, jitter_ms, lag_ms
+        As :func:`spike_trains`.
+    gens : sequence of numpy.random.Generator
+        The generators, each advanced by its draw.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The trains, one per generator.
+    """
     if timing == "jittered":
-        return jittered_trains(onsets_ms, duration_ms, rate_hz, jitter_ms, rng, lag_ms=lag_ms)
+        return _jittered(onsets_ms, duration_ms, rate_hz, jitter_ms, gens, lag_ms)
     if timing == "quasi_regular":
-        return quasi_regular_trains(onsets_ms, duration_ms, rate_hz, rng, lag_ms=lag_ms)
-    raise ValueError(f"timing: unknown train kind {timing!r}")
+        return _quasi_regular(onsets_ms, duration_ms, rate_hz, gens, lag_ms)
+    raise ValueError(f"timing: {timing!r} is not a random train kind")

@@ -135,3 +135,83 @@ def test_spike_train_dispatch_and_errors() -> None:
         jittered_train(0.0, 100.0, 25.0, -1.0, 1)
     with pytest.raises(ValueError, match="onset_ms"):
         regular_train(float("inf"), 100.0, 25.0)
+
+
+# --------------------------------------------------------------------------- many seeds
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    timing=st.sampled_from(["jittered", "quasi_regular"]),
+    n_onsets=st.integers(0, 12),
+    duration=st.floats(0.0, 300.0),
+    rate=st.floats(0.0, 120.0),
+    jitter=st.floats(0.0, 40.0),
+    lag=st.floats(0.0, 50.0),
+    seeds=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=6),
+)
+def test_random_trains_are_the_trains_of_each_generator(
+    timing: str,
+    n_onsets: int,
+    duration: float,
+    rate: float,
+    jitter: float,
+    lag: float,
+    seeds: list[int],
+) -> None:
+    # Drawn for all generators at once, or one call per generator: the same spikes, and
+    # every generator left in the same state (two rounds in a row).
+    from rigctl.plasticity import random_trains, spike_trains
+
+    onsets = np.arange(n_onsets) * (duration + 100.0) + 7.5
+    together = [np.random.default_rng(s) for s in seeds]
+    apart = [np.random.default_rng(s) for s in seeds]
+    for _ in range(2):
+        many = random_trains(timing, onsets, duration, rate, together, jitter, lag)  # type: ignore[arg-type]
+        one = [
+            spike_trains(timing, onsets, duration, rate, rng=g, jitter_ms=jitter, lag_ms=lag)  # type: ignore[arg-type]
+            for g in apart
+        ]
+        assert len(many) == len(one)
+        for a, b in zip(many, one, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+class _ShortFirst:
+    """A generator whose first Poisson draw is all zeros: its phases fall short at once."""
+
+    def __init__(self, seed: int) -> None:
+        self._gen = np.random.default_rng(seed)
+        self._first = True
+
+    def poisson(self, lam: float, size: tuple[int, int]) -> np.ndarray:
+        draw = self._gen.poisson(lam, size)
+        if self._first:
+            self._first = False
+            return np.zeros_like(draw)
+        return draw
+
+
+def test_a_generator_that_draws_more_is_handled_apart() -> None:
+    # When one generator has to draw more intervals than the others, the draws differ in
+    # length and each generator's trains are computed on their own: still the same spikes
+    # as drawing from that generator alone.
+    from rigctl.plasticity.trains import _quasi_regular
+
+    onsets = np.array([0.0, 900.0])
+    args = (onsets, 800.0, 40.0)
+    mixed = _quasi_regular(*args, [_ShortFirst(1), np.random.default_rng(2)], 0.0)  # type: ignore[list-item]
+    alone = [
+        _quasi_regular(*args, [_ShortFirst(1)], 0.0)[0],  # type: ignore[list-item]
+        _quasi_regular(*args, [np.random.default_rng(2)], 0.0)[0],
+    ]
+    for a, b in zip(mixed, alone, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert mixed[0].size > 0 and mixed[0].max() < 800.0 + 900.0
+
+
+def test_random_trains_refuses_a_regular_kind() -> None:
+    from rigctl.plasticity import random_trains
+
+    with pytest.raises(ValueError, match="not a random train kind"):
+        random_trains("regular", [0.0], 100.0, 25.0, [np.random.default_rng(0)])
