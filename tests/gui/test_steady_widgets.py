@@ -72,6 +72,16 @@ def test_live_text_grows_for_long_text_and_never_jumps_back(qtbot: QtBot) -> Non
     assert text.height() == two_lines
 
 
+def test_live_text_follows_its_font(qtbot: QtBot) -> None:
+    text = LiveText("value", lines=2)
+    qtbot.addWidget(text)
+    small = text.height()
+    font = text.font()
+    font.setPointSizeF(font.pointSizeF() * 2)
+    text.setFont(font)  # e.g. inherited from a parent with a larger font
+    assert text.height() >= 2 * text.fontMetrics().lineSpacing() > small
+
+
 def test_live_text_change_does_not_relay_out_its_parent(qtbot: QtBot) -> None:
     parent = QWidget()
     qtbot.addWidget(parent)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from PyQt6.QtCore import QRectF, QSize, Qt
+from PyQt6.QtCore import QEvent, QRectF, QSize, Qt
 from PyQt6.QtGui import (
     QAbstractTextDocumentLayout,
     QAction,
@@ -49,12 +49,12 @@ class LiveText(QWidget):
         super().__init__(parent)
         self.setObjectName(name)
         self._text = ""
+        self._lines = lines
         self._document = QTextDocument(self)
         self._document.setDocumentMargin(0.0)
-        self._document.setDefaultFont(self.font())
-        self._min_height = math.ceil(lines * self.fontMetrics().lineSpacing())
-        self._height = self._min_height
-        self.setFixedHeight(self._height)
+        self._min_height = 0
+        self._height = 0
+        self._use_font()
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         copy = QAction("Copy", self)
         copy.triggered.connect(self._copy)
@@ -107,6 +107,18 @@ class LiveText(QWidget):
         assert layout is not None
         layout.draw(painter, context)
         painter.end()
+
+    def changeEvent(self, a0: QEvent | None) -> None:  # noqa: D102 (Qt override)
+        super().changeEvent(a0)
+        if a0 is not None and a0.type() == QEvent.Type.FontChange:
+            self._use_font()
+
+    def _use_font(self) -> None:
+        """Lay the text out in the widget's font, with room for its lines in that font."""
+        self._document.setDefaultFont(self.font())
+        self._min_height = math.ceil(self._lines * self.fontMetrics().lineSpacing())
+        self._height = max(self._min_height, self.neededHeight(self.width()) if self._text else 0)
+        self.setFixedHeight(self._height)
 
     def _fit(self, width: int, *, shrink: bool) -> None:
         """Grow (or, after a resize, fit) the height to the text at ``width``."""
