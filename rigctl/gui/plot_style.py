@@ -19,6 +19,7 @@ __all__ = [
     "phase_color",
     "phase_tint",
     "plot_menu",
+    "set_range",
     "set_title",
     "steady_limit",
     "style_plot",
@@ -110,6 +111,33 @@ def set_title(item: Any, text: str, *, size: str = "9pt") -> None:
     if getattr(item, "_rigctl_title", None) != (text, size):
         item.setTitle(text, size=size, color=TEXT_COLOR)
         item._rigctl_title = (text, size)
+
+
+Range = tuple[float, float]
+
+
+def set_range(
+    item: Any, x: Range | None = None, y: Range | None = None, *, padding: float = 0.0
+) -> None:
+    """Show ``x`` and ``y`` (``None``: leave that axis), once: not again while they are so.
+
+    A preview sets its ranges with the data on every edit; when they are the ones it set
+    last time, nothing is done (a range change updates every item of the plot), and a
+    zoom the user made in the meantime is kept.
+
+    Parameters
+    ----------
+    item
+        A ``pyqtgraph.PlotItem``.
+    x, y
+        The ranges (data units).
+    padding
+        Fraction of each range added on both sides.
+    """
+    wanted = (x, y, padding)
+    if getattr(item, "_rigctl_range", None) != wanted:
+        item.setRange(xRange=x, yRange=y, padding=padding)
+        item._rigctl_range = wanted
 
 
 _NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)

@@ -21,7 +21,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from rigctl.gui.plot_style import phase_color, phase_tint, plot_menu, set_title
+from rigctl.gui.plot_style import phase_color, phase_tint, plot_menu, set_range, set_title
 from rigctl.gui.widgets.live_text import LiveText
 from rigctl.protocol import (
     CompiledSweep,
@@ -354,8 +354,8 @@ class WaveformPreview(QWidget):
         self._all_stim.set_fills(spans_s, _STIM_LOW, _STIM_TOP)
         self._all_cmd.set_fills(spans_s, low, high)
         self._all_cmd.set_uncalibrated(self._uncal_ms / 1000.0, low, high)
-        self._all_cmd.item.setYRange(low, high, padding=0)
-        self._all_stim.item.setXRange(0.0, sweep.duration_ms / 1000.0, padding=0.01)
+        set_range(self._all_cmd.item, y=(low, high))
+        set_range(self._all_stim.item, x=(0.0, sweep.duration_ms / 1000.0), padding=0.01)
         # Short lines: a long title would make the plots wider than a narrow window.
         lines = [
             f"Whole induction, {_format_duration(sweep.duration_ms)}",
@@ -392,8 +392,8 @@ class WaveformPreview(QWidget):
         self._win_stim.set_fills(spans, _STIM_LOW, _LABEL_TOP)
         self._win_cmd.set_fills(spans, low, high)
         self._win_cmd.set_uncalibrated(uncal, low, high)
-        self._win_cmd.item.setYRange(low, high, padding=0)
-        self._win_stim.item.setXRange(-margin, length + margin, padding=0)
+        set_range(self._win_cmd.item, y=(low, high))
+        set_range(self._win_stim.item, x=(-margin, length + margin))
         set_title(
             self._win_stim.item,
             f"Theta window {w + 1} of {induction.repeats}<br>starts at {start / 1000:g} s",

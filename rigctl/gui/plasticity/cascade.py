@@ -22,7 +22,7 @@ from rigctl.gui.plasticity._style import (
     signed,
     swatch,
 )
-from rigctl.gui.plot_style import phase_tint, set_title, steady_limit, style_plot
+from rigctl.gui.plot_style import phase_tint, set_range, set_title, steady_limit, style_plot
 from rigctl.plasticity.preview import Prediction
 from rigctl.protocol import CompiledSweep, Experiment
 
@@ -102,7 +102,6 @@ class CascadeView(QWidget):
         self._experiment: Experiment | None = None
         self._sweep: CompiledSweep | None = None
         self._limits: dict[str, float] = {}
-        self._ranges: dict[int, tuple[tuple[float, float] | None, tuple[float, float]]] = {}
         view = pg.GraphicsLayoutWidget()
         self._view = view
         view.setObjectName("cascadePlots")
@@ -266,13 +265,6 @@ class CascadeView(QWidget):
         self._limits[key] = limit
         return limit
 
-    def _set_range(self, plot: Any, x: tuple[float, float] | None, y: tuple[float, float]) -> None:
-        """One range change per plot, and none when it is the range shown."""
-        if self._ranges.get(id(plot)) == (x, y):
-            return
-        self._ranges[id(plot)] = (x, y)
-        plot.setRange(xRange=x, yRange=y, padding=0)
-
     def _draw_window(self) -> None:
         p, sweep = self._prediction, self._sweep
         if p is None or sweep is None:
@@ -303,9 +295,9 @@ class CascadeView(QWidget):
             line.setPos(readout)
         self._win_mark.setPos(readout, 0.9 * top)
         x_range = (float(t[0]), float(t[-1])) if t.size else (0.0, 1.0)
-        self._set_range(self._win, x_range, (0.0, top))
+        set_range(self._win, x_range, (0.0, top))
         span = self._limit("win_dwt", 1.15 * (float(np.max(np.abs(dwt), initial=0.0)) or 0.1))
-        self._set_range(self._win_dwt, None, (-span, span))
+        set_range(self._win_dwt, None, (-span, span))
         seed = f", seed 1 of {p.seed_totals.size}" if p.seed_totals.size > 1 else ""
         set_title(self._win, f"<b>Theta window {w + 1}</b> of {p.n_windows}{seed}")
         self._settle()
@@ -349,8 +341,8 @@ class CascadeView(QWidget):
         )
         top = max(float(np.max(tr.cap, initial=0.0)), float(np.max(tr.cad, initial=0.0)))
         end = float(t_s[-1]) if t_s.size else 1.0
-        self._set_range(
+        set_range(
             self._all, (-0.01 * end, 1.01 * end), (0.0, self._limit("all", 1.05 * top or 1.0))
         )
         span = self._limit("all_dwt", 1.15 * (float(np.max(np.abs(per), initial=0.0)) or 0.1))
-        self._set_range(self._all_dwt, None, (-span, span))
+        set_range(self._all_dwt, None, (-span, span))
