@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from rigctl.engine.setup import ProbeOutcome, SearchSettings
 from rigctl.engine.testpulse import Estimate, TestPulseResult
-from rigctl.gui.plot_style import style_plot
+from rigctl.gui.plot_style import envelope, style_plot
 from rigctl.hardware import RigDefinition, RigError
 from rigctl.hardware.intensity import check_intensity
 
@@ -87,7 +87,7 @@ class PulseView(QGroupBox):
         super().__init__("Test pulse", parent)
         plot, self._plot = _plot("pulsePlot", "Vm (mV)", "time (ms)")
         self._curve = self._plot.plot(pen=pg.mkPen(_TRACE, width=1))
-        self._curve.setDownsampling(auto=True, method="peak")
+        envelope(self._curve)
         self._values: dict[str, QLabel] = {}
         self._notes: dict[str, QLabel] = {}
         grid = QGridLayout()

@@ -7,12 +7,21 @@ so an edit repaints each plot once and never rebuilds it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PyQt6.QtGui import QBrush, QColor, QPen
+from PyQt6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from rigctl.gui.plasticity._style import (
     AXIS_WIDTH,
@@ -22,7 +31,14 @@ from rigctl.gui.plasticity._style import (
     signed,
     swatch,
 )
-from rigctl.gui.plot_style import phase_tint, set_range, set_title, steady_limit, style_plot
+from rigctl.gui.plot_style import (
+    envelope,
+    phase_tint,
+    set_range,
+    set_title,
+    steady_limit,
+    style_plot,
+)
 from rigctl.plasticity.preview import Prediction
 from rigctl.protocol import CompiledSweep, Experiment
 
@@ -73,6 +89,41 @@ class _PhaseBand:
         for region in self.regions:
             region.hide()
         self.label.hide()
+
+
+class _Dots:
+    """Open circles of a fixed size in pixels at data points (the readouts).
+
+    Plain ellipse items that ignore the view's scaling: Qt paints them without calling
+    into Python, several times cheaper than a scatter plot item for a few dozen points.
+    """
+
+    def __init__(self, plot: Any, size: float, color: QColor) -> None:
+        self._plot = plot
+        self._size = size
+        self._pen = QPen(color, 1.0)
+        self._pen.setCosmetic(True)
+        self._items: list[QGraphicsEllipseItem] = []
+
+    def setData(self, xs: Sequence[float] | np.ndarray, ys: Sequence[float] | np.ndarray) -> None:
+        """Show a dot at each ``(x, y)`` (data units); no others."""
+        r = self._size / 2.0
+        while len(self._items) < len(xs):
+            dot = QGraphicsEllipseItem(-r, -r, 2 * r, 2 * r)
+            dot.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            dot.setPen(self._pen)
+            dot.setBrush(QBrush(QColor("#ffffff")))
+            dot.setZValue(20)
+            self._plot.addItem(dot, ignoreBounds=True)
+            self._items.append(dot)
+        for i, dot in enumerate(self._items):
+            if i < len(xs):
+                dot.setPos(float(xs[i]), float(ys[i]))
+            dot.setVisible(i < len(xs))
+
+    def points(self) -> list[tuple[float, float]]:
+        """The dots shown, as ``(x, y)``."""
+        return [(d.pos().x(), d.pos().y()) for d in self._items if d.isVisible()]
 
 
 def _line(plot: Any, color: QColor, width: float) -> Any:
@@ -167,9 +218,7 @@ class CascadeView(QWidget):
             fill.setZValue(-5)
             self._win_dwt.addItem(fill)
         self._win_dwt.addItem(pg.InfiniteLine(0.0, angle=0, pen=pg.mkPen("#9e9e9e")))
-        self._win_dot = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k"), brush="w")
-        self._win_dot.setZValue(20)
-        self._win_dwt.addItem(self._win_dot)
+        self._win_dot = _Dots(self._win_dwt, 9.0, QColor("#000000"))
         self._win_value = pg.TextItem(
             anchor=(1.08, 0.5), color="#111", fill=pg.mkBrush(255, 255, 255, 210)
         )
@@ -188,11 +237,8 @@ class CascadeView(QWidget):
         self._all_cap = self._all.plot(pen=pg.mkPen(_CAP, width=1))
         self._all_cad = self._all.plot(pen=pg.mkPen(_CAD, width=1))
         for curve in (self._all_cap, self._all_cad):
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
-        self._all_dots = pg.ScatterPlotItem(size=6, pen=pg.mkPen("#111"), brush="w")
-        self._all_dots.setZValue(20)
-        self._all.addItem(self._all_dots)
+            envelope(curve)
+        self._all_dots = _Dots(self._all, 6.0, QColor("#111111"))
         self._all_bars = pg.BarGraphItem(x=[0.0], height=[0.0], width=0.1)
         self._all_dwt.addItem(self._all_bars)
         self._all_dwt.addItem(pg.InfiniteLine(0.0, angle=0, pen=pg.mkPen("#9e9e9e")))

@@ -13,7 +13,7 @@ from PyQt6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
 
 from rigctl.engine.current_calibration import PhaseRate
 from rigctl.engine.dry_run import SweepDone, SweepStarted
-from rigctl.gui.plot_style import PHASE_COLORS, style_plot
+from rigctl.gui.plot_style import PHASE_COLORS, envelope, style_plot
 from rigctl.gui.rig._widgets import (
     AXIS_WIDTH,
     MISS,
@@ -51,8 +51,7 @@ class LiveVmView(QWidget):
         self._plot = view.getPlotItem()
         style_plot(self._plot, left="Vm (mV)", bottom="time (s)", axis_width=AXIS_WIDTH)
         self._curve = self._plot.plot(pen=pg.mkPen(_VM_PEN, width=1))
-        self._curve.setDownsampling(auto=True, method="peak")
-        self._curve.setClipToView(True)
+        envelope(self._curve)
         self.setMinimumHeight(220)
         self._regions: list[Any] = []
         self._live = np.zeros(0)
