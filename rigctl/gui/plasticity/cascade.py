@@ -121,10 +121,6 @@ class _Dots:
                 dot.setPos(float(xs[i]), float(ys[i]))
             dot.setVisible(i < len(xs))
 
-    def points(self) -> list[tuple[float, float]]:
-        """The dots shown, as ``(x, y)``."""
-        return [(d.pos().x(), d.pos().y()) for d in self._items if d.isVisible()]
-
 
 def _line(plot: Any, color: QColor, width: float) -> Any:
     # A bare curve: a few hundred points need none of PlotDataItem's transforms.
