@@ -56,6 +56,7 @@ from rigctl.protocol.io import (
     write_atomic,
 )
 from rigctl.protocol.library import PAPER_CONDITIONS, TYPICAL_CURRENT_PA, paper_condition
+from rigctl.protocol.live import LIVE_MAX_MINUTES, LIVE_MAX_PULSES, live_preview_limit
 from rigctl.protocol.models import (
     FORMAT,
     SCHEMA_VERSION,
@@ -74,6 +75,8 @@ from rigctl.protocol.sampling import check_experiment_sampling
 
 __all__ = [
     "FORMAT",
+    "LIVE_MAX_MINUTES",
+    "LIVE_MAX_PULSES",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_SAMPLES",
@@ -116,6 +119,7 @@ __all__ = [
     "exact",
     "induction_samples",
     "json_schema",
+    "live_preview_limit",
     "load",
     "loads",
     "migrate",

@@ -209,3 +209,50 @@ def test_small_edits_keep_the_cascade_axes(qtbot: QtBot, window: MainWindow) -> 
     curves = [item for item in plots[0].items if isinstance(item, pg.PlotCurveItem)]
     top = max(float(curve.getData()[1].max()) for curve in curves if curve.getData()[1].size)
     assert 0.0 < top <= before[0][1]  # the new data stays inside the kept range
+
+
+# --------------------------------------------------------------------------- too large
+
+
+def test_a_huge_induction_is_not_previewed_live_and_says_why(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    # The 60-minute, 1.77-million-pulse protocol of the hostile corpus froze the window
+    # for about a minute. Now nothing is compiled or simulated for it, both previews say
+    # why in one sentence, and no plot of the protocol before it stays on screen.
+    import json
+
+    import rigctl.gui.design.preview as design_preview
+    import rigctl.gui.plasticity.pane as pane_module
+    from rigctl import protocol as proto
+    from rigctl.gui.widgets.live_text import LiveText
+    from tests import hostile_corpus as hc
+
+    data = json.loads(dict(hc.PROTOCOLS_VALID)["long-500hz"])
+    huge = proto.loads(json.dumps(data))
+    pane = window.plasticityPane
+    assert pane.prediction() is not None and pane.rateMap() is not None
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("the huge induction was compiled")
+
+    monkeypatch.setattr(design_preview, "compile_induction", refuse)
+    monkeypatch.setattr(pane_module, "compile_induction", refuse)
+    window.setDocument(huge, tmp_path / "huge.json")
+    QApplication.processEvents()
+
+    summary = window.preview.findChild(LiveText, "previewSummary")
+    headline = pane.findChild(LiveText, "totalDwt")
+    assert summary is not None and headline is not None
+    assert "1,770,000 stimulation pulses" in summary.plainText()
+    assert "1,770,000 stimulation pulses" in headline.plainText()
+    assert "rigctl predict" in headline.plainText()
+    assert window.preview.sweep() is None and pane.prediction() is None
+    assert pane.rateMap() is None and pane.mapMarker() is None
+    assert window.preview.plottedStim()[0].size == 0
+
+    monkeypatch.undo()  # a protocol of the usual size is drawn again
+    window.setDocument(proto.paper_condition(50, 25), tmp_path / "small.json")
+    QApplication.processEvents()
+    assert pane.prediction() is not None and window.preview.plottedStim()[0].size > 0
+    assert pane.waitForMap() and pane.mapMarker() == (50.0, 25.0)

@@ -31,6 +31,7 @@ from rigctl.protocol import (
     Induction,
     Waveforms,
     compile_induction,
+    live_preview_limit,
 )
 
 __all__ = ["SAMPLE_RATE_HZ", "WaveformPreview"]
@@ -260,6 +261,10 @@ class WaveformPreview(QWidget):
         """Compile and draw ``induction`` (nothing to do if it is the one shown)."""
         if induction == self._induction:
             return
+        limit = live_preview_limit(induction)
+        if limit is not None:
+            self._show_limit(induction, limit)
+            return
         sweep = compile_induction(induction)
         wave: Waveforms | None = None
         self._error = None
@@ -295,8 +300,29 @@ class WaveformPreview(QWidget):
         self._draw_window()
 
     def sweep(self) -> CompiledSweep | None:
-        """The compiled induction shown (``None`` before the first one)."""
+        """The compiled induction shown (``None`` before the first one, or if too large)."""
         return self._sweep
+
+    def _show_limit(self, induction: Induction, limit: str) -> None:
+        """Too large to preview as it is edited: say why and draw nothing (no compile)."""
+        self._induction, self._sweep, self._wave, self._error = induction, None, None, None
+        empty = (np.zeros(0), np.zeros(0))
+        self._stim_ms = self._cmd_ms = empty
+        self._phase_ms = []
+        self._uncal_ms = np.zeros((0, 2))
+        for plot in (self._win_stim, self._win_cmd, self._all_stim, self._all_cmd):
+            plot.curve.setData(*empty)
+            plot.set_fills([], 0.0, 1.0)
+            plot.set_uncalibrated(self._uncal_ms, 0.0, 1.0)
+            for kind in ("boundary", "label", "uncalibrated"):
+                plot.items(kind, 0, lambda: None)  # hides what was drawn before
+        set_title(self._all_stim.item, "Whole induction: not drawn", size="10pt")
+        set_title(self._win_stim.item, "Theta window: not drawn", size="10pt")
+        self._summary.setText(
+            f"<span style='color:#c62828;'><b>Not previewed:</b> {escape(limit)}.</span> "
+            "The protocol can still be saved, checked (<i>rigctl validate</i>) and "
+            "predicted (<i>rigctl predict</i>)."
+        )
 
     def waveforms(self) -> Waveforms | None:
         """The waveforms drawn (``None`` if the sweep is too long or cannot be rendered)."""

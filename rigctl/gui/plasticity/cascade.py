@@ -307,6 +307,22 @@ class CascadeView(QWidget):
         self._limits[key] = limit
         return limit
 
+    def clear(self) -> None:
+        """Draw nothing (no prediction to show)."""
+        self._prediction = None
+        empty = np.zeros(0)
+        for curve in (*self._win_curves.values(), self._win_dwt_curve, *self._win_fills):
+            curve.setData(empty, empty)
+        for curve in (self._all_cap, self._all_cad):
+            curve.setData(empty, empty)
+        self._win_dot.setData([], [])
+        self._all_dots.setData([], [])
+        self._all_bars.setOpts(x=[0.0], height=[0.0], width=0.1)
+        for band in self._bands:
+            band.hide()
+        for item in (self._win_value, self._win_mark, *self._win_lines):
+            item.hide()
+
     def _draw_window(self) -> None:
         p, sweep = self._prediction, self._sweep
         if p is None or sweep is None:
@@ -327,6 +343,8 @@ class CascadeView(QWidget):
         readout = float(p.readout_ms[w]) - start
         value = float(p.result.per_window[w])
         self._win_dot.setData([readout], [value])
+        for item in (self._win_value, self._win_mark, *self._win_lines):
+            item.show()
         self._win_value.setText(f"readout {signed(value)}")
         self._win_value.setPos(readout, value)
         peak = float(np.max(tr.ca[lo:hi], initial=0.0)) or 1.0

@@ -60,6 +60,7 @@ from rigctl.protocol import (
     Experiment,
     Induction,
     compile_induction,
+    live_preview_limit,
     paper_condition_of,
 )
 
@@ -434,6 +435,12 @@ class PlasticityPane(QWidget):
         experiment = self._experiment
         if experiment is None:
             return
+        limit = live_preview_limit(experiment.induction)
+        if limit is not None:  # nothing compiled or simulated: it would freeze the window
+            self._show_error(
+                f"{limit}; save the protocol and run rigctl predict on the file for its prediction"
+            )
+            return
         start = time.perf_counter()
         fit = self._fit(self._params)
         try:
@@ -457,10 +464,14 @@ class PlasticityPane(QWidget):
         self.predictionChanged.emit(prediction)
 
     def _show_error(self, message: str) -> None:
+        """No prediction: say why, and draw no cascade or map of an earlier protocol."""
         self._prediction = None
         self._outlook = None
+        self._measured = None
         self._headline.showError(message)
         self._note.hide()
+        self._cascade.clear()
+        self._map.clear("No rate map without a prediction of this protocol.")
 
     def _show_settings(self) -> None:
         defaults = KinaseParams()

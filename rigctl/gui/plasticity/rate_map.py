@@ -309,6 +309,18 @@ class RateMapView(QWidget):
         # Place the items now, not while painting (that would cost a second paint).
         self._view.scene().prepareForPaint()
 
+    def clear(self, reason: str) -> None:
+        """Show no map and no marker; ``reason`` (rich text) says why."""
+        self._induction = None
+        self._map_wanted = None
+        self._map_shown = None
+        self._marked = None
+        self._image.clear()
+        self._contours.setData([], [])
+        for item in (self._marker, *self._cross):
+            item.hide()
+        self._status.setText(reason)
+
     # ------------------------------------------------------------------ marker
 
     def _step(self) -> float:
