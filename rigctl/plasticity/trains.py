@@ -38,6 +38,7 @@ TrainTiming = Literal["regular", "jittered", "quasi_regular"]
 
 _COUNT_TOLERANCE: Final = 1e-9
 _EDGE_MS: Final = 1e-6  # jittered spikes stay this far before the phase end
+_BATCH_VALUES: Final = 1_000_000  # larger draws are computed one generator at a time
 
 
 def _span(onset_ms: float, duration_ms: float, lag_ms: float) -> tuple[float, float]:
@@ -201,6 +202,8 @@ def _jittered(
     onsets = _onsets(onsets_ms)
     _, span = _span(0.0, duration_ms, lag_ms)
     count = regular_spike_count(span, rate_hz)
+    if len(gens) > 1 and len(gens) * onsets.size * count > _BATCH_VALUES:  # bound the memory
+        return [_jittered(onsets, duration_ms, rate_hz, jitter_ms, [g], lag_ms)[0] for g in gens]
     draws = np.stack([gen.random((onsets.size, count)) for gen in gens])
     if count == 0 or onsets.size == 0:
         return [_empty() for _ in gens]
@@ -290,11 +293,11 @@ def _quasi_regular(
     if mean_ms - 50.0 * math.sqrt(mean_ms) > span:  # a second spike has p < 1e-500
         return [starts.copy() for _ in gens]
     drawn = [_intervals(gen, onsets.size, mean_ms, span) for gen in gens]
-    if len({d.shape for d in drawn}) == 1:  # the usual case: one pass for all generators
-        intervals = np.stack(drawn)
-    else:  # a generator had to draw more: each on its own
-        return [_quasi_times(starts, d[None], span)[0] for d in drawn]
-    return _quasi_times(starts, intervals, span)
+    shapes = {d.shape for d in drawn}
+    if len(shapes) == 1 and sum(d.size for d in drawn) <= _BATCH_VALUES:
+        return _quasi_times(starts, np.stack(drawn), span)  # one pass for all generators
+    # A generator had to draw more (or the draws are large): each on its own.
+    return [_quasi_times(starts, d[None], span)[0] for d in drawn]
 
 
 def _intervals(
@@ -439,6 +442,8 @@ def random_trains(
     list of numpy.ndarray
         The trains, one per generator.
     """
+    if not gens:
+        return []
     if timing == "jittered":
         return _jittered(onsets_ms, duration_ms, rate_hz, jitter_ms, gens, lag_ms)
     if timing == "quasi_regular":

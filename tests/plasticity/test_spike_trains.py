@@ -210,6 +210,21 @@ def test_a_generator_that_draws_more_is_handled_apart() -> None:
     assert mixed[0].size > 0 and mixed[0].max() < 800.0 + 900.0
 
 
+def test_random_trains_of_many_long_phases_are_drawn_a_generator_at_a_time() -> None:
+    # Beyond a million values the seeds are computed one after another (bounded memory):
+    # the same spikes as one call per generator.
+    from rigctl.plasticity import random_trains, spike_trains
+
+    onsets = np.arange(300) * 10_000.0
+    for timing in ("jittered", "quasi_regular"):
+        gens = [np.random.default_rng(s) for s in range(3)]
+        many = random_trains(timing, onsets, 9_000.0, 500.0, gens, 0.5)
+        one = [spike_trains(timing, onsets, 9_000.0, 500.0, rng=s, jitter_ms=0.5) for s in range(3)]
+        for a, b in zip(many, one, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert random_trains("jittered", onsets, 9_000.0, 500.0, []) == []
+
+
 def test_random_trains_refuses_a_regular_kind() -> None:
     from rigctl.plasticity import random_trains
 
