@@ -206,7 +206,11 @@ def _random_trains(
                 )
                 for part, train in zip(parts, trains, strict=True):
                     part.append(train)
-    return [(_cat(a), _cat(b)) for a, b in zip(pre, post, strict=True)]
+    out = []
+    for i in range(len(gens)):  # joined seed by seed, each seed's pieces freed once joined
+        out.append((_cat(pre[i]), _cat(post[i])))
+        pre[i], post[i] = [], []
+    return out
 
 
 def _cat(parts: Sequence[FloatArray]) -> FloatArray:
