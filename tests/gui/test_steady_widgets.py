@@ -249,6 +249,8 @@ def test_a_huge_induction_is_not_previewed_live_and_says_why(
     assert "rigctl predict" in headline.plainText()
     assert window.preview.sweep() is None and pane.prediction() is None
     assert pane.rateMap() is None and pane.mapMarker() is None
+    title = pane.findChild(LiveText, "mapTitle")
+    assert title is not None and "this protocol (25" not in title.plainText()  # not stale
     assert window.preview.plottedStim()[0].size == 0
 
     monkeypatch.undo()  # a protocol of the usual size is drawn again

@@ -319,6 +319,7 @@ class RateMapView(QWidget):
         self._contours.setData([], [])
         for item in (self._marker, *self._cross):
             item.hide()
+        self._title.setText("<b>Rate map</b>: total dWt of this protocol at other rates.")
         self._status.setText(reason)
 
     # ------------------------------------------------------------------ marker
