@@ -7,6 +7,7 @@ the prediction- and outcome-phase rates of a protocol in one batched call.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -193,7 +194,10 @@ def _random_trains(
     groups = {name: _span_groups(sweep, name) for name in phases}
     # One generator per seed, each drawing phase after phase (pre, then post) as if the
     # seeds were drawn one after another; the arithmetic is done for all seeds at once.
-    gens = [np.random.default_rng([options.seed, s]) for s in range(options.n_seeds)]
+    gens = [
+        np.random.Generator(np.random.PCG64(_seeds(options.seed, s)))
+        for s in range(options.n_seeds)
+    ]
     pre: list[list[FloatArray]] = [[] for _ in gens]
     post: list[list[FloatArray]] = [[] for _ in gens]
     for name, (pre_hz, post_hz) in phases.items():
@@ -211,6 +215,16 @@ def _random_trains(
         out.append((_cat(pre[i]), _cat(post[i])))
         pre[i], post[i] = [], []
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _seeds(seed: int, index: int) -> np.random.SeedSequence:
+    """``SeedSequence([seed, index])``, made once (``default_rng([seed, index])`` builds it).
+
+    The generator of seed ``index`` of a preview starts from it, exactly as
+    ``default_rng([seed, index])`` would, without hashing the seed again on every edit.
+    """
+    return np.random.SeedSequence([seed, index])
 
 
 def _cat(parts: Sequence[FloatArray]) -> FloatArray:
@@ -317,11 +331,7 @@ def predict(
 
 def _span_groups(sweep: proto.CompiledSweep, name: str) -> list[tuple[float, FloatArray]]:
     """Onsets (ms) of the spans of the phase ``name``, grouped by span duration (ms)."""
-    by_duration: dict[float, list[float]] = {}
-    for span in sweep.phases:
-        if span.name == name:
-            by_duration.setdefault(float(span.stop - span.start), []).append(float(span.start))
-    return [(d, np.asarray(onsets, dtype=np.float64)) for d, onsets in by_duration.items()]
+    return list(sweep.phase_onsets_ms.get(name, ()))
 
 
 def _phase_steps(groups: list[tuple[float, FloatArray]], lag_ms: float, rate_hz: float) -> IntArray:

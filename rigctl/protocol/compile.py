@@ -174,6 +174,28 @@ class CompiledSweep:
         """The target postsynaptic spike train (regular at each phase's rate, after its lag)."""
         return np.array([float(t) for t in self.post_targets], dtype=np.float64)
 
+    @cached_property
+    def phase_onsets_ms(self) -> dict[str, tuple[tuple[float, npt.NDArray[np.float64]], ...]]:
+        """Onsets (ms) of each phase's spans, grouped by the span's length (ms).
+
+        ``{phase name: ((length, onsets), ...)}``, phases and lengths in order of first
+        appearance; the arrays are read-only. Random trains of a phase are drawn for all
+        its spans of one length at once.
+        """
+        groups: dict[str, dict[float, list[float]]] = {}
+        for span in self.phases:
+            by_length = groups.setdefault(span.name, {})
+            by_length.setdefault(float(span.stop - span.start), []).append(float(span.start))
+        out: dict[str, tuple[tuple[float, npt.NDArray[np.float64]], ...]] = {}
+        for name, by_length in groups.items():
+            parts = []
+            for length, onsets in by_length.items():
+                array = np.asarray(onsets, dtype=np.float64)
+                array.flags.writeable = False
+                parts.append((length, array))
+            out[name] = tuple(parts)
+        return out
+
     @property
     def window_starts_ms(self) -> npt.NDArray[np.float64]:
         """Onsets of the theta windows (ms)."""

@@ -264,3 +264,14 @@ def test_edge_samples_are_the_sample_index_of_start_and_stop(
         proto.sample_index(start, rate),
         proto.sample_index(start + duration, rate),
     )
+
+
+def test_phase_onsets_are_grouped_by_span_length_and_read_only() -> None:
+    sweep = proto.compile_induction(proto.paper_condition(25, 50).induction)
+    groups = sweep.phase_onsets_ms
+    assert list(groups) == ["prediction", "outcome"]
+    ((length, onsets),) = groups["prediction"]
+    assert length == 100.0
+    np.testing.assert_array_equal(onsets, 200.0 + 600.0 * np.arange(10))
+    np.testing.assert_array_equal(groups["outcome"][0][1], 300.0 + 600.0 * np.arange(10))
+    assert not onsets.flags.writeable and sweep.phase_onsets_ms is groups  # computed once
