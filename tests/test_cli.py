@@ -143,6 +143,26 @@ def test_predict_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "uncalibrated" not in rec["predicted_epsp_ratio_basis"]
 
 
+def test_predict_says_why_a_large_induction_takes_a_while(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Past the live-preview limit the GUI sends the user to rigctl predict; it then says,
+    # on stderr, why nothing is printed for a while. Small protocols get no such line.
+    exp = proto.paper_condition(25, 50)
+    phases = tuple(p.replace(pre=p.pre.replace(rate_hz=1.0)) for p in exp.induction.phases)
+    long = exp.replace(induction=exp.induction.replace(phases=phases, repeats=1000, gap_ms=1000.0))
+    path = tmp_path / "long.json"
+    proto.save(long, path)
+    assert main(["predict", "--json", str(path), str(PROTOCOLS / "theta-25-50.json")]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 2
+    (line,) = captured.err.strip().splitlines()
+    assert line == (
+        f"{path}: the induction lasts 20 min, longer than the 10 min the live previews "
+        "draw; predicting it can take a minute"
+    )
+
+
 def test_predict_random_trains_and_bad_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from rigctl import protocol as proto
@@ -134,6 +135,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if exp is None:
             status = 1
             continue
+        large = proto.live_preview_limit(exp.induction)
+        if large is not None:  # say why nothing is printed for a while (the GUI sent them here)
+            print(f"{name}: {large}; predicting it can take a minute", file=sys.stderr)
         records.append(prediction_record(name, exp, args, fit, dataset))
     if args.json:
         print(json.dumps(records, indent=2))
