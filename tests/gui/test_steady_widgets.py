@@ -258,3 +258,24 @@ def test_a_huge_induction_is_not_previewed_live_and_says_why(
     QApplication.processEvents()
     assert pane.prediction() is not None and window.preview.plottedStim()[0].size > 0
     assert pane.waitForMap() and pane.mapMarker() == (50.0, 25.0)
+
+
+def test_an_edit_keeps_a_zoom_of_the_waveform_preview(qtbot: QtBot, window: MainWindow) -> None:
+    # The detail plot's range is set once per window length: an edit of a rate does not
+    # undo a zoom the user made, a new window length does set the new range.
+    view = window.preview.findChildren(pg.GraphicsLayoutWidget)[0]
+    plots = [item for item in view.ci.items if isinstance(item, pg.PlotItem)]
+    detail = plots[0]
+    detail.setXRange(20.0, 60.0, padding=0)  # what a mouse-wheel zoom does
+    QApplication.processEvents()
+    rate: Any = window.editor.fieldWidget("induction.phases[0].pre.rate_hz")
+    rate.setValue(30.0)
+    QApplication.processEvents()
+    assert detail.vb.viewRange()[0] == pytest.approx([20.0, 60.0])
+    exp = window.experiment()
+    phases = tuple(p.replace(duration_ms=150.0) for p in exp.induction.phases)
+    longer = exp.induction.replace(phases=phases, window_ms=300.0)
+    window.setDocument(exp.replace(induction=longer))
+    QApplication.processEvents()
+    low, high = detail.vb.viewRange()[0]
+    assert low < 0.0 < 300.0 < high  # the new 300 ms window, with its margins
