@@ -64,12 +64,16 @@ class SteadyFrame(QWidget):
 
     def _current_hints(self) -> tuple[QSize, QSize, QSize, QSizePolicy]:
         content = self._content
-        hint = content.sizeHint()
         if content.hasHeightForWidth() and self.width() > 0:
-            hint = QSize(0, content.heightForWidth(self.width()))
+            height = content.heightForWidth(self.width())
         else:
-            hint = QSize(0, hint.height())
-        return (hint, self.minimumSizeHint(), content.maximumSize(), content.sizePolicy())
+            height = content.sizeHint().height()
+        return (
+            QSize(0, height),
+            self.minimumSizeHint(),
+            content.maximumSize(),
+            content.sizePolicy(),
+        )
 
     def resizeEvent(self, a0: object) -> None:  # noqa: D102 (Qt override)
         self._content.setGeometry(self.rect())
